@@ -1,0 +1,1 @@
+"""The mesh runtime every service shares: errors, settings, the gRPC server bootstrap, clients."""

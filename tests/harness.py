@@ -1,0 +1,40 @@
+"""Test support: an asyncio loop in a background thread that hosts real servers on loopback.
+
+Tests drive the servers with ordinary synchronous gRPC and HTTP clients, the way a channel
+service would, while the servers run on their own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from services.runtime.server import GrpcServer, Service
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run a coroutine on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+
+def start_service(loop: LoopThread, service: Service) -> GrpcServer:
+    """Start a service on 127.0.0.1 with an ephemeral port; ``server.target`` is its address."""
+    server = GrpcServer(service, "127.0.0.1", 0, stop_grace_s=0.5)
+    loop.run(server.start())
+    return server
