@@ -3,7 +3,8 @@
 #   deps      fill build/third_party/proto with google/api/*.proto from the installed
 #             googleapis-common-protos package (buf and protoc import them from there)
 #   gen       regenerate the Python bindings into switchboard/ (committed)
-#   check     fail when the committed bindings differ from what the protos generate
+#   check     fail when the committed bindings (or those in DIR, if given) differ from what the
+#             protos generate
 #   breaking  buf breaking-change check against the previous commit's protos
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,13 +46,14 @@ gen() {
 }
 
 check() {
+  local committed=${1:-switchboard}
   deps
   local tmp
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   generate_into "$tmp"
-  if ! diff -r -x __pycache__ "$tmp/switchboard" switchboard; then
-    echo "switchboard/ has drifted from protos/: run 'make proto' and commit the result" >&2
+  if ! diff -r -x __pycache__ "$tmp/switchboard" "$committed"; then
+    echo "$committed/ has drifted from protos/: run 'make proto' and commit the result" >&2
     exit 1
   fi
   echo "generated code matches protos/"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from services.runtime.settings import ServiceSettings
+
+PACKS_DIR = Path(__file__).resolve().parents[2] / "packs"
 
 
 class RouterSettings(ServiceSettings):
@@ -22,4 +26,7 @@ class RouterSettings(ServiceSettings):
     )
     max_concurrent_turns: int = Field(
         default=1000, ge=1, description="turns in flight before new ones are shed"
+    )
+    intents_dir: Path = Field(
+        default=PACKS_DIR / "intents", description="folder of intent packs the classifier learns"
     )

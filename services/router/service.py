@@ -1,0 +1,61 @@
+"""The router as a mesh service."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from grpc import aio
+
+from services.router.peers import Peers
+from services.router.servicer import SERVICE_NAME, RouterServicer
+from services.router.turn import TurnRunner
+
+if TYPE_CHECKING:
+    from services.config import Settings
+
+
+class RouterService:
+    """Public API, intent classification and turn orchestration."""
+
+    name = "router"
+    service_names = (SERVICE_NAME,)
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.servicer = RouterServicer(
+            max_text_chars=settings.router.max_text_chars,
+            max_turns=settings.router.max_concurrent_turns,
+        )
+
+    def register(self, server: aio.Server) -> None:
+        server.add_generic_rpc_handlers((self.servicer.handler(),))
+
+    async def start(self) -> None:
+        from services.intents import IntentClassifier
+
+        config = self.settings.router
+        # Training from the packs is CPU work; keep the loop free while it runs.
+        classifier = await asyncio.to_thread(IntentClassifier.from_packs, config.intents_dir)
+        peers = Peers(
+            session=self.settings.session.target,
+            pii=self.settings.pii.target,
+            governance=self.settings.governance.target,
+            planner=self.settings.planner.target,
+            tool_broker=self.settings.tool_broker.target,
+        )
+        self.servicer.peers = peers
+        self.servicer.runner = TurnRunner(
+            peers,
+            classifier,
+            turn_deadline_s=config.turn_deadline_s,
+            understand_timeout_s=config.understand_timeout_s,
+        )
+
+    async def stop(self) -> None:
+        if self.servicer.peers is not None:
+            await self.servicer.peers.close()
+
+
+def build(settings: Settings) -> RouterService:
+    return RouterService(settings)

@@ -1,0 +1,469 @@
+"""One turn, orchestrated: understand, decide, plan, act, answer, record.
+
+Stage 1 starts the session read, PII masking and the input policy check at once and classifies
+the intent while they are in flight. Nothing acts on the message before the input verdict is in.
+Every failure of a dependency, and the turn's own deadline, lands on a deterministic safe path: a
+fallback event, a scripted reply, and the turn still ends with exactly one turn_completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from google.protobuf import timestamp_pb2
+from opentelemetry import trace
+
+from services.runtime import telemetry_names as names
+from services.router.events import EventFactory, duration
+from services.router.peers import DependencyFailure, Peers, stream, unary
+from services.runtime import deadline
+from services.runtime.errors import DeadlineExceeded
+from switchboard.v1 import (
+    common_pb2,
+    events_pb2,
+    governance_pb2,
+    pii_pb2,
+    planner_pb2,
+    session_pb2,
+    tool_broker_pb2,
+)
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+Emit = Callable[[events_pb2.TurnEvent], Awaitable[None]]
+
+#: seconds kept back from the turn's budget so that a late turn can still be recorded and closed
+RECORD_RESERVE_S = 0.5
+
+SAFE_REPLY = (
+    "I'm sorry, I can't complete that right now. I've noted your request and a colleague "
+    "can pick it up from here."
+)
+
+_FAILED_OUTCOMES = (
+    common_pb2.STEP_OUTCOME_FAILED,
+    common_pb2.STEP_OUTCOME_TIMED_OUT,
+    common_pb2.STEP_OUTCOME_UNAVAILABLE,
+)
+
+
+class Classification(Protocol):
+    """What the router needs from an intent classification."""
+
+    intent: str
+    confidence: float
+    candidates: Sequence[tuple[str, float]]
+    out_of_scope: bool
+
+
+class Classifier(Protocol):
+    """The intent classifier the router runs in-process."""
+
+    def classify(self, text: str, top_k: int = 5) -> Classification: ...
+
+
+@dataclass
+class TurnInput:
+    """A validated customer message."""
+
+    turn_id: str
+    session_id: str
+    text: str
+    channel: str = ""
+    customer_id: str = ""
+
+
+@dataclass
+class _Turn:
+    """What a turn has gathered so far; becomes its TurnRecord."""
+
+    input: TurnInput
+    events: EventFactory
+    emit: Emit
+    started: float = field(default_factory=time.monotonic)
+    started_at: timestamp_pb2.Timestamp = field(default_factory=timestamp_pb2.Timestamp)
+    session: session_pb2.Session | None = None
+    masked_text: str = ""
+    intent: events_pb2.IntentDetected | None = None
+    verdicts: list[common_pb2.PolicyVerdict] = field(default_factory=list)
+    plan: common_pb2.Plan | None = None
+    results: list[common_pb2.StepResult] = field(default_factory=list)
+    fallbacks: list[events_pb2.Fallback] = field(default_factory=list)
+    handoff: events_pb2.Handoff | None = None
+    reply: list[str] = field(default_factory=list)
+    usage: common_pb2.TokenUsage = field(default_factory=common_pb2.TokenUsage)
+    stage_latency: dict[str, float] = field(default_factory=dict)
+
+    async def send(self, event: events_pb2.TurnEvent) -> None:
+        await self.emit(event)
+
+    async def say(self, text: str) -> None:
+        if text:
+            self.reply.append(text)
+            await self.send(self.events.text(text))
+
+    async def fall_back(self, fallback: events_pb2.Fallback) -> None:
+        self.fallbacks.append(fallback)
+        await self.send(self.events.fallback(fallback))
+
+    async def verdict(self, verdict: common_pb2.PolicyVerdict) -> None:
+        self.verdicts.append(verdict)
+        await self.send(self.events.policy(verdict))
+
+
+class _Stage:
+    """Times a stage into the turn's stage_latency and wraps it in a span."""
+
+    def __init__(self, turn: _Turn, name: str) -> None:
+        self.turn = turn
+        self.name = name
+
+    async def __aenter__(self) -> None:
+        self._span = tracer.start_as_current_span(f"switchboard.stage.{self.name}")
+        self._span.__enter__()
+        self._start = time.monotonic()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.turn.stage_latency[self.name] = time.monotonic() - self._start
+        self._span.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    # A TaskGroup reports every failed task; the first dependency failure explains the turn best.
+    for error in group.exceptions:
+        if isinstance(error, DependencyFailure):
+            return error
+    return group.exceptions[0]
+
+
+class TurnRunner:
+    """Runs turns against the mesh."""
+
+    def __init__(
+        self,
+        peers: Peers,
+        classifier: Classifier,
+        *,
+        turn_deadline_s: float,
+        understand_timeout_s: float,
+    ) -> None:
+        self.peers = peers
+        self.classifier = classifier
+        self.turn_deadline_s = turn_deadline_s
+        self.understand_timeout_s = understand_timeout_s
+
+    async def run(self, request: TurnInput, emit: Emit) -> None:
+        """Run one turn, emitting its events; always ends with one turn_completed."""
+        with (
+            deadline.scope(self.turn_deadline_s),
+            tracer.start_as_current_span(
+                names.SPAN_TURN,
+                attributes={
+                    names.SESSION_ID: request.session_id,
+                    names.TURN_ID: request.turn_id,
+                    names.CHANNEL: request.channel,
+                },
+            ) as span,
+        ):
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            turn = _Turn(input=request, events=EventFactory(request.turn_id, trace_id), emit=emit)
+            turn.started_at.GetCurrentTime()
+            await turn.send(turn.events.turn_started(request.session_id, request.channel))
+            budget = (deadline.remaining() or self.turn_deadline_s) - RECORD_RESERVE_S
+            try:
+                async with asyncio.timeout(max(budget, 0.05)):
+                    await self._stages(turn)
+            except TimeoutError:
+                await self._safe_path(turn, "the turn ran out of time before it could finish")
+            except DependencyFailure as failure:
+                log.warning("turn %s: %s", request.turn_id, failure)
+                await self._safe_path(turn, f"{failure.service} is unavailable ({failure.code})")
+            persisted = await self._record(turn)
+            latency = time.monotonic() - turn.started
+            span.set_attribute(names.TURN_LATENCY_MS, latency * 1000)
+            completed = events_pb2.TurnCompleted(
+                latency=duration(latency),
+                usage=turn.usage,
+                reply="".join(turn.reply),
+                stage_latency={k: duration(v) for k, v in turn.stage_latency.items()},
+            )
+            completed.metadata.update({"persisted": persisted})
+            await turn.send(turn.events.completed(completed))
+
+    async def _stages(self, turn: _Turn) -> None:
+        async with _Stage(turn, "understand"):
+            await self._understand(turn)
+        assert turn.intent is not None
+        async with _Stage(turn, "decide"):
+            decision = await unary(
+                "governance",
+                self.peers.governance.Decide(
+                    governance_pb2.DecideRequest(
+                        session_id=turn.input.session_id,
+                        intent=turn.intent,
+                        verdicts=turn.verdicts,
+                    )
+                ),
+            )
+        if decision.route != governance_pb2.DECISION_ROUTE_PROCEED:
+            await self._off_path(turn, decision)
+            return
+        async with _Stage(turn, "plan"):
+            plan = await self._plan(turn, decision.tier)
+        turn.plan = plan
+        await turn.send(turn.events.plan(plan))
+        if plan.steps:
+            async with _Stage(turn, "act"):
+                await self._act(turn, plan)
+        async with _Stage(turn, "answer"):
+            await self._answer(turn)
+
+    async def _understand(self, turn: _Turn) -> None:
+        request = turn.input
+        try:
+            async with asyncio.timeout(self.understand_timeout_s), asyncio.TaskGroup() as group:
+                session = group.create_task(
+                    unary(
+                        "session",
+                        self.peers.session.GetSession(
+                            session_pb2.GetSessionRequest(
+                                session_id=request.session_id, create=True
+                            )
+                        ),
+                    )
+                )
+                masked = group.create_task(
+                    unary(
+                        "pii",
+                        self.peers.pii.Redact(
+                            pii_pb2.RedactRequest(session_id=request.session_id, text=request.text)
+                        ),
+                    )
+                )
+                checked = group.create_task(
+                    unary(
+                        "governance",
+                        self.peers.governance.CheckInput(
+                            governance_pb2.CheckInputRequest(
+                                session_id=request.session_id,
+                                text=request.text,
+                                channel=request.channel,
+                            )
+                        ),
+                    )
+                )
+                # Classification is CPU work on this process; it runs while the calls are in flight.
+                with tracer.start_as_current_span(names.SPAN_CLASSIFY):
+                    classification = self.classifier.classify(request.text)
+        except* DependencyFailure as group_error:
+            raise _first_failure(group_error) from None
+        turn.session = session.result().session
+        turn.masked_text = masked.result().text
+        turn.intent = events_pb2.IntentDetected(
+            name=classification.intent,
+            confidence=classification.confidence,
+            candidates=[
+                common_pb2.IntentScore(name=name, confidence=score)
+                for name, score in classification.candidates
+            ],
+            out_of_scope=classification.out_of_scope,
+            classifier="embedded",
+        )
+        await turn.send(turn.events.intent(turn.intent))
+        await turn.verdict(checked.result().verdict)
+
+    async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:
+        if decision.HasField("fallback"):
+            await turn.fall_back(decision.fallback)
+        if decision.route == governance_pb2.DECISION_ROUTE_HANDOFF:
+            turn.handoff = events_pb2.Handoff(
+                queue=decision.handoff_queue or "customer-care",
+                summary=turn.masked_text,
+                reason=decision.fallback.detail or "handoff requested",
+            )
+            await turn.send(turn.events.handoff(turn.handoff))
+        await turn.say(decision.message)
+
+    async def _plan(self, turn: _Turn, tier: str) -> common_pb2.Plan:
+        assert turn.intent is not None and turn.session is not None
+        session = turn.session
+        request = planner_pb2.PlanRequest(
+            session_id=turn.input.session_id,
+            turn_id=turn.input.turn_id,
+            text=turn.masked_text,
+            intent=common_pb2.IntentScore(
+                name=turn.intent.name, confidence=turn.intent.confidence
+            ),
+            candidates=turn.intent.candidates,
+            slots=session.slots,
+            customer_id=turn.input.customer_id or session.customer_id,
+            history=session.history,
+            tier=tier,
+            pending_flow=session.pending_flow,
+        )
+        async for item in stream("planner", self.peers.planner.Plan(request)):
+            if item.HasField("plan"):
+                return item.plan  # type: ignore[no-any-return]
+        raise DependencyFailure("planner", "INTERNAL", "the plan stream ended without a plan")
+
+    async def _act(self, turn: _Turn, plan: common_pb2.Plan) -> None:
+        request = tool_broker_pb2.ExecutePlanRequest(
+            session_id=turn.input.session_id, turn_id=turn.input.turn_id, plan=plan
+        )
+        async for item in stream("tool-broker", self.peers.tool_broker.ExecutePlan(request)):
+            if item.HasField("step_started"):
+                await turn.send(turn.events.step_started(item.step_started))
+                continue
+            result = item.step_finished.result
+            turn.results.append(result)
+            for verdict in result.verdicts:
+                if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
+                    await turn.verdict(verdict)
+            await turn.send(turn.events.step_finished(item.step_finished))
+        failed = [r for r in turn.results if r.outcome in _FAILED_OUTCOMES]
+        if failed:
+            await turn.fall_back(
+                events_pb2.Fallback(
+                    reason=events_pb2.FALLBACK_REASON_BACKEND_FAILED,
+                    action=events_pb2.FALLBACK_ACTION_SAFE_FLOW,
+                    detail="; ".join(f"{r.tool}: {r.error}" for r in failed),
+                    original_intent=turn.intent.name if turn.intent else "",
+                    original_confidence=turn.intent.confidence if turn.intent else 0.0,
+                )
+            )
+
+    async def _answer(self, turn: _Turn) -> None:
+        """Compose the reply and release it through the output checks, sentence by sentence."""
+        assert turn.intent is not None and turn.plan is not None
+        compose = self.peers.planner.Compose(
+            planner_pb2.ComposeRequest(
+                session_id=turn.input.session_id,
+                turn_id=turn.input.turn_id,
+                text=turn.masked_text,
+                intent=common_pb2.IntentScore(
+                    name=turn.intent.name, confidence=turn.intent.confidence
+                ),
+                plan=turn.plan,
+                results=turn.results,
+            )
+        )
+
+        async def pieces() -> AsyncIterator[governance_pb2.CheckOutputRequest]:
+            yield governance_pb2.CheckOutputRequest(
+                session_id=turn.input.session_id,
+                turn_id=turn.input.turn_id,
+                intent=turn.intent.name if turn.intent else "",
+            )
+            async for item in stream("planner", compose):
+                kind = item.WhichOneof("item")
+                if kind == "text_delta":
+                    yield governance_pb2.CheckOutputRequest(text=item.text_delta)
+                elif kind == "rich_media":
+                    await turn.send(turn.events.rich_media(item.rich_media))
+                elif kind == "usage":
+                    turn.usage.MergeFrom(item.usage)
+
+        async for released in stream("governance", self.peers.governance.CheckOutput(pieces())):
+            if released.HasField("verdict"):
+                await turn.verdict(released.verdict)
+            await turn.say(released.text)
+
+    async def _safe_path(self, turn: _Turn, detail: str) -> None:
+        await turn.fall_back(
+            events_pb2.Fallback(
+                reason=events_pb2.FALLBACK_REASON_DEPENDENCY_DOWN,
+                action=events_pb2.FALLBACK_ACTION_HANDOFF,
+                detail=detail,
+                original_intent=turn.intent.name if turn.intent else "",
+                original_confidence=turn.intent.confidence if turn.intent else 0.0,
+            )
+        )
+        turn.reply.clear()
+        await turn.say(SAFE_REPLY)
+
+    async def _record(self, turn: _Turn) -> bool:
+        """Append the turn to the session; on a version conflict, re-read once and retry."""
+        record = session_pb2.TurnRecord(
+            turn_id=turn.input.turn_id,
+            trace_id=turn.events.trace_id,
+            started_at=turn.started_at,
+            latency=duration(time.monotonic() - turn.started),
+            customer_text=turn.masked_text,
+            reply_text="".join(turn.reply),
+            verdicts=turn.verdicts,
+            steps=turn.results,
+            fallbacks=turn.fallbacks,
+            usage=turn.usage,
+            status=session_pb2.TURN_STATUS_COMPLETED,
+            channel=turn.input.channel,
+        )
+        if not turn.masked_text:
+            # The text was never masked, so nothing of it may be stored.
+            record.customer_text = "[not recorded: the message could not be masked]"
+        if turn.intent is not None:
+            record.intent.CopyFrom(turn.intent)
+        if turn.plan is not None:
+            record.plan.CopyFrom(turn.plan)
+        if turn.handoff is not None:
+            record.handoff.CopyFrom(turn.handoff)
+        plan = turn.plan
+        if plan is not None:
+            slots = dict(plan.slots)
+        else:
+            slots = dict(turn.session.slots) if turn.session is not None else {}
+        pending = plan.flow if plan is not None and plan.missing_slots else ""
+        version = turn.session.version if turn.session is not None else 0
+        for attempt in range(2):
+            try:
+                async with asyncio.timeout(max(deadline.remaining() or 1.0, 0.2)):
+                    if attempt:
+                        # A concurrent write won: re-read the version and write once more.
+                        current = await unary(
+                            "session",
+                            self.peers.session.GetSession(
+                                session_pb2.GetSessionRequest(
+                                    session_id=turn.input.session_id, create=True
+                                )
+                            ),
+                        )
+                        version = current.session.version
+                    await unary(
+                        "session",
+                        self.peers.session.AppendTurn(
+                            session_pb2.AppendTurnRequest(
+                                session_id=turn.input.session_id,
+                                expected_version=version,
+                                turn=record,
+                                slots=slots,
+                                customer_id=turn.input.customer_id,
+                                pending_flow=pending,
+                            )
+                        ),
+                    )
+                return True
+            except DependencyFailure as failure:
+                if failure.code == "ABORTED" and not attempt:
+                    continue
+                log.warning("turn %s not recorded: %s", turn.input.turn_id, failure)
+                return False
+            except (TimeoutError, DeadlineExceeded):
+                log.warning("turn %s not recorded: out of time", turn.input.turn_id)
+                return False
+        return False
+                current = await unary(
+                    "session",
+                    self.peers.session.GetSession(
+                        session_pb2.GetSessionRequest(session_id=turn.input.session_id, create=True)
+                    ),
+                )
+                version = current.session.version
+            except (TimeoutError, DeadlineExceeded):
+                log.warning("turn %s not recorded: out of time", turn.input.turn_id)
+                return False
+        return False
