@@ -31,7 +31,9 @@ $(SYNCED): pyproject.toml uv.lock | $(UV)
 	touch $@
 
 $(NODE_DONE): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@# npm ci trips over buf's per-platform optional packages: the lock misses some of them, so
+	@# npm ci refuses it. npm install keeps to the lock and to the exact version in package.json.
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 redis: ## install redis-server (for the Redis session store and its tests) if missing
