@@ -50,33 +50,46 @@ def cli() -> None:
 
 
 async def _serve(name: str, settings: Settings) -> None:
-    from services.runtime.server import run_until_signalled
-    from services.runtime.telemetry import configure_logging, configure_tracing
-
-    configure_logging(settings.telemetry.log_level, settings.telemetry.log_format)
-    trace_file = (
-        settings.data_dir / settings.telemetry.trace_file if settings.telemetry.trace_file else None
+    from services.runtime.telemetry import (
+        configure_logging,
+        configure_telemetry,
+        shutdown_telemetry,
     )
-    service_name = KUBE_NAMES.get(name, name)
-    configure_tracing(
-        service_name, otlp_endpoint=settings.telemetry.otlp_endpoint, trace_file=trace_file
+
+    telemetry = settings.telemetry
+    service = KUBE_NAMES.get(name, name)
+    local = settings.data_dir / telemetry.local_dir if telemetry.local_dir else None
+    configure_logging(telemetry.log_level, telemetry.log_format)
+    configure_telemetry(
+        service,
+        otlp_endpoint=telemetry.otlp_endpoint,
+        trace_file=local / f"{service}.spans.jsonl" if local else None,
+        metrics_file=local / f"{service}.metrics.jsonl" if local else None,
     )
-    if name == "mocks":
-        from mocks.server import start_mocks
+    try:
+        if name == "mocks":
+            await _serve_mocks(settings)
+        else:
+            from services.mesh import server_for
+            from services.runtime.server import run_until_signalled
 
-        cluster = await start_mocks(settings.mocks)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await cluster.stop()
-        return
-    from services.mesh import server_for
+            await run_until_signalled([server_for(name, settings)])
+    finally:
+        shutdown_telemetry()
 
-    await run_until_signalled([server_for(name, settings)])
+
+async def _serve_mocks(settings: Settings) -> None:
+    from mocks.server import start_mocks
+
+    cluster = await start_mocks(settings.mocks)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await cluster.stop()
 
 
 @cli.command()
@@ -288,7 +301,22 @@ def chat(session_id: str | None, customer_id: str, target: str | None, config: P
         _send_turn(address, request, False, 60.0)
 
 
-def _add_optional_groups() -> None:
+@cli.command()
+@click.argument("trace_id")
+@config_option
+def trace(trace_id: str, config: Path | None) -> None:
+    """Draw a turn's trace (its trace_id from the events) as a waterfall."""
+    from services.trace_view import load_spans, render
+
+    settings = _settings(config)
+    folder = settings.data_dir / settings.telemetry.local_dir
+    files = sorted(folder.glob("*.spans.jsonl"))
+    if not files:
+        raise click.ClickException(f"no span files in {folder}; is local export on?")
+    click.echo(render(load_spans(files, trace_id)))
+
+
+def _add_groups() -> None:
     from mocks.cli import mocks
     from services.intents.cli import intents
     from services.pii.cli import pii
@@ -298,7 +326,7 @@ def _add_optional_groups() -> None:
 
 
 def main() -> None:
-    _add_optional_groups()
+    _add_groups()
     cli()
 
 

@@ -34,8 +34,10 @@ class TelemetrySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     otlp_endpoint: str = Field(default="", description="OTLP/gRPC collector; empty: none")
-    trace_file: str = Field(
-        default="traces.jsonl", description="spans as JSON lines under data_dir; empty: none"
+    local_dir: str = Field(
+        default="telemetry",
+        description="folder under data_dir for each service's spans and metrics as JSON lines "
+        "(<service>.spans.jsonl, <service>.metrics.jsonl); empty: none",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"

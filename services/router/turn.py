@@ -21,7 +21,7 @@ from opentelemetry import trace
 from services.runtime import telemetry_names as names
 from services.router.events import EventFactory, duration
 from services.router.peers import DependencyFailure, Peers, stream, unary
-from services.runtime import deadline
+from services.runtime import deadline, metrics
 from services.runtime.errors import DeadlineExceeded
 from switchboard.v1 import (
     common_pb2,
@@ -125,7 +125,9 @@ class _Stage:
         self.name = name
 
     async def __aenter__(self) -> None:
-        self._span = tracer.start_as_current_span(f"switchboard.stage.{self.name}")
+        self._span = tracer.start_as_current_span(
+            names.SPAN_STAGE.format(stage=self.name), attributes={names.STAGE: self.name}
+        )
         self._span.__enter__()
         self._start = time.monotonic()
 
@@ -140,6 +142,30 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
         if isinstance(error, DependencyFailure):
             return error
     return group.exceptions[0]
+
+
+def _measure(turn: _Turn, latency: float) -> None:
+    intent = turn.intent.name if turn.intent is not None else ""
+    metrics.TURN_DURATION.record(latency, {names.INTENT: intent})
+    for stage, seconds in turn.stage_latency.items():
+        metrics.STAGE_DURATION.record(seconds, {names.STAGE: stage})
+    for result in turn.results:
+        metrics.TOOL_DURATION.record(
+            result.latency.ToNanoseconds() / 1e9,
+            {names.TOOL: result.tool, names.STEP_OUTCOME: common_pb2.StepOutcome.Name(result.outcome)},
+        )
+    for fallback in turn.fallbacks:
+        reason = events_pb2.FallbackReason.Name(fallback.reason)
+        metrics.FALLBACKS.add(1, {names.FALLBACK_REASON: reason})
+    for verdict in turn.verdicts:
+        if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
+            action = common_pb2.PolicyAction.Name(verdict.action)
+            metrics.POLICY_INTERVENTIONS.add(
+                1, {names.POLICY_RULE: verdict.rule_id, names.POLICY_ACTION: action}
+            )
+    tokens = turn.usage.input_tokens + turn.usage.output_tokens
+    if tokens:
+        metrics.TOKENS.add(tokens, {names.GEN_AI_REQUEST_MODEL: turn.usage.model})
 
 
 class TurnRunner:
@@ -187,6 +213,10 @@ class TurnRunner:
             persisted = await self._record(turn)
             latency = time.monotonic() - turn.started
             span.set_attribute(names.TURN_LATENCY_MS, latency * 1000)
+            if turn.intent is not None:
+                span.set_attribute(names.INTENT, turn.intent.name)
+                span.set_attribute(names.INTENT_CONFIDENCE, turn.intent.confidence)
+            _measure(turn, latency)
             completed = events_pb2.TurnCompleted(
                 latency=duration(latency),
                 usage=turn.usage,

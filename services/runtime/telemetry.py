@@ -1,7 +1,7 @@
-"""Tracing and logging set-up, once per process.
+"""Tracing, metrics and logging set-up, once per process.
 
-Spans go to an OTLP/gRPC collector when one is configured, and otherwise to a local JSON-lines
-file that ``switchboard trace`` can read. Logs carry the current trace and span ids.
+Spans and metrics go to an OTLP/gRPC collector when one is configured, and to local JSON-lines
+files (``switchboard trace`` reads the spans). Logs carry the current trace and span ids.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -83,24 +90,61 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
 
 
-def configure_tracing(
-    service_name: str, *, otlp_endpoint: str = "", trace_file: Path | None = None
-) -> TracerProvider:
-    """Install the process's tracer provider; later calls return the one already installed."""
+def configure_telemetry(
+    service_name: str,
+    *,
+    otlp_endpoint: str = "",
+    trace_file: Path | None = None,
+    metrics_file: Path | None = None,
+    metrics_interval_s: float = 10.0,
+) -> None:
+    """Install the process's tracer and meter providers; later calls change nothing.
+
+    Backend HTTP calls made with httpx are traced too, as children of the span that makes them.
+    """
     global _configured
     if _configured:
-        provider = trace.get_tracer_provider()
-        assert isinstance(provider, TracerProvider)
-        return provider
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        return
+    resource = Resource.create({"service.name": service_name})
+    tracer_provider = TracerProvider(resource=resource)
+    readers: list[MetricReader] = []
     if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(
+        tracer_provider.add_span_processor(
             BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True))
         )
+        readers.append(
+            PeriodicExportingMetricReader(
+                OTLPMetricExporter(endpoint=otlp_endpoint, insecure=True),
+                export_interval_millis=metrics_interval_s * 1000,
+            )
+        )
     if trace_file is not None:
-        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file)))
-    trace.set_tracer_provider(provider)
+        tracer_provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file)))
+    if metrics_file is not None:
+        metrics_file.parent.mkdir(parents=True, exist_ok=True)
+        out = metrics_file.open("a", encoding="utf-8")
+        readers.append(
+            PeriodicExportingMetricReader(
+                ConsoleMetricExporter(
+                    out=out, formatter=lambda data: data.to_json(indent=None) + "\n"
+                ),
+                export_interval_millis=metrics_interval_s * 1000,
+            )
+        )
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
+    HTTPXClientInstrumentor().instrument()
     _configured = True
-    return provider
+
+
+def shutdown_telemetry() -> None:
+    """Flush what is buffered; called as a process stops."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
+    meter_provider = metrics.get_meter_provider()
+    if isinstance(meter_provider, MeterProvider):
+        meter_provider.shutdown()
