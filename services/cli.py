@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import socket
@@ -41,7 +42,27 @@ config_option = click.option(
 )
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose heavier sub-groups are imported only when they are called."""
+
+    lazy = {
+        "pii": "services.pii.cli:pii",
+        "intents": "services.intents.cli:intents",
+        "mocks": "mocks.cli:mocks",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attr = self.lazy[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
 def cli() -> None:
     """Switchboard: a governed agentic runtime for customer service."""
 
@@ -97,9 +118,18 @@ async def _serve_mocks(settings: Settings) -> None:
 @config_option
 def serve(service: str, config: Path | None) -> None:
     """Run one service in the foreground, as a Kubernetes pod runs it."""
+    from services import workers
+
     settings = _settings(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_serve(SERVE_NAMES[service], settings))
+    name = SERVE_NAMES[service]
+    section = settings.service(name) if name != "mocks" else None
+    if section is not None and section.workers > 1 and not workers.is_worker():
+        if section.port == 0:
+            raise click.ClickException(f"{service}: several workers need a fixed port, not 0")
+        argv = ["-m", "services.cli", "serve", service]
+        sys.exit(workers.supervise(argv, section.workers, section.stop_grace_s))
+    asyncio.run(_serve(name, settings))
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -146,9 +176,8 @@ class _Supervisor:
         while time.monotonic() < end:
             proc = self.procs[name]
             if proc.poll() is not None:
-                raise click.ClickException(
-                    f"{name} exited with code {proc.returncode}; see {self.logs}/{KUBE_NAMES.get(name, name)}.log"
-                )
+                log = self.logs / f"{KUBE_NAMES.get(name, name)}.log"
+                raise click.ClickException(f"{name} exited with code {proc.returncode}; see {log}")
             if name == "mocks":
                 ports = self.settings.mocks.ports
                 if all(_port_open(self.settings.mocks.host, p) for p in ports.values()):
@@ -204,8 +233,7 @@ def up(config: Path | None) -> None:
             click.echo(f"  {backend:<12} http  http://{settings.mocks.host}:{port}")
         click.echo(f"\nlogs: {supervisor.logs}/   data: {settings.data_dir}/")
         click.echo(
-            f'try:  .venv/bin/switchboard ask "Is flight UA 123 on time?" --session s1\n'
-            "stop: Ctrl-C"
+            'try:  .venv/bin/switchboard ask "Is flight UA 123 on time?" --session s1\nstop: Ctrl-C'
         )
         while not stopping:
             for name, proc in supervisor.procs.items():
@@ -316,17 +344,7 @@ def trace(trace_id: str, config: Path | None) -> None:
     click.echo(render(load_spans(files, trace_id)))
 
 
-def _add_groups() -> None:
-    from mocks.cli import mocks
-    from services.intents.cli import intents
-    from services.pii.cli import pii
-
-    for group in (pii, intents, mocks):
-        cli.add_command(group)
-
-
 def main() -> None:
-    _add_groups()
     cli()
 
 

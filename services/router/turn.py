@@ -18,10 +18,10 @@ from typing import Protocol
 from google.protobuf import timestamp_pb2
 from opentelemetry import trace
 
-from services.runtime import telemetry_names as names
 from services.router.events import EventFactory, duration
 from services.router.peers import DependencyFailure, Peers, stream, unary
 from services.runtime import deadline, metrics
+from services.runtime import telemetry_names as names
 from services.runtime.errors import DeadlineExceeded
 from switchboard.v1 import (
     common_pb2,
@@ -152,7 +152,10 @@ def _measure(turn: _Turn, latency: float) -> None:
     for result in turn.results:
         metrics.TOOL_DURATION.record(
             result.latency.ToNanoseconds() / 1e9,
-            {names.TOOL: result.tool, names.STEP_OUTCOME: common_pb2.StepOutcome.Name(result.outcome)},
+            {
+                names.TOOL: result.tool,
+                names.STEP_OUTCOME: common_pb2.StepOutcome.Name(result.outcome),
+            },
         )
     for fallback in turn.fallbacks:
         reason = events_pb2.FallbackReason.Name(fallback.reason)
@@ -327,9 +330,7 @@ class TurnRunner:
             session_id=turn.input.session_id,
             turn_id=turn.input.turn_id,
             text=turn.masked_text,
-            intent=common_pb2.IntentScore(
-                name=turn.intent.name, confidence=turn.intent.confidence
-            ),
+            intent=common_pb2.IntentScore(name=turn.intent.name, confidence=turn.intent.confidence),
             candidates=turn.intent.candidates,
             slots=session.slots,
             customer_id=turn.input.customer_id or session.customer_id,
@@ -482,17 +483,6 @@ class TurnRunner:
                     continue
                 log.warning("turn %s not recorded: %s", turn.input.turn_id, failure)
                 return False
-            except (TimeoutError, DeadlineExceeded):
-                log.warning("turn %s not recorded: out of time", turn.input.turn_id)
-                return False
-        return False
-                current = await unary(
-                    "session",
-                    self.peers.session.GetSession(
-                        session_pb2.GetSessionRequest(session_id=turn.input.session_id, create=True)
-                    ),
-                )
-                version = current.session.version
             except (TimeoutError, DeadlineExceeded):
                 log.warning("turn %s not recorded: out of time", turn.input.turn_id)
                 return False

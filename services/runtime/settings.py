@@ -16,6 +16,13 @@ class ServiceSettings(BaseModel):
         default="",
         description="how other services reach this one (host:port); defaults to host:port",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="worker processes sharing the port (SO_REUSEPORT); more than one needs a "
+        "fixed port",
+    )
     stop_grace_s: float = Field(
         default=5.0, ge=0, le=300, description="seconds in-flight calls get to finish on stop"
     )
