@@ -46,9 +46,12 @@ class LazyGroup(click.Group):
     """A group whose heavier sub-groups are imported only when they are called."""
 
     lazy = {
-        "pii": "services.pii.cli:pii",
+        "governance": "services.governance.cli:governance",
         "intents": "services.intents.cli:intents",
         "mocks": "mocks.cli:mocks",
+        "pii": "services.pii.cli:pii",
+        "planner": "services.planner.cli:planner",
+        "session": "services.session.cli:session",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -267,8 +270,8 @@ def _send_turn(
                 if response.event.HasField("error"):
                     code = 1
         except grpc.RpcError as error:
-            status = error.code().name if error.code() else "UNKNOWN"  # type: ignore[attr-defined]
-            click.echo(f"error: {status}: {error.details()}", err=True)  # type: ignore[attr-defined]
+            status = error.code().name if error.code() else "UNKNOWN"
+            click.echo(f"error: {status}: {error.details()}", err=True)
             return 2
     return code
 

@@ -19,7 +19,8 @@ def _args(struct: object) -> str:
 
 
 def _enum(enum: object, value: int, prefix: str) -> str:
-    return enum.Name(value).removeprefix(prefix).lower()  # type: ignore[attr-defined]
+    name: str = enum.Name(value)  # type: ignore[attr-defined]
+    return name.removeprefix(prefix).lower()
 
 
 class EventPrinter:

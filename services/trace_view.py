@@ -78,7 +78,7 @@ def render(spans: list[Span], width: int = 40) -> str:
     if not spans:
         return "no spans found for that trace"
     by_id = {span.span_id: span for span in spans}
-    roots = []
+    roots: list[Span] = []
     for span in sorted(spans, key=lambda s: s.start):
         parent = by_id.get(span.parent_id or "")
         (parent.children if parent else roots).append(span)
@@ -95,9 +95,8 @@ def render(spans: list[Span], width: int = 40) -> str:
         )
         error = " ERROR" if span.status == "ERROR" else ""
         label = f"{'  ' * depth}{span.name} [{span.service}]"
-        lines.append(
-            f"{label:<64.64} {bar:<{width}} {(span.end - span.start) * 1000:8.1f} ms{error} {facts}".rstrip()
-        )
+        took = (span.end - span.start) * 1000
+        lines.append(f"{label:<64.64} {bar:<{width}} {took:8.1f} ms{error} {facts}".rstrip())
         for child in span.children:
             walk(child, depth + 1)
 

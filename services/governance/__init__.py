@@ -1,0 +1,1 @@
+"""Governance: policy packs on input, tool calls and output, and the fallback ladder."""

@@ -77,4 +77,4 @@ class Peers:
 
     async def close(self) -> None:
         for ch in self._channels.values():
-            await ch.close()
+            await ch.close(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from grpc import aio
@@ -19,7 +20,7 @@ class RouterService:
     """Public API, intent classification and turn orchestration."""
 
     name = "router"
-    service_names = (SERVICE_NAME,)
+    service_names: Sequence[str] = (SERVICE_NAME,)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -32,7 +33,7 @@ class RouterService:
         server.add_generic_rpc_handlers((self.servicer.handler(),))
 
     async def start(self) -> None:
-        from services.intents import IntentClassifier
+        from services.intents.classifier import IntentClassifier
 
         config = self.settings.router
         # Training from the packs is CPU work; keep the loop free while it runs.

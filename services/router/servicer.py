@@ -68,20 +68,25 @@ class RouterServicer:
         self.max_turns = max_turns
         self._running = 0
 
-    def handler(self) -> grpc.GenericRpcHandler:
+    def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The service's method handlers, parsing requests leniently."""
-        ser = Message.SerializeToString
         return grpc.method_handlers_generic_handler(
             SERVICE_NAME,
             {
                 "SendTurn": grpc.unary_stream_rpc_method_handler(
-                    self.SendTurn, _lenient(router_pb2.SendTurnRequest), ser
+                    self.SendTurn,
+                    _lenient(router_pb2.SendTurnRequest),
+                    router_pb2.SendTurnResponse.SerializeToString,
                 ),
                 "Converse": grpc.stream_stream_rpc_method_handler(
-                    self.Converse, _lenient(router_pb2.ConverseRequest), ser
+                    self.Converse,
+                    _lenient(router_pb2.ConverseRequest),
+                    router_pb2.ConverseResponse.SerializeToString,
                 ),
                 "GetTranscript": grpc.unary_unary_rpc_method_handler(
-                    self.GetTranscript, _lenient(router_pb2.GetTranscriptRequest), ser
+                    self.GetTranscript,
+                    _lenient(router_pb2.GetTranscriptRequest),
+                    router_pb2.GetTranscriptResponse.SerializeToString,
                 ),
             },
         )

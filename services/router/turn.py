@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -56,10 +57,17 @@ _FAILED_OUTCOMES = (
 class Classification(Protocol):
     """What the router needs from an intent classification."""
 
-    intent: str
-    confidence: float
-    candidates: Sequence[tuple[str, float]]
-    out_of_scope: bool
+    @property
+    def intent(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def candidates(self) -> Sequence[tuple[str, float]]: ...
+
+    @property
+    def out_of_scope(self) -> bool: ...
 
 
 class Classifier(Protocol):
@@ -200,7 +208,9 @@ class TurnRunner:
                 },
             ) as span,
         ):
-            trace_id = format(span.get_span_context().trace_id, "032x")
+            context = span.get_span_context()
+            # With tracing off there is no trace id; the turn still needs one to be told apart.
+            trace_id = format(context.trace_id, "032x") if context.is_valid else uuid.uuid4().hex
             turn = _Turn(input=request, events=EventFactory(request.turn_id, trace_id), emit=emit)
             turn.started_at.GetCurrentTime()
             await turn.send(turn.events.turn_started(request.session_id, request.channel))

@@ -17,5 +17,5 @@ _CHANNEL_OPTIONS = [
 
 def channel(target: str) -> aio.Channel:
     """An insecure channel to a peer inside the mesh (TLS terminates at the gateway)."""
-    interceptors = [DeadlineClientInterceptor(), *aio_client_interceptors()]
+    interceptors = [DeadlineClientInterceptor(), *aio_client_interceptors()]  # type: ignore[no-untyped-call]
     return aio.insecure_channel(target, options=_CHANNEL_OPTIONS, interceptors=interceptors)

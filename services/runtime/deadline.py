@@ -38,6 +38,15 @@ def timeout(default: float | None = None) -> float | None:
     return left if default is None else min(default, left)
 
 
+def begin_request(seconds: float | None) -> None:
+    """Make ``seconds`` from now the deadline of the request this task serves.
+
+    gRPC runs every call in its own task, with its own copy of the context, so the value needs
+    no reset; a streaming handler may be finished from another context, where a reset would fail.
+    """
+    _deadline.set(None if seconds is None else time.monotonic() + seconds)
+
+
 @contextlib.contextmanager
 def scope(seconds: float | None) -> Iterator[None]:
     """Run the block under a deadline ``seconds`` from now, never later than an outer one."""

@@ -37,14 +37,16 @@ def _deadline_seconds(context: aio.ServicerContext[Any, Any]) -> float | None:
     return left if left is not None and left < 1e9 else None
 
 
-class ServerContextInterceptor(aio.ServerInterceptor):
+class ServerContextInterceptor(aio.ServerInterceptor):  # type: ignore[type-arg]
     """Maps SwitchboardError to its status, anything else to INTERNAL, and scopes the deadline."""
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
@@ -78,27 +80,27 @@ class ServerContextInterceptor(aio.ServerInterceptor):
 
 def _wrap_unary(behavior: Any, method: str) -> Any:
     async def wrapper(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-        with deadline.scope(_deadline_seconds(context)):
-            try:
-                return await behavior(request, context)
-            except aio.AbortError:
-                raise
-            except Exception as error:  # noqa: BLE001 - every failure must become a status
-                await _abort(context, error, method)
+        deadline.begin_request(_deadline_seconds(context))
+        try:
+            return await behavior(request, context)
+        except aio.AbortError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure must become a status
+            await _abort(context, error, method)
 
     return wrapper
 
 
 def _wrap_stream(behavior: Any, method: str) -> Any:
     async def wrapper(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        with deadline.scope(_deadline_seconds(context)):
-            try:
-                async for response in behavior(request, context):
-                    yield response
-            except aio.AbortError:
-                raise
-            except Exception as error:  # noqa: BLE001 - every failure must become a status
-                await _abort(context, error, method)
+        deadline.begin_request(_deadline_seconds(context))
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except aio.AbortError:
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure must become a status
+            await _abort(context, error, method)
 
     return wrapper
 
@@ -113,10 +115,10 @@ def _with_deadline(details: aio.ClientCallDetails) -> aio.ClientCallDetails:
 
 
 class DeadlineClientInterceptor(
-    aio.UnaryUnaryClientInterceptor,
-    aio.UnaryStreamClientInterceptor,
-    aio.StreamUnaryClientInterceptor,
-    aio.StreamStreamClientInterceptor,
+    aio.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    aio.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+    aio.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
+    aio.StreamStreamClientInterceptor,  # type: ignore[type-arg]
 ):
     """Bounds every outgoing call by the current request's deadline."""
 

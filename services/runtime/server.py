@@ -69,7 +69,7 @@ class GrpcServer:
     async def start(self) -> None:
         """Bind, start, run the service's start work, then report SERVING."""
         server = aio.server(
-            interceptors=[aio_server_interceptor(), ServerContextInterceptor()],
+            interceptors=[aio_server_interceptor(), ServerContextInterceptor()],  # type: ignore[no-untyped-call]
             options=_SERVER_OPTIONS,
         )
         self.service.register(server)

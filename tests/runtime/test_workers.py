@@ -29,6 +29,14 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
 def _wait_for(condition: object, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -70,6 +78,7 @@ def test_two_workers_share_a_port_and_a_dead_one_is_replaced(tmp_path: Path) -> 
         first = _children(parent.pid)
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
+        _wait_for(lambda: _gone(victim))
         # The other worker keeps answering while the parent starts a replacement.
         assert _serving(target)
         _wait_for(lambda: len(_children(parent.pid) - {victim}) == 2)

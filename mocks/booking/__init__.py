@@ -1,0 +1,1 @@
+"""The airline booking engine mock."""

@@ -1,0 +1,1 @@
+"""The dental insurer mock: members, plans, eligibility, benefits, claims and providers."""

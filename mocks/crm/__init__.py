@@ -1,0 +1,1 @@
+"""The CRM mock: customers, identity verification, loyalty, cases, notes, preferences."""

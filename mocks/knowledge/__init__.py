@@ -1,0 +1,1 @@
+"""The knowledge-base mock: policy and FAQ articles with search."""

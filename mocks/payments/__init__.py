@@ -1,0 +1,1 @@
+"""The payments mock: cards on file, charges, refunds, sportsbook wallets, withdrawals, limits."""

@@ -1,0 +1,615 @@
+"""Deterministic flows (``packs/flows/<industry>.yaml``): intent -> slots -> steps -> replies.
+
+A flow file::
+
+    industry: airline
+    flows:
+      flight_status:                       # the intent it serves
+        description: Live status of one flight.
+        slots:
+          flight_number:
+            patterns: ['\\b([A-Z]{2})\\s?(\\d{1,4})\\b']   # over the masked text; groups joined
+            transform: upper               # upper | lower | none
+            question: Which flight is it? For example "UA 123".
+          customer_id: {from: customer_id}  # from the request, never asked for
+          date: {patterns: [...], required: false}
+        steps:
+          - id: status
+            tool: getFlightStatus          # an operationId of mocks/<backend>/openapi.yaml
+            arguments: {flight_number: '${slots.flight_number}', date: '${slots.date}'}
+            depends_on: []
+        replies:                           # the first whose `when` holds is used
+          - when: steps.status.ok and steps.status.result.status == 'cancelled'
+            text: Flight {{ steps.status.result.flight_number }} is cancelled ...
+          - text: I couldn't reach the booking system ...
+        media:
+          - {step: status, kind: card, title: 'Flight {{ steps.status.result.flight_number }}'}
+
+Arguments take ``${slots.<name>}`` and ``${customer_id}`` at plan time (an argument whose whole
+value is an absent optional slot is left out) and ``${steps.<id>.<path>}`` at execution time.
+Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``
+and ``steps.<id>`` = ``{ok, outcome, result, error, tool, http_status}``: replies are grounded in
+step results. Filters: ``clock`` (RFC 3339 -> 07:05), ``day`` (-> Wed 25 Nov), ``money(currency)``
+(cents -> 12.50 USD), ``words`` (on_time -> on time).
+Everything is checked at load; a mistake stops the start with the file and flow named.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from services.planner.plans import (
+    STEP_ID,
+    Step,
+    StepResult,
+    plan_errors,
+    references,
+    with_reference_dependencies,
+)
+from services.planner.tools import ToolIndex
+from services.runtime.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_SLOT_REFERENCE = re.compile(r"\$\{(slots\.([A-Za-z0-9_]+)|customer_id)\}")
+_WHOLE_SLOT = re.compile(r"^\$\{slots\.([A-Za-z0-9_]+)\}$")
+
+# Reply templates are written by conversation designers: sandboxed, and chained attribute access on
+# a missing field gives "" instead of an error (a backend may omit an optional field).
+_ENV = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+_STRICT_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _clock_filter(value: Any) -> str:
+    """An RFC 3339 time as "07:05" (UTC), or the value unchanged."""
+    moment = _parse_time(value)
+    return moment.strftime("%H:%M") if moment else str(value or "")
+
+
+def _day_filter(value: Any) -> str:
+    """A date or date-time as "Wed 25 Nov", or the value unchanged."""
+    moment = _parse_time(value if "T" in str(value) else f"{value}T00:00:00")
+    return moment.strftime("%a %d %b").replace(" 0", " ") if moment else str(value or "")
+
+
+def _money_filter(cents: Any, currency: Any = "") -> str:
+    """Integer cents as "12.50 USD"."""
+    if not isinstance(cents, int):
+        return str(cents or "")
+    amount = f"{cents // 100:,}.{cents % 100:02d}"
+    return f"{amount} {currency}".strip()
+
+
+def _words_filter(value: Any) -> str:
+    """An enum value as words: "on_time" -> "on time"."""
+    return str(value or "").replace("_", " ")
+
+
+for _env in (_ENV, _STRICT_ENV):
+    _env.filters.update(
+        clock=_clock_filter, day=_day_filter, money=_money_filter, words=_words_filter
+    )
+
+
+class SlotSpec(BaseModel):
+    """How one slot is filled."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: Literal["text", "customer_id"] = Field(default="text", alias="from")
+    patterns: list[str] = Field(default_factory=list)
+    transform: Literal["upper", "lower", "time", "cents", "date", "none"] = "none"
+    synonyms: dict[str, str] = Field(
+        default_factory=dict, description="a matched value (any case) -> the value to use"
+    )
+    type: Literal["string", "integer"] = Field(
+        default="string", description="the JSON type an argument that is just this slot gets"
+    )
+    question: str = ""
+    required: bool = True
+    remember: bool = Field(
+        default=True,
+        description="false: only this turn's text fills it (a slot that triggers an action must "
+        "never be replayed from an earlier turn)",
+    )
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(
+                    f"pattern {pattern!r} is not a regular expression: {error}"
+                ) from error
+        return patterns
+
+
+class StepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    when: str | None = Field(
+        default=None, description="a Jinja expression over slots and customer_id; false: skip"
+    )
+    id: str
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class ReplySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    when: str | None = None
+    text: str
+
+
+class MediaSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    kind: Literal["image", "video", "form", "card"]
+    title: str = ""
+    uri: str = ""
+    alt_text: str = ""
+    fields: list[str] | None = None
+
+
+class FlowSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    slots: dict[str, SlotSpec] = Field(default_factory=dict)
+    steps: list[StepSpec] = Field(default_factory=list)
+    replies: list[ReplySpec] = Field(min_length=1)
+    media: list[MediaSpec] = Field(default_factory=list)
+
+
+class FlowFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    industry: str
+    version: int = 1
+    flows: dict[str, FlowSpec]
+
+
+@dataclass(frozen=True)
+class Media:
+    """A rich media element to show beside the reply."""
+
+    kind: str
+    title: str
+    data: dict[str, Any]
+    uri: str = ""
+    alt_text: str = ""
+    step_id: str = ""
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A validated flow, ready to fill slots, plan and reply."""
+
+    name: str
+    industry: str
+    spec: FlowSpec
+    _patterns: dict[str, list[re.Pattern[str]]] = field(repr=False)
+    _synonyms: dict[str, dict[str, str]] = field(repr=False)
+
+    def systems(self, tools: ToolIndex) -> int:
+        """How many backends the flow's steps touch."""
+        return len({t.backend for s in self.spec.steps if (t := tools.get(s.tool)) is not None})
+
+    def has_dependencies(self) -> bool:
+        """Whether a step waits for another (by depends_on or by a reference to its result)."""
+        return any(
+            s.depends_on or any(True for _ in references(s.arguments)) for s in self.spec.steps
+        )
+
+    def required_slots(self) -> list[str]:
+        return [name for name, slot in self.spec.slots.items() if slot.required]
+
+    def extract(self, text: str, customer_id: str = "") -> dict[str, str]:
+        """The slot values found in the (masked) text and the request."""
+        found: dict[str, str] = {}
+        for name, slot in self.spec.slots.items():
+            patterns = self._patterns[name]
+            if slot.source == "customer_id" and customer_id:
+                # The request's reference fills the slot when it has the slot's shape (a dental
+                # office calls with its provider id, a customer with a customer id).
+                if not patterns or any(p.fullmatch(customer_id) for p in patterns):
+                    found[name] = customer_id
+                    continue
+            for pattern in patterns:
+                match = pattern.search(text)
+                if match is None:
+                    continue
+                value = _transform(match, slot.transform)
+                value = self._synonyms[name].get(value.casefold(), value)
+                if value:
+                    found[name] = value
+                    break
+        return found
+
+    def fill(self, known: Mapping[str, str], text: str, customer_id: str) -> dict[str, str]:
+        """Every known slot, updated with what this turn says (this turn's values win).
+
+        Slots of other flows are kept, so the session remembers them for later turns.
+        """
+        forget = {name for name, slot in self.spec.slots.items() if not slot.remember}
+        slots = {k: v for k, v in known.items() if v and k not in forget}
+        slots.update(self.extract(text, customer_id))
+        return slots
+
+    def missing(self, slots: Mapping[str, str]) -> list[str]:
+        return [name for name in self.required_slots() if not slots.get(name)]
+
+    def questions(self, missing: list[str]) -> str:
+        asked = [self.spec.slots[name].question for name in missing if name in self.spec.slots]
+        return " ".join(q for q in asked if q) or "Could you tell me a bit more?"
+
+    def steps(self, slots: Mapping[str, str], customer_id: str) -> list[Step]:
+        """The flow's steps with slot values filled in."""
+        context = {"slots": dict(slots), "customer_id": customer_id}
+        return [
+            with_reference_dependencies(
+                Step(
+                    id=spec.id,
+                    tool=spec.tool,
+                    arguments=_fill_arguments(spec.arguments, slots, customer_id, self._types()),
+                    depends_on=tuple(spec.depends_on),
+                    description=spec.description,
+                )
+            )
+            for spec in self.spec.steps
+            if spec.when is None or _truthy(spec.when, context)
+        ]
+
+    def _types(self) -> dict[str, str]:
+        return {name: slot.type for name, slot in self.spec.slots.items()}
+
+    def context(
+        self,
+        slots: Mapping[str, str],
+        results: list[StepResult],
+        customer_id: str = "",
+        text: str = "",
+    ) -> dict[str, Any]:
+        return reply_context(slots, results, [s.id for s in self.spec.steps], customer_id, text)
+
+    def reply(self, context: Mapping[str, Any]) -> str:
+        """The first reply whose condition holds, rendered."""
+        for reply in self.spec.replies:
+            if reply.when is None or _truthy(reply.when, context):
+                return _normalise(_ENV.from_string(reply.text).render(**context))
+        return ""
+
+    def media(self, context: Mapping[str, Any], tools: ToolIndex) -> list[Media]:
+        """Rich media for the steps that succeeded: the flow's own, else the tool's hint."""
+        steps: Mapping[str, Any] = context["steps"]
+        shown: list[Media] = []
+        declared = {m.step for m in self.spec.media}
+        for spec in self.spec.media:
+            step = steps.get(spec.step)
+            if not step or not step["ok"]:
+                continue
+            result: dict[str, Any] = step["result"]
+            data = {k: result[k] for k in spec.fields if k in result} if spec.fields else result
+            shown.append(
+                Media(
+                    kind=spec.kind,
+                    title=_ENV.from_string(spec.title).render(**context).strip(),
+                    uri=_ENV.from_string(spec.uri).render(**context).strip(),
+                    alt_text=_ENV.from_string(spec.alt_text).render(**context).strip(),
+                    data=data,
+                    step_id=spec.step,
+                )
+            )
+        for step_spec in self.spec.steps:
+            tool = tools.get(step_spec.tool)
+            step = steps.get(step_spec.id)
+            if step_spec.id in declared or tool is None or tool.media is None or not step:
+                continue
+            if step["ok"]:
+                shown.append(default_media(tool.media, step_spec.id, tool.name, step["result"]))
+        return shown
+
+
+def default_media(kind: str, step_id: str, tool: str, result: dict[str, Any]) -> Media:
+    """A media element showing a whole step result, for tools whose contract asks for one."""
+    title = re.sub(r"(?<!^)(?=[A-Z])", " ", tool.removeprefix("get")).strip().capitalize()
+    uri = next(
+        (result[k] for k in ("image_url", "image", "url", "uri") if isinstance(result.get(k), str)),
+        "",
+    )
+    return Media(kind=kind, title=title, data=result, uri=uri, alt_text=title, step_id=step_id)
+
+
+def reply_context(
+    slots: Mapping[str, str],
+    results: list[StepResult],
+    step_ids: list[str],
+    customer_id: str = "",
+    text: str = "",
+) -> dict[str, Any]:
+    """What reply templates see. A planned step without a result counts as ``missing``."""
+    steps: dict[str, Any] = {
+        step_id: {
+            "ok": False,
+            "outcome": "missing",
+            "result": {},
+            "error": "",
+            "tool": "",
+            "http_status": 0,
+        }
+        for step_id in step_ids
+    }
+    for result in results:
+        steps[result.step_id] = {
+            "ok": result.ok,
+            "outcome": result.outcome,
+            "result": result.result,
+            "error": result.error,
+            "tool": result.tool,
+            "http_status": result.http_status,
+        }
+    return {"slots": dict(slots), "steps": steps, "customer_id": customer_id, "text": text}
+
+
+class FlowBook:
+    """Every flow, by the intent it serves."""
+
+    def __init__(self, flows: Mapping[str, Flow]) -> None:
+        self._flows = dict(flows)
+
+    @classmethod
+    def load(cls, folder: Path, tools: ToolIndex) -> FlowBook:
+        """Load and check every ``*.yaml`` in the folder; raise ConfigError naming each problem."""
+        if not folder.is_dir():
+            raise ConfigError(f"flows folder {folder} does not exist")
+        flows: dict[str, Flow] = {}
+        problems: list[str] = []
+        for path in sorted(folder.glob("*.yaml")):
+            for flow, errors in _load_file(path, tools):
+                problems.extend(f"{path.name}: {flow}: {error}" for error in errors)
+                if not errors and isinstance(flow, Flow):
+                    if flow.name in flows:
+                        problems.append(f"{path.name}: flow {flow.name} is defined twice")
+                    flows[flow.name] = flow
+        if problems:
+            raise ConfigError("invalid flows:\n  " + "\n  ".join(problems))
+        log.info("loaded %d flows from %s", len(flows), folder)
+        return cls(flows)
+
+    def get(self, intent: str) -> Flow | None:
+        return self._flows.get(intent)
+
+    def names(self) -> list[str]:
+        return sorted(self._flows)
+
+
+def _load_file(path: Path, tools: ToolIndex) -> list[tuple[Flow | str, list[str]]]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = FlowFile.model_validate(raw)
+    except (OSError, yaml.YAMLError) as error:
+        return [("(file)", [f"cannot read: {error}"])]
+    except ValidationError as error:
+        lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
+        return [("(file)", lines)]
+    loaded: list[tuple[Flow | str, list[str]]] = []
+    for name, spec in document.flows.items():
+        errors = _check(spec, tools)
+        if errors:
+            loaded.append((name, errors))
+            continue
+        patterns = {n: [re.compile(p) for p in s.patterns] for n, s in spec.slots.items()}
+        synonyms = {
+            n: {k.casefold(): v for k, v in s.synonyms.items()} for n, s in spec.slots.items()
+        }
+        loaded.append((Flow(name, document.industry, spec, patterns, synonyms), []))
+    return loaded
+
+
+def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
+    errors: list[str] = []
+    for name, slot in spec.slots.items():
+        if slot.source == "text" and not slot.patterns:
+            errors.append(f"slot {name}: a slot filled from text needs patterns")
+        if slot.patterns and slot.required and not slot.question:
+            errors.append(f"slot {name}: a required slot needs a question to ask")
+        if slot.transform == "time" and any("(?P<hour>" not in p for p in slot.patterns):
+            errors.append(f"slot {name}: a time slot's patterns need a (?P<hour>...) group")
+    step_ids = [s.id for s in spec.steps]
+    conditions = {s.id: s.when for s in spec.steps}
+    for step in spec.steps:
+        if step.when is not None:
+            errors.extend(_template_errors("", step.when))
+        for dependency in [*step.depends_on, *references(step.arguments)]:
+            if conditions.get(dependency, step.when) not in (None, step.when):
+                errors.append(
+                    f"step {step.id}: depends on step {dependency}, which has another `when`"
+                )
+        if not STEP_ID.match(step.id):
+            errors.append(f"step {step.id!r}: id must match {STEP_ID.pattern}")
+        for match in _SLOT_REFERENCE.finditer(_dump(step.arguments)):
+            if match.group(2) and match.group(2) not in spec.slots:
+                errors.append(f"step {step.id}: argument uses unknown slot {match.group(2)!r}")
+    # The graph and the tools are checked exactly as a model's plan is, with slots as stand-ins.
+    sample = dict.fromkeys(spec.slots, "1")
+    types = {name: slot.type for name, slot in spec.slots.items()}
+    stand_in = [
+        with_reference_dependencies(
+            Step(
+                s.id,
+                s.tool,
+                _fill_arguments(s.arguments, sample, "C-0000", types),
+                tuple(s.depends_on),
+            )
+        )
+        for s in spec.steps
+    ]
+    errors.extend(e for e in plan_errors(stand_in, tools) if _structural(e))
+    for reply in spec.replies:
+        errors.extend(_template_errors(reply.text, reply.when))
+    for media in spec.media:
+        if media.step not in step_ids:
+            errors.append(f"media: names no step of the flow: {media.step!r}")
+        for text in (media.title, media.uri, media.alt_text):
+            errors.extend(_template_errors(text, None))
+    if spec.replies[-1].when is not None:
+        errors.append("replies: the last reply must have no `when`, so some reply always applies")
+    return errors
+
+
+_STRUCTURAL = (
+    "unknown tool",
+    "depends_on",
+    "cycle",
+    "is used more than once",
+    "id must match",
+    "no other step",
+    "without depending",
+)
+
+
+def _structural(error: str) -> bool:
+    # Slot stand-ins cannot satisfy argument formats; only tools and the graph are checked here.
+    return any(marker in error for marker in _STRUCTURAL)
+
+
+def _template_errors(text: str, when: str | None) -> list[str]:
+    errors: list[str] = []
+    try:
+        _STRICT_ENV.parse(text)
+        if when is not None:
+            _STRICT_ENV.compile_expression(when)
+    except TemplateError as error:
+        errors.append(f"template error: {error}")
+    return errors
+
+
+def _truthy(expression: str, context: Mapping[str, Any]) -> bool:
+    return bool(_ENV.compile_expression(expression, undefined_to_none=True)(**context))
+
+
+def _transform(match: re.Match[str], transform: str) -> str:
+    groups = [g for g in match.groups() if g]
+    if transform == "time":
+        return _clock(match)
+    if transform == "date":
+        return _date(match.group(0), date.today())
+    if transform == "cents":
+        try:
+            return str(round(float(groups[0].replace(",", "")) * 100)) if groups else ""
+        except ValueError:
+            return ""
+    value = ("".join(groups) if groups else match.group(0)).strip()
+    if transform == "upper":
+        return value.upper()
+    if transform == "lower":
+        return value.lower()
+    return value
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _date(text: str, today: date) -> str:
+    """An ISO date from "2026-11-25", "today", "tomorrow", "tuesday" or "next tuesday".
+
+    A bare weekday is its next occurrence after today; "next <weekday>" is the same day (the
+    usual reading of "next Tuesday" said on a Sunday is the coming Tuesday).
+    """
+    words = text.strip().casefold().split()
+    if not words:
+        return ""
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", words[0]):
+        try:
+            return date.fromisoformat(words[0]).isoformat()
+        except ValueError:
+            return ""
+    if words[0] == "today":
+        return today.isoformat()
+    if words[0] == "tomorrow":
+        return (today + timedelta(days=1)).isoformat()
+    weekday = words[-1].rstrip("s")
+    if weekday in _WEEKDAYS:
+        ahead = (_WEEKDAYS.index(weekday) - today.weekday() - 1) % 7 + 1
+        return (today + timedelta(days=ahead)).isoformat()
+    return ""
+
+
+def _clock(match: re.Match[str]) -> str:
+    # "7am", "7:30 pm", "19:05" -> "07:00", "19:30", "19:05": named groups hour, minute, ampm.
+    parts = match.groupdict()
+    try:
+        hour, minute = int(parts.get("hour") or ""), int(parts.get("minute") or 0)
+    except ValueError:
+        return ""
+    ampm = (parts.get("ampm") or "").lower()
+    if ampm.startswith("p") and hour < 12:
+        hour += 12
+    elif ampm.startswith("a") and hour == 12:
+        hour = 0
+    return f"{hour:02d}:{minute:02d}" if hour < 24 and minute < 60 else ""
+
+
+def _fill_arguments(
+    value: Any, slots: Mapping[str, str], customer_id: str, types: Mapping[str, str]
+) -> Any:
+    if isinstance(value, dict):
+        filled: dict[str, Any] = {}
+        for key, item in value.items():
+            whole = _WHOLE_SLOT.match(item) if isinstance(item, str) else None
+            if whole and not slots.get(whole.group(1)):
+                continue  # an optional slot nobody filled: leave the argument out
+            if whole and types.get(whole.group(1)) == "integer":
+                try:
+                    filled[key] = int(slots[whole.group(1)])
+                except ValueError:
+                    filled[key] = slots[whole.group(1)]  # the contract check will say why
+                continue
+            filled[key] = _fill_arguments(item, slots, customer_id, types)
+        return filled
+    if isinstance(value, list):
+        return [_fill_arguments(item, slots, customer_id, types) for item in value]
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(1) == "customer_id":
+                return customer_id
+            return slots.get(match.group(2), "")
+
+        return _SLOT_REFERENCE.sub(substitute, value)
+    return value
+
+
+def _dump(value: Any) -> str:
+    return yaml.safe_dump(value)
+
+
+def _normalise(text: str) -> str:
+    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
+    return "\n".join(lines).strip()

@@ -1,0 +1,375 @@
+"""The planner: slots from flows, plans from a model tier or the embedded engine, grounded replies.
+
+Per turn:
+
+1. **Flow and slots.** The flow is the pending one when this turn fills one of its missing slots
+   (or the intent has no flow of its own), else the intent's. Slots are filled deterministically
+   from the masked text by the flow's patterns, over the session's known slots. Missing required
+   slots give a plan with ``missing_slots`` and no steps, whatever the tier: Compose asks for them.
+2. **Tier**, when a model is configured (the rule, in :func:`choose_tier`):
+   - the request's ``tier`` ("fast" or "deep"), set by governance, wins;
+   - else **deep** when the turn is multi-step: another intent is likely too, the intent has no
+     flow, or its flow touches ``deep_min_systems`` backends or chains steps;
+   - else **fast**; a failed fast attempt (calls still rejected after its rounds, or no call for a
+     flow that needs some) escalates to **deep**.
+3. **Fallback.** An unreachable model, or a deep plan still invalid after one repair, sends the turn
+   to the embedded engine: the flow's own steps, ``tier = "embedded"`` and ``fallback_reason``
+   saying why. With no model configured the embedded engine answers and nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+
+from services.planner import telemetry
+from services.planner.config import PlannerSettings
+from services.planner.flows import Flow, FlowBook, Media, default_media
+from services.planner.llm import ModelUnavailable
+from services.planner.plans import Plan, Step, StepResult, Usage, renamed
+from services.planner.tiers import Context, MediaSignal, ModelTiers, PlanRejected
+from services.planner.tools import ToolIndex
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+
+log = logging.getLogger(__name__)
+
+EMBEDDED = "embedded"
+MODEL_FLOW = "model"
+#: joins the names of the flows an embedded plan combines, e.g. "withdrawal_status+deposit_limit"
+FLOW_SEPARATOR = "+"
+
+
+@dataclass
+class PlanInput:
+    """One turn's request for a plan (all text masked)."""
+
+    intent: str
+    text: str = ""
+    session_id: str = ""
+    turn_id: str = ""
+    confidence: float = 0.0
+    candidates: list[tuple[str, float]] = field(default_factory=list)
+    slots: dict[str, str] = field(default_factory=dict)
+    customer_id: str = ""
+    history: list[tuple[str, str]] = field(default_factory=list)
+    tier: str = ""
+    pending_flow: str = ""
+
+
+@dataclass
+class ComposeInput:
+    """One turn's request for a reply (all text masked)."""
+
+    plan: Plan
+    results: list[StepResult]
+    intent: str = ""
+    text: str = ""
+    session_id: str = ""
+    turn_id: str = ""
+
+
+def choose_tier(
+    request: PlanInput, flow: Flow | None, tools: ToolIndex, planner: PlannerSettings
+) -> str:
+    """The model tier for a turn (see the module's docstring for the rule)."""
+    if request.tier in ("fast", "deep"):
+        return request.tier
+    settings = planner.model
+    others = [
+        name
+        for name, confidence in request.candidates
+        if name != request.intent and confidence >= planner.multi_intent_confidence
+    ]
+    if others or flow is None:
+        return "deep"
+    if flow.systems(tools) >= settings.deep_min_systems or flow.has_dependencies():
+        return "deep"
+    return "fast"
+
+
+class Planner:
+    """Plans and replies for turns; grpc-free."""
+
+    def __init__(
+        self,
+        settings: PlannerSettings,
+        flows: FlowBook,
+        tools: ToolIndex,
+        tiers: ModelTiers | None,
+    ) -> None:
+        self.settings = settings
+        self.flows = flows
+        self.tools = tools
+        self.tiers = tiers
+
+    async def plan(self, request: PlanInput) -> AsyncIterator[Step | Plan]:
+        """Steps as they are known, then the final plan."""
+        with telemetry.plan_span(request.session_id, request.turn_id, request.intent) as span:
+            async for item in self._plan(request):
+                if isinstance(item, Plan):
+                    telemetry.record_plan(span, item)
+                yield item
+
+    async def _plan(self, request: PlanInput) -> AsyncIterator[Step | Plan]:
+        if not request.intent:
+            raise InvalidArgument("intent.name is required")
+        flow = self._flow(request)
+        slots = dict(request.slots)
+        if flow is not None:
+            slots = flow.fill(request.slots, request.text, request.customer_id)
+            missing = flow.missing(slots)
+            if missing:
+                yield self._final(request, [], flow.name, EMBEDDED, slots, missing=missing)
+                return
+            if not flow.spec.steps:
+                yield self._final(request, [], flow.name, EMBEDDED, slots)
+                return
+        if self.tiers is None:
+            if flow is None:
+                raise FailedPrecondition(
+                    f"no flow handles intent {request.intent!r} and no model is configured"
+                )
+            name, steps, slots = self._embedded(request, flow, slots)
+            for step in steps:
+                yield step
+            yield self._final(request, steps, name, EMBEDDED, slots)
+            return
+        usage: list[Usage] = []
+        try:
+            steps, tier = await self._model_plan(request, flow, slots, usage)
+        except ModelUnavailable as error:
+            reason = f"model unavailable: {error}"
+        except PlanRejected as error:
+            usage.extend(error.usage)
+            reason = f"the model's plan was invalid after one repair: {error}"
+        else:
+            for step in steps:
+                yield step
+            yield self._final(request, steps, MODEL_FLOW, tier, slots, usage=usage)
+            return
+        log.warning("planning on the embedded engine: %s", reason)
+        name, steps = MODEL_FLOW, []
+        if flow is not None:
+            name, steps, slots = self._embedded(request, flow, slots)
+        for step in steps:
+            yield step
+        yield self._final(request, steps, name, EMBEDDED, slots, usage=usage, fallback=reason)
+
+    async def compose(self, request: ComposeInput) -> AsyncIterator[str | Media | Usage]:
+        """Text deltas, then rich media, then the usage (last)."""
+        plan = request.plan
+        flow = self.flows.get(plan.flow.split(FLOW_SEPARATOR)[0])
+        if plan.missing_slots:
+            yield flow.questions(plan.missing_slots) if flow else "Could you tell me a bit more?"
+            yield Usage(model=EMBEDDED)
+            return
+        if self.tiers is not None and plan.tier != EMBEDDED:
+            streamed = False
+            try:
+                async for item in self._model_compose(request):
+                    streamed = streamed or isinstance(item, str)
+                    yield item
+                return
+            except ModelUnavailable as error:
+                if streamed:
+                    log.warning("model failed mid-reply: %s", error)
+                    yield Usage(model=self.tiers.settings.fast_model)
+                    return
+                log.warning("composing on the embedded engine: %s", error)
+        text, media = self._embedded_reply(request)
+        yield text
+        for element in media:
+            yield element
+        yield Usage(model=EMBEDDED)
+
+    def _flow(self, request: PlanInput) -> Flow | None:
+        own = self.flows.get(request.intent)
+        pending = self.flows.get(request.pending_flow) if request.pending_flow else None
+        if pending is None or pending is own:
+            return own
+        missing = pending.missing(request.slots)
+        found = pending.extract(request.text, request.customer_id)
+        if own is None or any(name in found for name in missing):
+            return pending
+        return own
+
+    async def _model_plan(
+        self, request: PlanInput, flow: Flow | None, slots: dict[str, str], usage: list[Usage]
+    ) -> tuple[list[Step], str]:
+        assert self.tiers is not None
+        context = self._context(request, slots)
+        tier = choose_tier(request, flow, self.tools, self.settings)
+        if tier == "fast":
+            result = await self.tiers.fast(context)
+            usage.extend(result.usage)
+            needs_steps = flow is not None and bool(flow.spec.steps)
+            if not result.failed and (result.steps or not needs_steps):
+                return result.steps, "fast"
+            why = "; ".join(result.errors) or "it called no tool"
+            log.info("escalating to the deep tier: the fast attempt failed: %s", why)
+        steps, deep_usage = await self.tiers.deep(context)
+        usage.extend(deep_usage)
+        return steps, "deep"
+
+    async def _model_compose(self, request: ComposeInput) -> AsyncIterator[str | Media | Usage]:
+        assert self.tiers is not None
+        results = {r.step_id: r for r in request.results}
+        tools = {s.id: s.tool for s in request.plan.steps}
+        default: dict[str, Media] = {}
+        for result in request.results:
+            spec = self.tools.get(result.tool)
+            if result.ok and spec is not None and spec.media is not None:
+                default[result.step_id] = default_media(
+                    spec.media, result.step_id, spec.name, result.result
+                )
+        described = [
+            {"kind": m.kind, "step_id": m.step_id, "title": m.title} for m in default.values()
+        ]
+        context = self._context_for_compose(request)
+        usage: Usage | None = None
+        async for item in self.tiers.compose(context, request.results, described):
+            if isinstance(item, MediaSignal):
+                result = results[item.step_id]
+                media = default_media(item.kind, item.step_id, tools.get(item.step_id, ""), {})
+                default[item.step_id] = Media(
+                    kind=item.kind,
+                    title=item.title or media.title,
+                    data=result.result,
+                    uri=media.uri,
+                    alt_text=item.title or media.alt_text,
+                    step_id=item.step_id,
+                )
+            elif isinstance(item, Usage):
+                usage = item
+            else:
+                yield item
+        for element in default.values():
+            yield element
+        yield usage or Usage(model=self.tiers.settings.fast_model)
+
+    def _embedded(
+        self, request: PlanInput, flow: Flow, slots: dict[str, str]
+    ) -> tuple[str, list[Step], dict[str, str]]:
+        """The flow's steps, joined by those of the other likely intents' flows that can act.
+
+        "My withdrawal hasn't arrived and I want to set a deposit limit" classifies as two
+        intents; each one's flow contributes its steps when its required slots are known, and
+        the reply has one part per flow. Clashing step ids of a later flow get its name as prefix.
+        """
+        flows, merged = [flow], dict(slots)
+        for name, confidence in request.candidates:
+            other = self.flows.get(name)
+            threshold = self.settings.multi_intent_confidence
+            if other is None or other in flows or confidence < threshold or not other.spec.steps:
+                continue
+            filled = other.fill(request.slots, request.text, request.customer_id)
+            if other.missing(filled):
+                log.info("not adding flow %s: missing %s", other.name, other.missing(filled))
+                continue
+            flows.append(other)
+            merged = {**filled, **merged}
+        steps: list[Step] = []
+        for index, (each, names) in enumerate(zip(flows, _step_names(flows), strict=True)):
+            own = (
+                slots if index == 0 else each.fill(request.slots, request.text, request.customer_id)
+            )
+            steps += [renamed(s, names) for s in each.steps(own, request.customer_id)]
+        return FLOW_SEPARATOR.join(f.name for f in flows), steps, merged
+
+    def _embedded_reply(self, request: ComposeInput) -> tuple[str, list[Media]]:
+        plan = request.plan
+        flows = [self.flows.get(name) for name in plan.flow.split(FLOW_SEPARATOR)]
+        if plan.tier != EMBEDDED or not flows or None in flows:
+            return _generic_reply(plan, request.results, self.tools), []
+        known = [f for f in flows if f is not None]
+        texts: list[str] = []
+        media: list[Media] = []
+        for flow, names in zip(known, _step_names(known), strict=True):
+            original = {new: old for old, new in names.items()}
+            results = [
+                replace(r, step_id=original[r.step_id])
+                for r in request.results
+                if r.step_id in original
+            ]
+            context = flow.context(plan.slots, results, text=request.text)
+            texts.append(flow.reply(context))
+            for element in flow.media(context, self.tools):
+                media.append(replace(element, step_id=names.get(element.step_id, element.step_id)))
+        return "\n\n".join(t for t in texts if t), media
+
+    def _context(self, request: PlanInput, slots: dict[str, str]) -> Context:
+        others = [name for name, _ in request.candidates if name != request.intent]
+        return Context(
+            text=request.text,
+            intent=request.intent,
+            other_intents=others[:2],
+            slots=slots,
+            customer_id=request.customer_id,
+            history=request.history,
+        )
+
+    def _context_for_compose(self, request: ComposeInput) -> Context:
+        return Context(text=request.text, intent=request.intent, slots=request.plan.slots)
+
+    def _final(
+        self,
+        request: PlanInput,
+        steps: list[Step],
+        flow: str,
+        tier: str,
+        slots: dict[str, str],
+        *,
+        missing: list[str] | None = None,
+        usage: list[Usage] | None = None,
+        fallback: str = "",
+    ) -> Plan:
+        return Plan(
+            id=f"{request.turn_id or uuid.uuid4().hex[:12]}.plan",
+            steps=steps,
+            flow=flow,
+            tier=tier,
+            missing_slots=missing or [],
+            slots=slots,
+            fallback_reason=fallback,
+            usage=usage or [],
+        )
+
+
+def _step_names(flows: list[Flow]) -> list[dict[str, str]]:
+    """Per flow, its step ids as planned: unchanged, or prefixed by the flow when taken."""
+    taken: set[str] = set()
+    names: list[dict[str, str]] = []
+    for flow in flows:
+        mapping = {
+            spec.id: spec.id if spec.id not in taken else f"{flow.name}_{spec.id}"
+            for spec in flow.spec.steps
+        }
+        taken.update(mapping.values())
+        names.append(mapping)
+    return names
+
+
+def _generic_reply(plan: Plan, results: list[StepResult], tools: ToolIndex) -> str:
+    """A reply for a plan no flow describes: what each step returned, or that it failed."""
+    if not plan.steps and not results:
+        return (
+            "I'm sorry, I can't help with that here right now. "
+            "I can connect you with a colleague who can."
+        )
+    lines: list[str] = []
+    for result in results:
+        spec = tools.get(result.tool)
+        what = spec.description.rstrip(".") if spec else result.tool
+        if result.ok:
+            facts = [
+                f"{key.replace('_', ' ')}: {value}"
+                for key, value in result.result.items()
+                if isinstance(value, str | int | float | bool) and value != ""
+            ][:8]
+            lines.append(f"{what}: " + ("; ".join(facts) if facts else "done") + ".")
+        else:
+            system = spec.backend if spec else "the system"
+            lines.append(f"I couldn't reach the {system} system for this ({what}) just now.")
+    return "\n".join(lines) or "I couldn't complete that just now."

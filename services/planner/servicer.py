@@ -1,0 +1,192 @@
+"""PlannerService: protos in, domain calls, protos out.
+
+Two facts of a Plan have no proto field yet, so they travel as trailing metadata of the Plan
+stream: ``x-switchboard-fallback`` (why the embedded engine planned although a model is
+configured) and ``x-switchboard-usage`` (the planning calls' tokens, "model:input:output" per
+call, comma-separated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from grpc import aio
+
+from services.planner.flows import Media
+from services.planner.planner import ComposeInput, PlanInput, Planner
+from services.planner.plans import Plan, Step, StepResult, Usage
+from services.runtime.convert import dict_to_struct, struct_to_dict
+from services.runtime.errors import InvalidArgument, Unavailable
+from switchboard.v1 import common_pb2, planner_pb2, planner_pb2_grpc
+
+Context = aio.ServicerContext[Any, Any]
+
+_MEDIA = {
+    "image": common_pb2.MEDIA_KIND_IMAGE,
+    "video": common_pb2.MEDIA_KIND_VIDEO,
+    "form": common_pb2.MEDIA_KIND_FORM,
+    "card": common_pb2.MEDIA_KIND_CARD,
+}
+_OUTCOMES = {
+    common_pb2.STEP_OUTCOME_SUCCEEDED: "succeeded",
+    common_pb2.STEP_OUTCOME_FAILED: "failed",
+    common_pb2.STEP_OUTCOME_REJECTED: "rejected",
+    common_pb2.STEP_OUTCOME_TIMED_OUT: "timed_out",
+    common_pb2.STEP_OUTCOME_SKIPPED: "skipped",
+    common_pb2.STEP_OUTCOME_UNAVAILABLE: "unavailable",
+}
+FALLBACK_METADATA = "x-switchboard-fallback"
+USAGE_METADATA = "x-switchboard-usage"
+
+
+class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
+    """Maps the PlannerService RPCs onto the :class:`Planner`."""
+
+    def __init__(self, planner: Planner | None = None) -> None:
+        #: set once the service has started; calls before that are UNAVAILABLE
+        self.planner = planner
+
+    @property
+    def _planner(self) -> Planner:
+        if self.planner is None:
+            raise Unavailable("the planner is starting: its flows are not loaded yet")
+        return self.planner
+
+    async def Plan(
+        self, request: planner_pb2.PlanRequest, context: Context
+    ) -> AsyncIterator[planner_pb2.PlanResponse]:
+        async for item in self._planner.plan(plan_input(request)):
+            if isinstance(item, Step):
+                yield planner_pb2.PlanResponse(step=step_to_proto(item))
+                continue
+            metadata = []
+            if item.fallback_reason:
+                metadata.append((FALLBACK_METADATA, _ascii(item.fallback_reason)))
+            if item.usage:
+                usage = ",".join(
+                    f"{u.model}:{u.input_tokens}:{u.output_tokens}" for u in item.usage
+                )
+                metadata.append((USAGE_METADATA, _ascii(usage)))
+            if metadata:
+                context.set_trailing_metadata(tuple(metadata))
+            yield planner_pb2.PlanResponse(plan=plan_to_proto(item))
+
+    async def Compose(
+        self, request: planner_pb2.ComposeRequest, context: Context
+    ) -> AsyncIterator[planner_pb2.ComposeResponse]:
+        if not request.HasField("plan"):
+            raise InvalidArgument("Compose needs the plan it replies for")
+        composing = ComposeInput(
+            plan=plan_from_proto(request.plan),
+            results=[result_from_proto(r) for r in request.results],
+            intent=request.intent.name,
+            text=request.text,
+            session_id=request.session_id,
+            turn_id=request.turn_id,
+        )
+        async for item in self._planner.compose(composing):
+            if isinstance(item, str):
+                if item:
+                    yield planner_pb2.ComposeResponse(text_delta=item)
+            elif isinstance(item, Media):
+                yield planner_pb2.ComposeResponse(rich_media=media_to_proto(item))
+            elif isinstance(item, Usage):
+                yield planner_pb2.ComposeResponse(usage=usage_to_proto(item))
+
+
+def plan_input(request: planner_pb2.PlanRequest) -> PlanInput:
+    if not request.intent.name:
+        raise InvalidArgument("PlanRequest.intent.name is required")
+    if request.tier not in ("", "fast", "deep"):
+        raise InvalidArgument(
+            f"PlanRequest.tier must be '', 'fast' or 'deep', not {request.tier!r}"
+        )
+    return PlanInput(
+        intent=request.intent.name,
+        confidence=request.intent.confidence,
+        text=request.text,
+        session_id=request.session_id,
+        turn_id=request.turn_id,
+        candidates=[(c.name, c.confidence) for c in request.candidates],
+        slots=dict(request.slots),
+        customer_id=request.customer_id,
+        history=[(h.role, h.text) for h in request.history],
+        tier=request.tier,
+        pending_flow=request.pending_flow,
+    )
+
+
+def step_to_proto(step: Step) -> common_pb2.PlanStep:
+    return common_pb2.PlanStep(
+        id=step.id,
+        tool=step.tool,
+        arguments=dict_to_struct(step.arguments),
+        depends_on=list(step.depends_on),
+        description=step.description,
+    )
+
+
+def step_from_proto(step: common_pb2.PlanStep) -> Step:
+    return Step(
+        id=step.id,
+        tool=step.tool,
+        arguments=struct_to_dict(step.arguments),
+        depends_on=tuple(step.depends_on),
+        description=step.description,
+    )
+
+
+def plan_to_proto(plan: Plan) -> common_pb2.Plan:
+    return common_pb2.Plan(
+        id=plan.id,
+        steps=[step_to_proto(s) for s in plan.steps],
+        flow=plan.flow,
+        tier=plan.tier,
+        missing_slots=plan.missing_slots,
+        slots=plan.slots,
+    )
+
+
+def plan_from_proto(plan: common_pb2.Plan) -> Plan:
+    return Plan(
+        id=plan.id,
+        steps=[step_from_proto(s) for s in plan.steps],
+        flow=plan.flow,
+        tier=plan.tier,
+        missing_slots=list(plan.missing_slots),
+        slots=dict(plan.slots),
+    )
+
+
+def result_from_proto(result: common_pb2.StepResult) -> StepResult:
+    return StepResult(
+        step_id=result.step_id,
+        tool=result.tool,
+        outcome=_OUTCOMES.get(result.outcome, "failed"),
+        result=struct_to_dict(result.result),
+        error=result.error,
+        http_status=result.http_status,
+    )
+
+
+def media_to_proto(media: Media) -> common_pb2.RichMedia:
+    return common_pb2.RichMedia(
+        kind=_MEDIA[media.kind],
+        title=media.title,
+        uri=media.uri,
+        data=dict_to_struct(media.data),
+        alt_text=media.alt_text,
+        step_id=media.step_id,
+    )
+
+
+def usage_to_proto(usage: Usage) -> common_pb2.TokenUsage:
+    return common_pb2.TokenUsage(
+        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, model=usage.model
+    )
+
+
+def _ascii(text: str) -> str:
+    # gRPC metadata values must be printable ASCII.
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:1000]

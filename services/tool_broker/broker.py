@@ -1,0 +1,439 @@
+"""Executing tool calls and plans: validate, check policy, restore PII, call, validate, mask.
+
+Every step goes through the same pipeline, and the first stage that refuses ends it:
+
+1. resolve ``${steps.<id>.<path>}`` references (see :mod:`services.tool_broker.references`);
+2. the tool must exist and its (masked) arguments meet its contract — checked here, locally,
+   before anything leaves the broker, even though governance checks the contract too;
+3. governance.CheckToolCall: anything but ALLOW is REJECTED and never sent;
+4. pii.Restore of the arguments, for the tool's ``pii_types`` only; the restored arguments must
+   meet the contract as well;
+5. the HTTP call (timeouts, safe retries, breaker and concurrency limit: :mod:`.backends`);
+6. the response must meet the contract: a violating response is FAILED, never data;
+7. pii.RedactData of the result before it leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from services.catalogue import ArgumentBinding, Catalogue, ToolSpec
+from services.catalogue.catalogue import PLACEHOLDER
+from services.catalogue.openapi import IDEMPOTENCY_HEADER
+from services.runtime import deadline
+from services.runtime.errors import DeadlineExceeded
+from services.tool_broker import telemetry
+from services.tool_broker.backends import BackendClient, BackendRequest, Exchange, Failure
+from services.tool_broker.config import ToolBrokerSettings
+from services.tool_broker.dag import PlanGraph
+from services.tool_broker.model import (
+    CallContext,
+    JsonObject,
+    Outcome,
+    PeerUnavailable,
+    PiiVault,
+    PlanEvent,
+    Step,
+    StepFinished,
+    StepResult,
+    StepStarted,
+    ToolCallPolicy,
+    Verdict,
+)
+from services.tool_broker.references import UnresolvedReference, resolve
+
+log = logging.getLogger(__name__)
+
+_TURNS_REMEMBERED = 10_000
+
+
+def idempotency_key(context: CallContext, step_id: str) -> str:
+    """The key a step's mutation carries: the same for every attempt of the step in its turn."""
+    material = "\x1f".join((context.session_id, context.turn_id, step_id))
+    return "sbx-" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def _key_source(step: Step, masked_arguments: JsonObject) -> str:
+    # A step without an id (a lone ExecuteTool) is known by its tool and masked arguments, so two
+    # different calls in one turn never share a key while a repeat of the same call does.
+    if step.id:
+        return step.id
+    return "call:" + step.tool + ":" + json.dumps(masked_arguments, sort_keys=True)
+
+
+def wrap_body(body: Any) -> JsonObject:
+    """A backend body as a JSON object: arrays become {"items": [...]}, scalars {"value": ...}."""
+    if isinstance(body, dict):
+        return body
+    if body is None:
+        return {}
+    if isinstance(body, list):
+        return {"items": body}
+    return {"value": body}
+
+
+class _StepRefused(Exception):
+    """Ends a step's pipeline early with an outcome."""
+
+    def __init__(self, outcome: Outcome, error: str, **fields: Any) -> None:
+        super().__init__(error)
+        self.outcome = outcome
+        self.error = error
+        self.fields = fields
+
+
+class Broker:
+    """Runs steps and plans against the backends; knows nothing of gRPC."""
+
+    def __init__(
+        self,
+        settings: ToolBrokerSettings,
+        catalogue: Catalogue,
+        backends: Mapping[str, BackendClient],
+        policy: ToolCallPolicy,
+        vault: PiiVault,
+    ) -> None:
+        self._settings = settings
+        self.catalogue = catalogue
+        self._backends = backends
+        self._policy = policy
+        self._vault = vault
+        self._calls_in_turn: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def tools(self, backend: str = "") -> list[ToolSpec]:
+        """The catalogue, sorted by name, limited to one backend when named."""
+        return [t for t in self.catalogue.tools() if not backend or t.backend == backend]
+
+    async def execute_tool(self, context: CallContext, step: Step) -> StepResult:
+        """Run one step on its own (references have nothing to refer to)."""
+        with deadline.scope(self._settings.default_deadline_s):
+            return await self._run_step(context, step, {}, lambda _event: None)
+
+    async def execute_plan(
+        self, context: CallContext, steps: Sequence[Step]
+    ) -> AsyncIterator[PlanEvent]:
+        """Run a plan, yielding each step's start and finish as they happen.
+
+        Raises InvalidArgument, before anything runs, when the steps are not a DAG. A step starts
+        as soon as every step it needs has succeeded; a step whose dependency did not succeed is
+        SKIPPED, and so are its own dependants. Each step gets a share of the remaining deadline:
+        what is left divided by the number of steps on the longest chain it starts.
+        """
+        graph = PlanGraph.build(steps)
+        events: asyncio.Queue[PlanEvent | None] = asyncio.Queue()
+        # The runner task copies the context, deadline included, when it is created; the scope
+        # is not held across the yields, which run in the caller's hands.
+        with deadline.scope(self._settings.default_deadline_s):
+            runner = asyncio.create_task(self._run_graph(context, graph, events.put_nowait))
+        try:
+            while (event := await events.get()) is not None:
+                yield event
+            await runner
+        finally:
+            if not runner.done():
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await runner
+
+    async def _run_graph(
+        self,
+        context: CallContext,
+        graph: PlanGraph,
+        emit: Callable[[PlanEvent | None], None],
+    ) -> None:
+        results: dict[str, JsonObject] = {}
+        waiting = {step_id: set(needs) for step_id, needs in graph.needs.items()}
+        finished: set[str] = set()
+
+        def settle(step_id: str, result: StepResult, group: asyncio.TaskGroup) -> None:
+            finished.add(step_id)
+            emit(StepFinished(result))
+            for dependant in graph.dependants[step_id]:
+                if dependant in finished:
+                    continue
+                if not result.succeeded:
+                    skip = StepResult(
+                        step_id=dependant,
+                        tool=graph.steps[dependant].tool,
+                        outcome=Outcome.SKIPPED,
+                        error=f"step {step_id!r}, which it needs, ended {result.outcome.value}",
+                    )
+                    settle(dependant, skip, group)
+                    continue
+                waiting[dependant].discard(step_id)
+                if not waiting[dependant]:
+                    group.create_task(run(dependant, group))
+
+        async def run(step_id: str, group: asyncio.TaskGroup) -> None:
+            step = graph.steps[step_id]
+            left = deadline.remaining()
+            if left is not None and left <= 0:
+                result = StepResult(
+                    step_id=step_id,
+                    tool=step.tool,
+                    outcome=Outcome.TIMED_OUT,
+                    error="the plan's deadline ran out before the step could start",
+                )
+            else:
+                share = None if left is None else left / graph.height[step_id]
+                with deadline.scope(share):
+                    result = await self._run_step(context, step, results, emit)
+            if result.succeeded and result.result is not None:
+                results[step_id] = result.result
+            settle(step_id, result, group)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for root in graph.roots():
+                    group.create_task(run(root, group))
+        finally:
+            emit(None)
+
+    async def _run_step(
+        self,
+        context: CallContext,
+        step: Step,
+        results: Mapping[str, JsonObject],
+        emit: Callable[[PlanEvent], None],
+    ) -> StepResult:
+        with telemetry.step_span(context, step) as span:
+            result = await self._pipeline(context, step, results, emit)
+            telemetry.record(span, result)
+        return result
+
+    async def _pipeline(
+        self,
+        context: CallContext,
+        step: Step,
+        results: Mapping[str, JsonObject],
+        emit: Callable[[PlanEvent], None],
+    ) -> StepResult:
+        started = time.monotonic()
+        verdicts: list[Verdict] = []
+        try:
+            try:
+                arguments: JsonObject = resolve(step.arguments, results)
+            except UnresolvedReference as error:
+                emit(StepStarted(step.id, step.tool, step.arguments))
+                raise _StepRefused(
+                    Outcome.REJECTED, f"cannot resolve a reference: {error}"
+                ) from None
+            emit(StepStarted(step.id, step.tool, arguments))
+            result = await self._call(context, step, arguments, verdicts)
+        except _StepRefused as refused:
+            result = StepResult(
+                step_id=step.id,
+                tool=step.tool,
+                outcome=refused.outcome,
+                error=refused.error,
+                **refused.fields,
+            )
+        except DeadlineExceeded as error:
+            result = StepResult(step.id, step.tool, Outcome.TIMED_OUT, error=error.message)
+        latency = time.monotonic() - started
+        return StepResult(
+            step_id=result.step_id,
+            tool=result.tool,
+            outcome=result.outcome,
+            result=result.result,
+            error=result.error,
+            latency_s=latency,
+            attempts=result.attempts,
+            http_status=result.http_status,
+            verdicts=tuple(verdicts),
+        )
+
+    async def _call(
+        self, context: CallContext, step: Step, arguments: JsonObject, verdicts: list[Verdict]
+    ) -> StepResult:
+        spec = self.catalogue.get(step.tool)
+        binding = self.catalogue.binding(step.tool)
+        if spec is None or binding is None:
+            reason = f"unknown tool {step.tool!r}: no backend operation has this operationId"
+            verdicts.append(Verdict("BLOCK", "contract/unknown-tool", reason))
+            raise _StepRefused(Outcome.REJECTED, reason)
+        errors = self.catalogue.validate_arguments(spec.name, arguments, allow_placeholders=True)
+        if errors:
+            reason = "; ".join(errors)
+            verdicts.append(Verdict("BLOCK", "contract/arguments", reason))
+            raise _StepRefused(Outcome.REJECTED, reason)
+
+        checked = Step(step.id, step.tool, arguments, step.depends_on, step.description)
+        try:
+            verdict, matched = await self._policy.check(context, checked, self._calls(context))
+        except PeerUnavailable as error:
+            raise self._peer_failure(f"governance could not check the call: {error}") from None
+        verdicts.extend(matched or (verdict,))
+        if not verdict.allows:
+            raise _StepRefused(
+                Outcome.REJECTED,
+                f"policy {verdict.rule_id} said {verdict.action}: {verdict.reason}",
+            )
+
+        restored = await self._restore(context, spec, arguments)
+        request = self._request(context, _key_source(step, arguments), spec, binding, restored)
+        backend = self._backends.get(spec.backend)
+        if backend is None:
+            raise _StepRefused(Outcome.UNAVAILABLE, f"backend {spec.backend!r} is not configured")
+        self._count_call(context)
+        exchange = await backend.send(request)
+        return await self._answer(context, step, spec, exchange)
+
+    async def _restore(
+        self, context: CallContext, spec: ToolSpec, arguments: JsonObject
+    ) -> JsonObject:
+        placeholders = sorted(_placeholders(arguments))
+        if not placeholders:
+            return arguments
+        refused: Sequence[str] = placeholders
+        restored = arguments
+        if spec.pii_types:
+            try:
+                restored, refused = await self._vault.restore(
+                    context.session_id, arguments, spec.pii_types
+                )
+            except PeerUnavailable as error:
+                raise self._peer_failure(f"pii could not restore the arguments: {error}") from None
+        if refused:
+            allowed = ", ".join(sorted(spec.pii_types)) or "none"
+            raise _StepRefused(
+                Outcome.REJECTED,
+                f"{spec.name} may not receive {', '.join(refused)} (PII types it may receive: "
+                f"{allowed}); a placeholder would be sent instead of the value",
+            )
+        if self.catalogue.validate_arguments(spec.name, restored):
+            # The messages would quote restored values, so they are not repeated here.
+            raise _StepRefused(
+                Outcome.REJECTED,
+                f"{spec.name}: a restored PII value does not have the form the contract requires",
+            )
+        return restored
+
+    def _request(
+        self,
+        context: CallContext,
+        key_source: str,
+        spec: ToolSpec,
+        binding: ArgumentBinding,
+        arguments: JsonObject,
+    ) -> BackendRequest:
+        path = spec.path
+        for name in binding.of("path"):
+            path = path.replace("{" + name + "}", quote(_text(arguments[name]), safe=""))
+        query = {
+            name: _query_value(arguments[name]) for name in binding.of("query") if name in arguments
+        }
+        headers = {
+            name: _text(arguments[name]) for name in binding.of("header") if name in arguments
+        }
+        if not spec.read_only or binding.idempotent:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key(context, key_source)
+        body_names = binding.of("body")
+        body = {name: arguments[name] for name in body_names if name in arguments}
+        return BackendRequest(
+            method=spec.method,
+            path=path,
+            query=query,
+            headers=headers,
+            json=body if body_names else None,
+            retry_safe=spec.read_only or binding.idempotent,
+        )
+
+    async def _answer(
+        self, context: CallContext, step: Step, spec: ToolSpec, exchange: Exchange
+    ) -> StepResult:
+        attempts, status = exchange.attempts, exchange.status
+        if exchange.failure is Failure.TIMED_OUT:
+            raise _StepRefused(Outcome.TIMED_OUT, exchange.error, attempts=attempts)
+        if exchange.failure is not None:
+            raise _StepRefused(Outcome.UNAVAILABLE, exchange.error, attempts=attempts)
+        fields = {"attempts": attempts, "http_status": status}
+        if not 200 <= status < 300:
+            error = f"{spec.name}: {spec.backend} answered HTTP {status}{_problem(exchange.body)}"
+            raise _StepRefused(Outcome.FAILED, await self._masked(context, error), **fields)
+        violations = self.catalogue.validate_response(spec.name, status, exchange.body)
+        if violations:
+            error = "the response breaks the contract: " + "; ".join(violations)
+            raise _StepRefused(Outcome.FAILED, await self._masked(context, error), **fields)
+        try:
+            masked = await self._vault.redact(context.session_id, wrap_body(exchange.body))
+        except PeerUnavailable as error:
+            raise _StepRefused(
+                Outcome.FAILED,
+                f"{spec.backend} answered HTTP {status}, but pii could not mask the result, so it "
+                f"is withheld: {error}",
+                **fields,
+            ) from None
+        return StepResult(
+            step.id,
+            step.tool,
+            Outcome.SUCCEEDED,
+            result=masked,
+            attempts=attempts,
+            http_status=status,
+        )
+
+    async def _masked(self, context: CallContext, text: str) -> str:
+        """Text quoting backend data, masked; a generic text when the pii service cannot mask it."""
+        try:
+            masked = await self._vault.redact(context.session_id, {"text": text})
+        except PeerUnavailable:
+            return text.split(":", 1)[0] + ": (details withheld: pii could not mask them)"
+        value = masked.get("text")
+        return value if isinstance(value, str) else text
+
+    def _peer_failure(self, error: str) -> _StepRefused:
+        left = deadline.remaining()
+        if left is not None and left <= 0:
+            return _StepRefused(Outcome.TIMED_OUT, error)
+        return _StepRefused(Outcome.UNAVAILABLE, error)
+
+    def _calls(self, context: CallContext) -> int:
+        return self._calls_in_turn.get((context.session_id, context.turn_id), 0)
+
+    def _count_call(self, context: CallContext) -> None:
+        key = (context.session_id, context.turn_id)
+        self._calls_in_turn[key] = self._calls_in_turn.get(key, 0) + 1
+        self._calls_in_turn.move_to_end(key)
+        while len(self._calls_in_turn) > _TURNS_REMEMBERED:
+            self._calls_in_turn.popitem(last=False)
+
+
+def _placeholders(value: Any) -> set[str]:
+    """The PII placeholders in the string values of a JSON value, at any depth."""
+    if isinstance(value, str):
+        return set(PLACEHOLDER.findall(value))
+    if isinstance(value, dict):
+        return set().union(*(_placeholders(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_placeholders(item) for item in value))
+    return set()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _query_value(value: Any) -> str | list[str]:
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return _text(value)
+
+
+def _problem(body: Any) -> str:
+    """The RFC 9457 problem's title and detail, when the body is one."""
+    if not isinstance(body, dict):
+        return ""
+    parts = [str(body[key]) for key in ("title", "detail") if body.get(key)]
+    return ": " + ": ".join(parts) if parts else ""

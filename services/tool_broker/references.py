@@ -1,0 +1,105 @@
+"""References from one step's arguments to earlier steps' results.
+
+Syntax: ``${steps.<id>.<path>}`` where ``<id>`` is a step id of the same plan and ``<path>`` is a
+dot-separated path into that step's (masked) result; a segment that is a whole number indexes a
+list. Examples, against the result ``{"flights": [{"flight_number": "UA456"}]}`` of step
+``alts``:
+
+- ``"${steps.alts.flights.0.flight_number}"`` — a string value that is exactly one reference
+  becomes the referenced value, whatever its JSON type ("UA456"; an object stays an object).
+- ``"Rebooked onto ${steps.alts.flights.0.flight_number}"`` — references inside a longer string are
+  replaced by the value's text; only strings, numbers and booleans can be interpolated like this.
+
+A step's result is its backend's JSON body; a body that is not an object is wrapped as
+``{"items": [...]}`` (an array) or ``{"value": ...}`` (anything else). A reference makes the
+referring step depend on the referenced one, whether or not ``depends_on`` says so. References are
+resolved in argument values only (at any depth), never in keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+REFERENCE = re.compile(r"\$\{steps\.([A-Za-z0-9_-]+)((?:\.[^.{}\s]+)*)\}")
+
+
+class UnresolvedReference(Exception):
+    """A reference cannot be resolved; the message says which and why."""
+
+
+def referenced_steps(arguments: Any) -> set[str]:
+    """The ids of the steps the arguments refer to."""
+    found: set[str] = set()
+    for text in _strings(arguments):
+        found.update(match.group(1) for match in REFERENCE.finditer(text))
+    return found
+
+
+def resolve(arguments: Any, results: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The arguments with every reference replaced by the value it names."""
+    if isinstance(arguments, dict):
+        return {key: resolve(value, results) for key, value in arguments.items()}
+    if isinstance(arguments, list):
+        return [resolve(value, results) for value in arguments]
+    if not isinstance(arguments, str) or "${" not in arguments:
+        return arguments
+    whole = REFERENCE.fullmatch(arguments)
+    if whole:
+        return _lookup(whole, results)
+
+    def interpolate(match: re.Match[str]) -> str:
+        value = _lookup(match, results)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool | int | float):
+            return json.dumps(value)  # true/false, and numbers as JSON writes them
+        raise UnresolvedReference(
+            f"{match.group(0)} is {_kind(value)}; only a string, number or boolean can be "
+            "placed inside a longer string"
+        )
+
+    return REFERENCE.sub(interpolate, arguments)
+
+
+def _lookup(match: re.Match[str], results: Mapping[str, Mapping[str, Any]]) -> Any:
+    step_id, path = match.group(1), match.group(2)
+    if step_id not in results:
+        raise UnresolvedReference(
+            f"{match.group(0)} refers to step {step_id!r}, which has no result"
+        )
+    value: Any = results[step_id]
+    walked = f"steps.{step_id}"
+    for segment in path.split(".")[1:]:
+        if isinstance(value, dict) and segment in value:
+            value = value[segment]
+        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+            value = value[int(segment)]
+        else:
+            raise UnresolvedReference(
+                f"{match.group(0)}: {walked} ({_kind(value)}) has no {segment!r}"
+            )
+        walked += f".{segment}"
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []

@@ -1,0 +1,197 @@
+"""One coherent, deterministic world: the demo identities agree across every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from harness import LoopThread
+from mocks_testing import NOW, small_settings
+
+from mocks.server import MockCluster, start_mocks
+from mocks.world import build_world
+
+
+@pytest.fixture(scope="module")
+def http(cluster: MockCluster) -> Iterator[dict[str, httpx.Client]]:
+    clients = {name: httpx.Client(base_url=url) for name, url in cluster.base_urls.items()}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+def test_c1001_is_gold_with_a_storm_cancelled_flight_and_a_later_open_one(
+    http: dict[str, httpx.Client],
+) -> None:
+    customer = http["crm"].get("/customers/C-1001").json()
+    assert (customer["tier"], customer["miles"]) == ("gold", 84_000)
+
+    reservation = http["booking"].get("/reservations/SBX7Q2").json()
+    assert reservation["customer_id"] == "C-1001"
+    (segment,) = reservation["segments"]
+    assert segment["flight_number"] == "UA123"
+    assert reservation["passengers"][0]["last_name"] == customer["last_name"]
+
+    status = http["booking"].get("/flights/UA123/status").json()
+    assert status["status"] == "cancelled"
+    assert "storm" in status["reason"] and status["reason"].startswith("weather")
+    assert status["estimated_departure"] is None
+
+    flights = (
+        http["booking"]
+        .get("/flights", params={"origin": "ORD", "destination": "SFO", "date": segment["date"]})
+        .json()["flights"]
+    )
+    later = [f for f in flights if f["scheduled_departure"] > status["scheduled_departure"]]
+    assert later[0]["seats_available"] == {"economy": 0, "business": 0}
+    assert later[1]["seats_available"]["economy"] > 0
+
+    cards = http["payments"].get("/customers/C-1001/payment-methods").json()["payment_methods"]
+    assert {c["status"] for c in cards} == {"active", "expired"}
+    charges = (
+        http["payments"]
+        .get("/customers/C-1001/charges", params={"reference": "SBX7Q2"})
+        .json()["charges"]
+    )
+    assert charges[0]["amount_cents"] == reservation["total_cents"]
+
+
+def test_c1002_has_a_withdrawal_pending_for_five_days(http: dict[str, httpx.Client]) -> None:
+    withdrawal = http["payments"].get("/withdrawals/W-5001").json()
+    assert withdrawal["customer_id"] == "C-1002"
+    assert (withdrawal["status"], withdrawal["days_waiting"]) == ("pending", 5)
+    wallet = http["payments"].get("/wallets/C-1002").json()
+    assert wallet["pending_withdrawals"] >= 1
+    customer = http["crm"].get("/customers/C-1002").json()
+    assert customer["has_sportsbook_wallet"] is True
+    assert customer["verification_status"] == "pending_documents"
+
+
+def test_m3001_has_claim_cl9001_under_review_visible_to_p7001(
+    http: dict[str, httpx.Client],
+) -> None:
+    claim = http["claims"].get("/claims/CL-9001", params={"provider_id": "P-7001"}).json()
+    assert (claim["member_id"], claim["status"]) == ("M-3001", "under_review")
+    assert claim["lines"][0]["procedure_code"] == "D2740"
+    assert [e["status"] for e in claim["history"]] == ["received", "under_review"]
+    next_tuesday = _next_weekday(date.fromisoformat(claim["date_of_service"]) + timedelta(30), 1)
+    eligibility = (
+        http["claims"]
+        .get(
+            "/members/M-3001/eligibility",
+            params={
+                "provider_id": "P-7001",
+                "procedure_code": "D2740",
+                "date_of_service": next_tuesday.isoformat(),
+            },
+        )
+        .json()
+    )
+    assert eligibility["eligible"] is True
+    assert eligibility["coverage_percent"] == 50
+    other = http["claims"].get("/claims/CL-9001", params={"provider_id": "P-7002"})
+    assert other.status_code == 403
+
+
+def test_the_messy_cases_are_there(http: dict[str, httpx.Client]) -> None:
+    mismatch = http["booking"].get("/reservations/LQ3X8N").json()
+    profile = http["crm"].get(f"/customers/{mismatch['customer_id']}").json()
+    assert mismatch["passengers"][0]["first_name"] != profile["first_name"]
+
+    expired = http["payments"].get("/customers/C-1004/payment-methods").json()
+    assert {c["status"] for c in expired["payment_methods"]} == {"expired"}
+
+    stranded = http["booking"].get("/reservations/K4M9TZ").json()["segments"][0]
+    assert stranded["flight_status"] == "cancelled"
+    same_day = (
+        http["booking"]
+        .get("/flights", params={"origin": "BOS", "destination": "DEN", "date": stranded["date"]})
+        .json()["flights"]
+    )
+    assert all(f["status"] == "cancelled" for f in same_day)
+
+
+def test_the_world_is_deterministic_for_a_seed_and_large_by_default() -> None:
+    first = build_world(seed=3, customers=150, members=40, now=NOW)
+    again = build_world(seed=3, customers=150, members=40, now=NOW)
+    other = build_world(seed=4, customers=150, members=40, now=NOW)
+    assert sorted(first.reservations) == sorted(again.reservations)
+    assert [c.name for c in first.customers.values()] == [c.name for c in again.customers.values()]
+    assert sorted(first.reservations) != sorted(other.reservations)
+    assert len(build_world(now=NOW).customers) >= 5000
+
+
+def test_the_clock_can_be_pinned_by_settings(loop_thread: LoopThread) -> None:
+    cluster = loop_thread.run(start_mocks(small_settings(now=NOW), ["booking"]))
+    try:
+        status = httpx.get(cluster.base_urls["booking"] + "/flights/UA123/status").json()
+        assert status["date"] == (NOW.date() + timedelta(days=1)).isoformat()
+    finally:
+        loop_thread.run(cluster.stop())
+
+
+def test_generated_records_are_coherent_across_domains() -> None:
+    world = build_world(seed=9, customers=400, members=50, now=NOW)
+    for reservation in world.reservations.values():
+        assert reservation.customer_id in world.customers
+        for segment in reservation.segments:
+            assert (segment.flight_number, segment.date) in world.flights
+    for method in world.payment_methods.values():
+        assert method.customer_id in world.customers
+    for charge in world.charges.values():
+        assert world.payment_methods[charge.payment_method_id].customer_id == charge.customer_id
+    for claim in world.claims.values():
+        assert claim.member_id in world.members and claim.provider_id in world.providers
+
+
+def _next_weekday(day: date, weekday: int) -> date:
+    return day + timedelta((weekday - day.weekday()) % 7 or 7)
+
+
+def test_the_c1001_scenario_can_be_acted_out_on_the_mocks(loop_thread: LoopThread) -> None:
+    cluster = loop_thread.run(start_mocks(small_settings(now=NOW), ["booking", "crm"]))
+    try:
+        booking = httpx.Client(base_url=cluster.base_urls["booking"])
+        crm = httpx.Client(base_url=cluster.base_urls["crm"])
+        segment = booking.get("/reservations/SBX7Q2").json()["segments"][0]
+        rules = booking.get("/reservations/SBX7Q2/fare-rules").json()
+        assert rules["waiver"] and rules["change_fee_cents"] == 0
+        flights = booking.get(
+            "/flights", params={"origin": "ORD", "destination": "SFO", "date": segment["date"]}
+        ).json()["flights"]
+        open_flight = next(f for f in flights if f["seats_available"]["economy"] > 0)
+        rebooked = booking.post(
+            "/reservations/SBX7Q2/rebook",
+            json={
+                "segment_id": "S1",
+                "flight_number": open_flight["flight_number"],
+                "date": open_flight["date"],
+            },
+        )
+        assert rebooked.status_code == 200, rebooked.text
+        assert rebooked.json()["change_fee_cents"] == 0
+
+        loyalty = crm.get("/customers/C-1001/loyalty").json()
+        upgrade = next(o for o in loyalty["redemption_options"] if o["kind"] == "upgrade")
+        assert upgrade["miles"] == 20_000  # Gold pays 20% less
+        redeemed = crm.post(
+            "/customers/C-1001/loyalty/redemptions",
+            json={"kind": "upgrade", "miles": upgrade["miles"], "reference": "SBX7Q2"},
+        )
+        assert redeemed.status_code == 201
+        assert redeemed.json()["miles_balance"] == 84_000 - 20_000
+        note = crm.post(
+            "/customers/C-1001/notes", json={"text": "Rebooked SBX7Q2 onto a later flight."}
+        )
+        assert note.status_code == 201
+
+        boarding = booking.get("/reservations/SBX7Q2/boarding-pass", params={"passenger_id": "P1"})
+        assert boarding.status_code == 200, boarding.text
+        assert boarding.json()["flight_number"] == open_flight["flight_number"]
+        assert boarding.json()["image"].startswith("data:image/svg+xml;base64,")
+        booking.close()
+        crm.close()
+    finally:
+        loop_thread.run(cluster.stop())

@@ -1,0 +1,182 @@
+"""The detector, one entity type at a time: what it finds and the near misses it must not."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.pii.config import PatternSpec, PiiSettings
+from services.pii.detector import Detector
+from services.pii.entities import Entity, resolve_overlaps
+from services.pii.service import build_detector
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return build_detector(PiiSettings(), every_type=True)
+
+
+def found(detector: Detector, text: str, known_names: tuple[str, ...] = ()) -> set[tuple[str, str]]:
+    return {(e.type, e.value) for e in detector.detect(text, known_names)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My card 4111 1111 1111 1111 was declined", ("CARD", "4111 1111 1111 1111")),
+        ("card 4131034282458809939 is expiring", ("CARD", "4131034282458809939")),
+        ("pay with 4111-1111-1111-1111 please", ("CARD", "4111-1111-1111-1111")),
+        ("My IBAN is GB82 WEST 1234 5698 7654 32.", ("IBAN", "GB82 WEST 1234 5698 7654 32")),
+        ("send it to DE89370400440532013000", ("IBAN", "DE89370400440532013000")),
+        ("Here's my SSN: 460-89-9847", ("SSN", "460-89-9847")),
+        ("my social security number is 460899847", ("SSN", "460899847")),
+        ("my NI number is AB 12 34 56 C", ("NATIONAL_ID", "AB 12 34 56 C")),
+        ("email me at jane.doe+travel@example.co.uk!", ("EMAIL", "jane.doe+travel@example.co.uk")),
+        ("call me on +44 20 7946 0958 tomorrow", ("PHONE", "+44 20 7946 0958")),
+        ("my number is (415) 555-2671", ("PHONE", "(415) 555-2671")),
+        ("I was born on 12 March 1990", ("DOB", "12 March 1990")),
+        ("date of birth: 1985-11-18", ("DOB", "1985-11-18")),
+        ("ship it to 90 Whitchurch Road, Cardiff", ("ADDRESS", "90 Whitchurch Road, Cardiff")),
+        (
+            "The address is 6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677",
+            ("ADDRESS", "6750 Koskikatu 25 Apt. 864\nArtilleros\n, CO\n Uruguay 64677"),
+        ),
+        ("PSC 3294, Box 9168\nAPO AA 61487", ("ADDRESS", "PSC 3294, Box 9168\nAPO AA 61487")),
+        ("My name is Rubija", ("PERSON", "Rubija")),
+        ("my name is patricia desrosiers", ("PERSON", "patricia desrosiers")),
+        ("please correct it to Dr. Cettina Fanucci?", ("PERSON", "Dr. Cettina Fanucci")),
+        ("Maybe it's under John Smith", ("PERSON", "John Smith")),
+        ("Have you been to a Ravil G Yefimov concert?", ("PERSON", "Ravil G Yefimov")),
+        ("my passport number is X1234567", ("PASSPORT", "X1234567")),
+        ("My driver's license number is F162823540116", ("DRIVER_LICENSE", "F162823540116")),
+        ("bank account number 12345678 at Chase", ("BANK_ACCOUNT", "12345678")),
+        ("client_ip = 106.31.73.20", ("IP_ADDRESS", "106.31.73.20")),
+        ("my frequent flyer number is UA12345678", ("LOYALTY", "UA12345678")),
+        ("member id 88231907", ("MEMBER_ID", "88231907")),
+        ("policy number POL-4471920", ("POLICY_NUMBER", "POL-4471920")),
+        ("visit https://www.example.com/a?b=1.", ("URL", "https://www.example.com/a?b=1")),
+        ("This 79 year old female complaining", ("AGE", "79")),
+        ("I am Polish but I live in Canada.", ("NATIONALITY", "Polish")),
+        ("I am Polish but I live in Canada.", ("LOCATION", "Canada")),
+        ("Hill Inc. is based here", ("ORGANIZATION", "Hill Inc.")),
+    ],
+)
+def test_finds(detector: Detector, text: str, expected: tuple[str, str]) -> None:
+    assert expected in found(detector, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "absent_type"),
+    [
+        ("My card 4111 1111 1111 1112 was declined", "CARD"),  # fails Luhn
+        ("order 0000000000000000 shipped", "CARD"),  # Luhn-valid but all one digit
+        ("My IBAN is GB82 WEST 1234 5698 7654 33.", "IBAN"),  # wrong check digits
+        ("Here's my SSN: 666-12-3456", "SSN"),  # area 666 is never issued
+        ("ticket 000-12-3456 opened", "SSN"),
+        ("write to jane.doe@example", "EMAIL"),  # no top-level domain
+        ("the order total was 1234", "PHONE"),
+        ("the meeting is on 12 March 1990", "DOB"),  # a date, but nothing says birth
+        ("my passport expired last year", "PASSPORT"),
+        ("flight UA12345678 departs at noon", "LOYALTY"),  # no loyalty context
+        ("Thank you for your help", "PERSON"),
+        ("Is flight UA 123 on time?", "PERSON"),
+        ("I need 25 tickets", "AGE"),
+        ("version 1.2.3.400 is out", "IP_ADDRESS"),  # 400 is not an octet
+    ],
+)
+def test_near_misses(detector: Detector, text: str, absent_type: str) -> None:
+    assert absent_type not in {entity_type for entity_type, _ in found(detector, text)}
+
+
+def test_known_names_are_found_in_any_case_and_by_part(detector: Detector) -> None:
+    text = "hi, this is zyxwv here; Qwerty Zyxwv asked yesterday"
+    result = found(detector, text, known_names=("Qwerty Zyxwv",))
+    assert ("PERSON", "zyxwv") in result
+    assert ("PERSON", "Qwerty Zyxwv") in result
+
+
+def test_entities_never_overlap(detector: Detector) -> None:
+    text = (
+        "Dr. Anna Berg, 90 Whitchurch Road, Cardiff, card 4111111111111111, "
+        "call +44 20 7946 0958 or anna.berg@example.com, born 1990-01-02"
+    )
+    entities = detector.detect(text)
+    for first, second in zip(entities, entities[1:], strict=False):
+        assert first.end <= second.start
+    assert [e.start for e in entities] == sorted(e.start for e in entities)
+
+
+def test_overlaps_keep_the_best_span() -> None:
+    phone = Entity(0, 16, "PHONE", 0.7, "4111111111111111")
+    card = Entity(0, 16, "CARD", 0.95, "4111111111111111")
+    short = Entity(0, 4, "PHONE", 0.95, "4111")
+    assert resolve_overlaps([phone, card]) == [card]
+    assert resolve_overlaps([short, Entity(0, 16, "CARD", 0.95, "x" * 16)])[0].type == "CARD"
+
+
+def test_placeholders_are_not_detected_again(detector: Detector) -> None:
+    assert detector.detect("my card <CARD_1> and <PERSON_2>") == []
+
+
+def test_declared_patterns_come_from_settings() -> None:
+    settings = PiiSettings(
+        patterns=[PatternSpec(type="CLAIM_NUMBER", regex=r"\bCL-\d{4}\b", context=["claim"])]
+    )
+    detector = build_detector(settings)
+    assert [(e.type, e.value) for e in detector.detect("my claim CL-9001 is stuck")] == [
+        ("CLAIM_NUMBER", "CL-9001")
+    ]
+    assert detector.detect("the code CL-9001 is printed") == []
+
+
+def test_service_detector_skips_quasi_identifiers_by_default() -> None:
+    detector = build_detector(PiiSettings())
+    types = {e.type for e in detector.detect("I am Polish, 79 years old, from Canada, anna@x.io")}
+    assert types == {"EMAIL"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is flight UA 123 on time?",
+        "I am customer C-1001, my reservation SBX7Q2 was cancelled by the storm.",
+        "I have 84,000 miles, Gold tier. Can I upgrade with miles?",
+        "My withdrawal W-5001 has been pending for five days",
+        "What is the status of claim CL-9001 for member M-3001? I am provider P-7001.",
+        "Thanks! Bye",
+        "I want to talk to a human agent",
+    ],
+)
+def test_service_leaves_the_demo_references_alone(text: str) -> None:
+    # Booking references and customer ids are what tools need; they are not personal data.
+    assert build_detector(PiiSettings()).detect(text) == []
+
+
+def test_postcodes_end_an_address(detector: Detector) -> None:
+    assert ("ADDRESS", "221B Baker Street, London NW1 6XE") in found(
+        detector, "I live at 221B Baker Street, London NW1 6XE"
+    )
+    assert ("ADDRESS", "24 Sussex Drive, Ottawa, ON K1A 0B1") in found(
+        detector, "Send it to 24 Sussex Drive, Ottawa, ON K1A 0B1 please"
+    )
+
+
+def test_adjacent_numbers_are_each_found(detector: Detector) -> None:
+    # A Luhn-valid window straddling the phone and the card ("2671 4111 1111 1111") must not
+    # win over the two real entities.
+    text = "(415) 555-2671 4111 1111 1111 1111 GB82 WEST 1234 5698 7654 32 4111 1111 1111 1111"
+    assert [(e.type, e.value) for e in detector.detect(text)] == [
+        ("PHONE", "(415) 555-2671"),
+        ("CARD", "4111 1111 1111 1111"),
+        ("IBAN", "GB82 WEST 1234 5698 7654 32"),
+        ("CARD", "4111 1111 1111 1111"),
+    ]
+
+
+def test_overlap_resolution_prefers_covering_more_text_confidently() -> None:
+    address = Entity(0, 33, "ADDRESS", 0.85, "221B Baker Street, London NW1 6XE")
+    city = Entity(19, 25, "LOCATION", 0.7, "London")
+    assert resolve_overlaps([address, city]) == [address]
+    phone = Entity(0, 14, "PHONE", 0.8, "(415) 555-2671")
+    straddling = Entity(10, 29, "CARD", 0.95, "2671 4111 1111 1111")
+    card = Entity(15, 34, "CARD", 0.95, "4111 1111 1111 1111")
+    assert resolve_overlaps([straddling, phone, card]) == [phone, card]

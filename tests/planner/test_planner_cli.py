@@ -1,0 +1,48 @@
+"""``switchboard planner``: check and plan, as a conversation designer runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from services.planner.cli import planner
+
+
+def test_check_lists_every_flow() -> None:
+    result = CliRunner().invoke(planner, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "22 flows OK" in result.output
+    assert "flight_status" in result.output and "getFlightStatus" in result.output
+
+
+def test_check_fails_on_a_broken_flow_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(
+        "industry: airline\n"
+        "flows:\n"
+        "  x:\n"
+        "    steps: [{id: a, tool: nope}]\n"
+        "    replies: [{text: hi}]\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(planner, ["check", "--flows-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "broken.yaml: x: step 'a': unknown tool 'nope'" in result.output
+
+
+def test_plan_prints_the_embedded_plan() -> None:
+    result = CliRunner().invoke(
+        planner,
+        ["plan", "where is W-5001?", "--intent", "withdrawal_status", "--customer-id", "C-1002"],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output[result.output.index("{") :])
+    assert document["steps"] == [
+        {
+            "id": "withdrawal",
+            "tool": "getWithdrawal",
+            "arguments": {"withdrawal_id": "W-5001"},
+            "depends_on": [],
+        }
+    ]

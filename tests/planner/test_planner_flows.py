@@ -1,0 +1,256 @@
+"""The shipped flows: every intent has one, slots are read right, failures get honest replies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from harness import LoopThread
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mocks.config import MocksSettings
+from mocks.server import MockCluster, start_mocks
+from services.config import load_settings
+from services.planner.flows import FlowBook
+from services.planner.planner import ComposeInput, PlanInput, Planner
+from services.planner.plans import Plan, Step, StepResult
+from services.planner.tools import ToolIndex
+
+INTENTS = {
+    "airline": [
+        "flight_status",
+        "rebook_flight",
+        "cancel_reservation",
+        "baggage_policy",
+        "seat_selection",
+        "upgrade_with_miles",
+        "boarding_pass",
+        "loyalty_balance",
+        "compensation_claim",
+    ],
+    "sportsbook": [
+        "withdrawal_status",
+        "deposit_limit",
+        "self_exclusion",
+        "bet_settlement",
+        "account_verification",
+    ],
+    "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
+    "general": ["greeting", "goodbye", "thanks", "human_agent"],
+}
+ALL_INTENTS = [intent for intents in INTENTS.values() for intent in intents]
+
+
+@pytest.fixture(scope="module")
+def tools() -> ToolIndex:
+    return ToolIndex.load(load_settings().tool_broker.backends)
+
+
+@pytest.fixture(scope="module")
+def book(tools: ToolIndex) -> FlowBook:
+    return FlowBook.load(load_settings().planner.flows_dir, tools)
+
+
+def test_every_intent_has_a_flow_in_its_industry(book: FlowBook) -> None:
+    assert sorted(book.names()) == sorted(ALL_INTENTS)
+    for industry, intents in INTENTS.items():
+        assert {book.get(i).industry for i in intents} == {industry}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Is flight UA 123 on time?", "UA123"),
+        ("is ua123 delayed", "UA123"),
+        ("what about UA-9", "UA9"),
+        ("my flight leaves in 2 hours", None),
+        ("card <CARD_1> please", None),
+    ],
+)
+def test_flight_numbers_are_read_and_normalised(
+    book: FlowBook, text: str, expected: str | None
+) -> None:
+    assert book.get("flight_status").extract(text).get("flight_number") == expected  # type: ignore[union-attr]
+
+
+def test_reservation_codes_are_not_confused_with_flight_numbers(book: FlowBook) -> None:
+    flow = book.get("cancel_reservation")
+    assert flow is not None
+    assert flow.extract("cancel sbx7q2 please") == {"pnr": "SBX7Q2"}
+    assert flow.extract("cancel my flight UA1234") == {}
+    assert flow.extract("CANCEL MY TRIP") == {}
+
+
+def test_which_flight_the_7am_one(book: FlowBook) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    first = flow.fill({}, "my flight was cancelled, get me on another one", "C-1001")
+    assert first == {"customer_id": "C-1001"}
+    assert [s.tool for s in flow.steps(first, "C-1001")] == [
+        "listCustomerReservations",
+        "getFlightStatus",
+        "getFareRules",
+        "searchFlights",
+    ]
+    second = flow.fill(first, "the 7am one", "C-1001")
+    assert second == {"customer_id": "C-1001", "departure_time": "07:00"}
+    third = flow.fill(second, "ok, book UA 127", "C-1001")
+    steps = flow.steps(third, "C-1001")
+    assert [s.tool for s in steps] == [
+        "listCustomerReservations",
+        "rebookReservation",
+        "getBoardingPass",
+        "addInteractionNote",
+    ]
+    assert steps[1].arguments["flight_number"] == "UA127"
+    assert set(steps[2].depends_on) == {"rebook", "trips"}
+
+
+def test_the_dental_office_question_fetches_three_things_at_once(book: FlowBook) -> None:
+    flow = book.get("eligibility_check")
+    assert flow is not None
+    text = "Is member M-3001 eligible for a crown next Tuesday, and where is claim CL-9001?"
+    slots = flow.fill({}, text, "P-7001")
+    tuesday = date.today() + timedelta(days=1)
+    while tuesday.weekday() != 1:
+        tuesday += timedelta(days=1)
+    assert slots == {
+        "provider_id": "P-7001",
+        "member_id": "M-3001",
+        "procedure_code": "D2740",
+        "date_of_service": tuesday.isoformat(),
+        "claim_id": "CL-9001",
+    }
+    steps = flow.steps(slots, "P-7001")
+    assert [s.tool for s in steps] == ["checkEligibility", "getBenefits", "getClaim"]
+    assert all(not s.depends_on for s in steps)
+
+
+def test_a_customer_id_is_not_taken_for_a_provider_id(book: FlowBook) -> None:
+    flow = book.get("claim_status")
+    assert flow is not None
+    assert flow.missing(flow.fill({}, "where is claim CL-9001?", "C-1001")) == ["provider_id"]
+
+
+@pytest.mark.parametrize("intent", ALL_INTENTS)
+@pytest.mark.parametrize("outcome", ["unavailable", "timed_out"])
+def test_every_flow_replies_honestly_when_its_systems_are_down(
+    book: FlowBook, tools: ToolIndex, intent: str, outcome: str
+) -> None:
+    flow = book.get(intent)
+    assert flow is not None
+    slots = dict.fromkeys(flow.spec.slots, "X")
+    steps = flow.steps(slots, "C-1001")
+    results = [StepResult(s.id, s.tool, outcome, {}, "backend unavailable") for s in steps]
+    context = flow.context(slots, results)
+    reply = flow.reply(context)
+    assert reply
+    if steps:
+        assert "couldn't" in reply
+        assert flow.media(context, tools) == []
+
+
+@pytest.fixture(scope="module")
+def booking(loop_thread: LoopThread) -> Iterator[MockCluster]:
+    settings = MocksSettings(ports={"booking": 0}, customers=50, members=10)
+    cluster = loop_thread.run(start_mocks(settings, ["booking"]))
+    yield cluster
+    loop_thread.run(cluster.stop())
+
+
+async def _collect(planner: Planner, request: PlanInput | ComposeInput) -> list[object]:
+    if isinstance(request, PlanInput):
+        return [item async for item in planner.plan(request)]
+    return [item async for item in planner.compose(request)]
+
+
+def test_flight_status_reply_is_grounded_in_the_real_booking_backend(
+    loop_thread: LoopThread, booking: MockCluster, book: FlowBook, tools: ToolIndex
+) -> None:
+    planner = Planner(load_settings().planner, book, tools, None)
+    items = loop_thread.run(
+        _collect(planner, PlanInput(intent="flight_status", text="Is flight UA 123 on time?"))
+    )
+    plan = items[-1]
+    assert isinstance(plan, Plan) and [s.tool for s in plan.steps] == ["getFlightStatus"]
+    step: Step = plan.steps[0]
+    response = httpx.get(
+        f"{booking.base_urls['booking']}/flights/{step.arguments['flight_number']}/status",
+        timeout=10,
+    )
+    assert response.status_code == 200
+    body = response.json()
+    result = StepResult(step.id, step.tool, "succeeded", body, http_status=200)
+
+    reply = loop_thread.run(_collect(planner, ComposeInput(plan=plan, results=[result])))
+    text = "".join(item for item in reply if isinstance(item, str))
+    assert body["flight_number"] in text and body["origin"] in text
+    assert body["status"].replace("_", " ") in text or body["status"] in ("on_time", "scheduled")
+    if body["reason"]:
+        assert body["reason"] in text
+
+
+def test_an_action_is_never_replayed_from_an_earlier_turns_slots(book: FlowBook) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    booked = flow.fill({}, "book UA 127", "C-1001")
+    assert booked["new_flight"] == "UA127"
+    later = flow.fill(booked, "my flight was cancelled again, what are my options?", "C-1001")
+    assert "new_flight" not in later
+    assert "rebookReservation" not in [s.tool for s in flow.steps(later, "C-1001")]
+    limit = book.get("deposit_limit")
+    assert limit is not None
+    known = limit.fill({}, "set a weekly limit of $200", "C-1002")
+    assert [
+        s.tool for s in limit.steps(limit.fill(known, "what are my limits?", "C-1002"), "")
+    ] == ["getWallet"]
+
+
+CONTRACT_SHAPES = {
+    ("flight_status", "flight_number"): r"^[A-Z0-9]{2}[0-9]{1,4}$",
+    ("cancel_reservation", "pnr"): r"^[A-Z0-9]{6}$",
+    ("claim_status", "claim_id"): r"^CL-[0-9]{4,8}$",
+    ("withdrawal_status", "withdrawal_id"): r"^W-[0-9]{4,8}$",
+    ("eligibility_check", "procedure_code"): r"^D[0-9]{4}$",
+    ("eligibility_check", "date_of_service"): r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    ("deposit_limit", "amount_cents"): r"^[0-9]+$",
+}
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list("UAsbx7q2CLWMDP- 0123456789:apmnextuesdaycrown<>_")),
+        max_size=40,
+    )
+)
+def test_extracted_slots_always_have_the_contracts_shape(book: FlowBook, text: str) -> None:
+    for (intent, slot), shape in CONTRACT_SHAPES.items():
+        flow = book.get(intent)
+        assert flow is not None
+        value = flow.extract(text).get(slot)
+        assert value is None or re.fullmatch(shape, value), (intent, slot, text, value)
+
+
+def test_flows_and_intent_packs_agree(book: FlowBook) -> None:
+    packs = Path(load_settings().planner.flows_dir).parent / "intents"
+    declared: dict[str, list[str]] = {}
+    for path in sorted(packs.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        intents = document["intents"]
+        declared[path.stem] = (
+            list(intents) if isinstance(intents, dict) else [i["name"] for i in intents]
+        )
+    assert declared == INTENTS
+    for industry, names in declared.items():
+        for name in names:
+            flow = book.get(name)
+            assert flow is not None and flow.industry == industry

@@ -1,0 +1,263 @@
+"""The demo scenarios on the embedded engine, executed against the real mock backends.
+
+A small in-test executor stands in for the tool-broker (it resolves step references with the
+broker's own module and maps arguments onto HTTP with the catalogue's bindings), so the flows'
+arguments, references and reply templates meet the real contracts and the real seed data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from harness import LoopThread
+
+from mocks.config import BACKENDS, MocksSettings
+from mocks.server import MockCluster, start_mocks
+from services.catalogue import Catalogue
+from services.config import load_settings
+from services.planner.flows import FlowBook, Media
+from services.planner.planner import ComposeInput, PlanInput, Planner
+from services.planner.plans import Plan, StepResult
+from services.planner.tools import ToolIndex
+from services.tool_broker.references import resolve
+
+
+@pytest.fixture(scope="module")
+def world(loop_thread: LoopThread) -> Iterator[MockCluster]:
+    settings = MocksSettings(ports=dict.fromkeys(BACKENDS, 0), customers=50, members=10)
+    cluster = loop_thread.run(start_mocks(settings, list(BACKENDS)))
+    yield cluster
+    loop_thread.run(cluster.stop())
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return Catalogue.load(load_settings().tool_broker.backends)
+
+
+@pytest.fixture(scope="module")
+def planner() -> Planner:
+    settings = load_settings()
+    tools = ToolIndex.load(settings.tool_broker.backends)
+    return Planner(settings.planner, FlowBook.load(settings.planner.flows_dir, tools), tools, None)
+
+
+class Turn:
+    """Plan, execute against the mocks, compose: one turn of the embedded engine."""
+
+    def __init__(
+        self, loop: LoopThread, planner: Planner, catalogue: Catalogue, world: MockCluster
+    ):
+        self.loop, self.planner, self.catalogue, self.world = loop, planner, catalogue, world
+
+    def __call__(self, request: PlanInput) -> tuple[Plan, list[StepResult], str, list[Media]]:
+        plan = self.loop.run(self._plan(request))
+        results = self._execute(plan)
+        text, media = self.loop.run(self._compose(ComposeInput(plan=plan, results=results)))
+        return plan, results, text, media
+
+    async def _plan(self, request: PlanInput) -> Plan:
+        items = [item async for item in self.planner.plan(request)]
+        assert isinstance(items[-1], Plan)
+        return items[-1]
+
+    async def _compose(self, request: ComposeInput) -> tuple[str, list[Media]]:
+        items = [item async for item in self.planner.compose(request)]
+        text = "".join(i for i in items if isinstance(i, str))
+        return text, [i for i in items if isinstance(i, Media)]
+
+    def _execute(self, plan: Plan) -> list[StepResult]:
+        done: dict[str, dict[str, Any]] = {}
+        results = []
+        for step in plan.steps:  # flows list steps in an order that respects dependencies
+            if any(dependency not in done for dependency in step.depends_on):
+                results.append(StepResult(step.id, step.tool, "skipped", {}, "a dependency failed"))
+                continue
+            spec = self.catalogue.get(step.tool)
+            binding = self.catalogue.binding(step.tool)
+            assert spec is not None and binding is not None
+            arguments = resolve(step.arguments, done)
+            assert self.catalogue.validate_arguments(step.tool, arguments) == []
+            path = spec.path
+            for name in binding.of("path"):
+                path = path.replace("{" + name + "}", str(arguments[name]))
+            query = {n: arguments[n] for n in binding.of("query") if n in arguments}
+            body = {n: arguments[n] for n in binding.of("body") if n in arguments}
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if binding.idempotent else {}
+            response = httpx.request(
+                spec.method,
+                self.world.base_urls[spec.backend] + path,
+                params=query,
+                json=body or None,
+                headers=headers,
+                timeout=10,
+            )
+            payload = response.json()
+            ok = response.status_code < 400
+            assert self.catalogue.validate_response(step.tool, response.status_code, payload) == []
+            if ok:
+                done[step.id] = payload
+            results.append(
+                StepResult(
+                    step.id,
+                    step.tool,
+                    "succeeded" if ok else "failed",
+                    payload if ok else {},
+                    "" if ok else str(payload.get("detail", "")),
+                    response.status_code,
+                )
+            )
+        return results
+
+
+@pytest.fixture
+def turn(
+    loop_thread: LoopThread, planner: Planner, catalogue: Catalogue, world: MockCluster
+) -> Turn:
+    return Turn(loop_thread, planner, catalogue, world)
+
+
+def test_cancelled_flight_rebooking_across_two_turns(turn: Turn) -> None:
+    text = "My flight tomorrow got cancelled because of the storm, get me on the next one"
+    plan, results, reply, _ = turn(
+        PlanInput(intent="rebook_flight", text=text, customer_id="C-1001")
+    )
+
+    assert all(r.ok for r in results), results
+    assert "UA123" in reply and "cancelled" in reply and "winter storm" in reply
+    offered = next(r for r in results if r.step_id == "alternatives").result["flights"]
+    bookable = [
+        f
+        for f in offered
+        if f["flight_number"] != "UA123"
+        and f["status"] != "cancelled"
+        and f["seats_available"]["economy"] > 0
+    ]
+    full = [
+        f for f in offered if f["flight_number"] != "UA123" and f["seats_available"]["economy"] == 0
+    ]
+    assert bookable and full  # the seed: the next flight is full, a later one is open
+    assert bookable[0]["flight_number"] in reply and full[0]["flight_number"] not in reply
+
+    follow_up = PlanInput(
+        intent="rebook_flight",
+        text=f"ok, book {bookable[0]['flight_number']}",
+        customer_id="C-1001",
+        slots=plan.slots,
+    )
+    plan, results, reply, media = turn(follow_up)
+    assert [r.tool for r in results] == [
+        "listCustomerReservations",
+        "rebookReservation",
+        "getBoardingPass",
+        "addInteractionNote",
+    ]
+    assert all(r.ok for r in results), results
+    assert reply.startswith(
+        "Done: reservation SBX7Q2 is now on flight " + bookable[0]["flight_number"]
+    )
+    (image,) = media
+    assert image.kind == "image" and image.uri.startswith("data:image/svg+xml;base64,")
+    assert image.data["flight_number"] == bookable[0]["flight_number"]
+
+
+def test_flight_status_of_the_storm_cancelled_flight(turn: Turn) -> None:
+    _, _, reply, media = turn(PlanInput(intent="flight_status", text="Is flight UA 123 on time?"))
+    assert "UA123 from ORD to SFO" in reply and "is cancelled" in reply and "winter storm" in reply
+    assert [m.kind for m in media] == ["card"]
+
+
+def test_loyalty_balance_of_the_gold_member(turn: Turn) -> None:
+    _, _, reply, _ = turn(
+        PlanInput(intent="loyalty_balance", text="how many miles do I have", customer_id="C-1001")
+    )
+    assert "Gold tier with 84,000 miles" in reply
+
+
+def test_a_withdrawal_pending_for_five_days(turn: Turn) -> None:
+    _, _, reply, _ = turn(
+        PlanInput(
+            intent="withdrawal_status", text="my withdrawal hasn't arrived", customer_id="C-1002"
+        )
+    )
+    assert "W-5001" in reply and "pending after 5 days" in reply
+
+
+def test_a_deposit_limit_is_set(turn: Turn) -> None:
+    _, results, reply, _ = turn(
+        PlanInput(intent="deposit_limit", text="set a weekly limit of $200", customer_id="C-1002")
+    )
+    assert [r.tool for r in results] == ["setDepositLimit"] and results[0].ok, results
+    assert "weekly deposit limit is set to 200.00 USD" in reply
+
+
+def test_the_dental_office_gets_eligibility_benefits_and_the_claim(turn: Turn) -> None:
+    text = "Is member M-3001 eligible for a crown next Tuesday, and where is claim CL-9001?"
+    _, results, reply, _ = turn(
+        PlanInput(intent="eligibility_check", text=text, customer_id="P-7001")
+    )
+    assert [r.tool for r in results] == ["checkEligibility", "getBenefits", "getClaim"]
+    assert all(r.ok for r in results), results
+    assert "Member M-3001 is" in reply and "D2740" in reply
+    assert "Claim CL-9001 is under review" in reply and "annual maximum remains" in reply
+
+
+def test_baggage_rules_come_from_the_knowledge_base(turn: Turn) -> None:
+    _, results, reply, media = turn(
+        PlanInput(intent="baggage_policy", text="how many bags can I check?")
+    )
+    first = results[0].result["results"][0]
+    assert reply.startswith(first["title"]) and [m.kind for m in media] == ["card"]
+
+
+def test_an_unknown_reservation_gets_a_not_found_reply(turn: Turn) -> None:
+    _, results, reply, media = turn(
+        PlanInput(intent="boarding_pass", text="boarding pass for ZZ9Z9Z")
+    )
+    assert results[0].http_status == 404
+    assert reply == "I couldn't find reservation ZZ9Z9Z. Could you check the code?" and media == []
+
+
+def test_two_intents_in_one_message_are_both_served(turn: Turn) -> None:
+    request = PlanInput(
+        intent="withdrawal_status",
+        text="my withdrawal hasn't arrived and I want a weekly deposit limit of $300",
+        customer_id="C-1002",
+        candidates=[("withdrawal_status", 0.55), ("deposit_limit", 0.41), ("greeting", 0.02)],
+    )
+    plan, results, reply, _ = turn(request)
+    assert plan.flow == "withdrawal_status+deposit_limit"
+    assert [r.tool for r in results] == ["listWithdrawals", "setDepositLimit"]
+    assert all(r.ok for r in results), results
+    first, second = reply.split("\n\n")
+    assert "W-5001" in first and "weekly deposit limit is set to 300.00 USD" in second
+
+
+def test_a_second_intent_missing_its_slots_does_not_hold_up_the_first(turn: Turn) -> None:
+    request = PlanInput(
+        intent="flight_status",
+        text="is UA 123 on time? also cancel my booking",
+        candidates=[("cancel_reservation", 0.4)],
+    )
+    plan, results, reply, _ = turn(request)
+    assert plan.flow == "flight_status" and [r.tool for r in results] == ["getFlightStatus"]
+    assert "UA123" in reply
+
+
+def test_clashing_step_ids_of_a_second_flow_are_renamed_and_mapped_back(turn: Turn) -> None:
+    request = PlanInput(
+        intent="loyalty_balance",
+        text="how many miles do I have, and can I upgrade?",
+        customer_id="C-1001",
+        candidates=[("upgrade_with_miles", 0.45)],
+    )
+    plan, results, reply, _ = turn(request)
+    assert [s.id for s in plan.steps] == ["loyalty", "upgrade_with_miles_loyalty", "trips"]
+    assert all(r.ok for r in results), results
+    balance, upgrade = reply.split("\n\n")
+    assert "Gold tier with 84,000 miles" in balance
+    assert upgrade.startswith("You have 84,000 miles.") and "SBX7Q2" in upgrade
