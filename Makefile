@@ -1,5 +1,5 @@
 # Switchboard's workflows, one verb each. Every target installs what it needs first, so a fresh
-# machine needs nothing but python3 (3.11+), node/npm and, for Redis, apt.
+# machine needs nothing but python3 (3.11+), node/npm, go and, for Redis, apt.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -44,6 +44,7 @@ redis: ## install redis-server (for the Redis session store and its tests) if mi
 
 setup: $(SYNCED) $(NODE_DONE) redis ## create .venv and node_modules, install everything (idempotent)
 	@scripts/proto.sh deps
+	@scripts/tools.sh
 
 up: setup ## start the whole mesh on its embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/switchboard up
@@ -65,11 +66,13 @@ format: setup ## apply ruff and buf formatting
 typecheck: setup ## mypy --strict on the hand-written packages
 	$(VENV)/bin/mypy
 
-proto: setup ## regenerate switchboard/ from protos/
+proto: setup ## regenerate switchboard/ and the Go client's stubs from protos/
 	scripts/proto.sh gen
+	scripts/clients-go-stubs.sh gen
 
-proto-check: setup ## fail when switchboard/ has drifted from protos/
+proto-check: setup ## fail when generated code has drifted from protos/
 	scripts/proto.sh check
+	scripts/clients-go-stubs.sh check
 
 buf-breaking: setup ## breaking-change check against the previous commit
 	scripts/proto.sh breaking

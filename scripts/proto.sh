@@ -77,8 +77,10 @@ breaking() {
   git archive HEAD~1 protos | tar -x -C "$tmp"
   cp buf.yaml "$tmp/"
   mkdir -p "$tmp/build" && cp -r build/third_party "$tmp/build/"
-  (cd "$tmp" && "$BUF" build -o previous.binpb)
-  "$BUF" breaking --against "$tmp/previous.binpb" --path protos
+  (cd "$tmp" && "$BUF" build --path protos/switchboard -o previous.binpb)
+  "$BUF" build --path protos/switchboard -o "$tmp/current.binpb"
+  "$BUF" breaking "$tmp/current.binpb" --against "$tmp/previous.binpb"
+  echo "no breaking changes against the previous commit"
 }
 
 "$@"

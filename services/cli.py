@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class LazyGroup(click.Group):
     """A group whose heavier sub-groups are imported only when they are called."""
 
     lazy = {
+        "gateway": "services.gateway_runner:gateway",
         "governance": "services.governance.cli:governance",
         "intents": "services.intents.cli:intents",
         "mocks": "mocks.cli:mocks",
@@ -141,6 +143,14 @@ def _port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def _serving(target: str) -> bool:
     with grpc.insecure_channel(target) as channel:
         try:
@@ -166,8 +176,9 @@ class _Supervisor:
     def start(self, name: str) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         log_file = (self.logs / f"{KUBE_NAMES.get(name, name)}.log").open("ab")
+        command = ["gateway", "run"] if name == "gateway" else ["serve", KUBE_NAMES.get(name, name)]
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", KUBE_NAMES.get(name, name)],
+            [sys.executable, "-m", "services.cli", *command],
             env=self.env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -184,6 +195,11 @@ class _Supervisor:
             if name == "mocks":
                 ports = self.settings.mocks.ports
                 if all(_port_open(self.settings.mocks.host, p) for p in ports.values()):
+                    return
+            elif name == "gateway":
+                if _http_ok(
+                    f"http://{self.settings.gateway.host}:{self.settings.gateway.port}/healthz"
+                ):
                     return
             elif _serving(self.settings.service(name).target):
                 return
@@ -220,7 +236,7 @@ def up(config: Path | None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        for name in ("mocks", *START_ORDER):
+        for name in ("mocks", *START_ORDER, "gateway"):
             click.echo(f"starting {KUBE_NAMES.get(name, name)} …", err=True)
             supervisor.start(name)
             supervisor.wait_ready(name)
@@ -232,6 +248,11 @@ def up(config: Path | None) -> None:
             click.echo(
                 f"  {KUBE_NAMES[name]:<12} grpc  {settings.service(name).target:<18} {service}"
             )
+        gateway = settings.gateway
+        click.echo(
+            f"  {'gateway':<12} grpc, grpc-web, REST  http://{gateway.host}:{gateway.port}"
+            "  (Envoy: POST /v1/sessions/{id}/turns)"
+        )
         for backend, port in settings.mocks.ports.items():
             click.echo(f"  {backend:<12} http  http://{settings.mocks.host}:{port}")
         click.echo(f"\nlogs: {supervisor.logs}/   data: {settings.data_dir}/")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mocks.config import MocksSettings
+from services.gateway_runner import GatewaySettings
 from services.governance.config import GovernanceSettings
 from services.pii.config import PiiSettings
 from services.planner.config import PlannerSettings
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     pii: PiiSettings = Field(default_factory=PiiSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     mocks: MocksSettings = Field(default_factory=MocksSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod

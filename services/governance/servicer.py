@@ -93,6 +93,7 @@ def _decision_to_proto(decision: Decision) -> governance_pb2.DecideResponse:
         tier=decision.tier,
         message=decision.message,
         handoff_queue=decision.handoff_queue,
+        matched=[verdict_to_proto(v) for v in decision.verdicts],
     )
     if decision.fallback is not None:
         fallback = decision.fallback

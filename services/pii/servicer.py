@@ -66,7 +66,7 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
         data = struct_to_dict(request.data)
         texts = collect_strings(data)
         self._check_size(texts)
-        found = await self._guard.detect(texts)
+        found = await self._guard.detect(texts, list(request.known_names))
         masked, entities = self._masker.mask_data(session_id, data, found)
         return pii_pb2.RedactDataResponse(
             data=dict_to_struct(masked), entities=[_entity(e) for e in entities]

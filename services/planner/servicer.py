@@ -1,10 +1,4 @@
-"""PlannerService: protos in, domain calls, protos out.
-
-Two facts of a Plan have no proto field yet, so they travel as trailing metadata of the Plan
-stream: ``x-switchboard-fallback`` (why the embedded engine planned although a model is
-configured) and ``x-switchboard-usage`` (the planning calls' tokens, "model:input:output" per
-call, comma-separated).
-"""
+"""PlannerService: protos in, domain calls, protos out."""
 
 from __future__ import annotations
 
@@ -36,8 +30,6 @@ _OUTCOMES = {
     common_pb2.STEP_OUTCOME_SKIPPED: "skipped",
     common_pb2.STEP_OUTCOME_UNAVAILABLE: "unavailable",
 }
-FALLBACK_METADATA = "x-switchboard-fallback"
-USAGE_METADATA = "x-switchboard-usage"
 
 
 class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
@@ -60,16 +52,6 @@ class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
             if isinstance(item, Step):
                 yield planner_pb2.PlanResponse(step=step_to_proto(item))
                 continue
-            metadata = []
-            if item.fallback_reason:
-                metadata.append((FALLBACK_METADATA, _ascii(item.fallback_reason)))
-            if item.usage:
-                usage = ",".join(
-                    f"{u.model}:{u.input_tokens}:{u.output_tokens}" for u in item.usage
-                )
-                metadata.append((USAGE_METADATA, _ascii(usage)))
-            if metadata:
-                context.set_trailing_metadata(tuple(metadata))
             yield planner_pb2.PlanResponse(plan=plan_to_proto(item))
 
     async def Compose(
@@ -145,6 +127,8 @@ def plan_to_proto(plan: Plan) -> common_pb2.Plan:
         tier=plan.tier,
         missing_slots=plan.missing_slots,
         slots=plan.slots,
+        fallback_reason=plan.fallback_reason,
+        usage=[usage_to_proto(u) for u in plan.usage],
     )
 
 
@@ -185,8 +169,3 @@ def usage_to_proto(usage: Usage) -> common_pb2.TokenUsage:
     return common_pb2.TokenUsage(
         input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, model=usage.model
     )
-
-
-def _ascii(text: str) -> str:
-    # gRPC metadata values must be printable ASCII.
-    return "".join(c if " " <= c <= "~" else "?" for c in text)[:1000]

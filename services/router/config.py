@@ -30,3 +30,8 @@ class RouterSettings(ServiceSettings):
     intents_dir: Path = Field(
         default=PACKS_DIR / "intents", description="folder of intent packs the classifier learns"
     )
+    identity_tool: str = Field(
+        default="getIdentityVerification",
+        description="tool that tells whether the customer a channel names is verified "
+        "(its result's status is 'verified'); empty: none",
+    )

@@ -11,6 +11,7 @@ from grpc import aio
 from services.router.peers import Peers
 from services.router.servicer import SERVICE_NAME, RouterServicer
 from services.router.turn import TurnRunner
+from services.session.turns import TurnGate
 
 if TYPE_CHECKING:
     from services.config import Settings
@@ -27,17 +28,22 @@ class RouterService:
         self.servicer = RouterServicer(
             max_text_chars=settings.router.max_text_chars,
             max_turns=settings.router.max_concurrent_turns,
+            gate=TurnGate.from_settings(settings.session),
         )
 
     def register(self, server: aio.Server) -> None:
         server.add_generic_rpc_handlers((self.servicer.handler(),))
 
     async def start(self) -> None:
-        from services.intents.classifier import IntentClassifier
+        from services.intents import IntentClassifier
 
         config = self.settings.router
         # Training from the packs is CPU work; keep the loop free while it runs.
-        classifier = await asyncio.to_thread(IntentClassifier.from_packs, config.intents_dir)
+        classifier = await asyncio.to_thread(
+            IntentClassifier.from_packs,
+            config.intents_dir,
+            cache_dir=self.settings.data_dir / "intents",
+        )
         peers = Peers(
             session=self.settings.session.target,
             pii=self.settings.pii.target,
@@ -51,6 +57,7 @@ class RouterService:
             classifier,
             turn_deadline_s=config.turn_deadline_s,
             understand_timeout_s=config.understand_timeout_s,
+            identity_tool=config.identity_tool,
         )
 
     async def stop(self) -> None:

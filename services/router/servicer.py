@@ -24,6 +24,7 @@ from services.runtime.errors import (
     SwitchboardError,
     Unavailable,
 )
+from services.session.turns import TurnGate
 from switchboard.v1 import events_pb2, router_pb2, session_pb2
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ def _undecodable(request: Undecodable) -> InvalidArgument:
 class RouterServicer:
     """The public API."""
 
-    def __init__(self, *, max_text_chars: int, max_turns: int) -> None:
+    def __init__(self, *, max_text_chars: int, max_turns: int, gate: TurnGate) -> None:
+        self.gate = gate
         self.runner: TurnRunner | None = None
         self.peers: Peers | None = None
         self.max_text_chars = max_text_chars
@@ -103,7 +105,9 @@ class RouterServicer:
         assert self.runner is not None
         self._running += 1
         try:
-            await self.runner.run(turn, emit)
+            # One turn of a session at a time: the gate queues (or refuses) the second.
+            async with self.gate.hold(turn.session_id, turn.turn_id):
+                await self.runner.run(turn, emit)
         finally:
             self._running -= 1
 
@@ -158,6 +162,8 @@ class RouterServicer:
                 await events.put(
                     EventFactory(turn.turn_id, "").error("CANCELLED", "the client cancelled")
                 )
+            except SwitchboardError as error:
+                await closing(turn.turn_id, error)
             finally:
                 running.pop(turn.turn_id, None)
 

@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
 
 from services.router.events import EventFactory, duration
 from services.router.peers import DependencyFailure, Peers, stream, unary
 from services.runtime import deadline, metrics
 from services.runtime import telemetry_names as names
+from services.runtime.convert import dict_to_struct, struct_to_dict
 from services.runtime.errors import DeadlineExceeded
 from switchboard.v1 import (
     common_pb2,
@@ -107,6 +108,22 @@ class _Turn:
     reply: list[str] = field(default_factory=list)
     usage: common_pb2.TokenUsage = field(default_factory=common_pb2.TokenUsage)
     stage_latency: dict[str, float] = field(default_factory=dict)
+    #: the CRM's verdict on the customer's identity, when this turn looked it up
+    identity_verified: bool | None = None
+
+    def facts(self) -> struct_pb2.Struct:
+        """The session facts policy rules read."""
+        verified = self.identity_verified
+        if verified is None:
+            verified = bool(self.session and self.session.identity_verified)
+        customer = self.input.customer_id or (self.session.customer_id if self.session else "")
+        return dict_to_struct({"identity_verified": verified, "customer_id": customer})
+
+    def add_usage(self, usage: common_pb2.TokenUsage) -> None:
+        self.usage.input_tokens += usage.input_tokens
+        self.usage.output_tokens += usage.output_tokens
+        if usage.model and usage.model not in self.usage.model.split(","):
+            self.usage.model = ",".join(filter(None, (self.usage.model, usage.model)))
 
     async def send(self, event: events_pb2.TurnEvent) -> None:
         await self.emit(event)
@@ -189,9 +206,11 @@ class TurnRunner:
         *,
         turn_deadline_s: float,
         understand_timeout_s: float,
+        identity_tool: str = "",
     ) -> None:
         self.peers = peers
         self.classifier = classifier
+        self.identity_tool = identity_tool
         self.turn_deadline_s = turn_deadline_s
         self.understand_timeout_s = understand_timeout_s
 
@@ -251,9 +270,13 @@ class TurnRunner:
                         session_id=turn.input.session_id,
                         intent=turn.intent,
                         verdicts=turn.verdicts,
+                        session=turn.facts(),
                     )
                 ),
             )
+        for verdict in decision.matched:
+            if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
+                await turn.verdict(verdict)
         if decision.route != governance_pb2.DECISION_ROUTE_PROCEED:
             await self._off_path(turn, decision)
             return
@@ -261,6 +284,18 @@ class TurnRunner:
             plan = await self._plan(turn, decision.tier)
         turn.plan = plan
         await turn.send(turn.events.plan(plan))
+        for usage in plan.usage:
+            turn.add_usage(usage)
+        if plan.fallback_reason:
+            await turn.fall_back(
+                events_pb2.Fallback(
+                    reason=events_pb2.FALLBACK_REASON_MODEL_UNAVAILABLE,
+                    action=events_pb2.FALLBACK_ACTION_EMBEDDED_ENGINE,
+                    detail=plan.fallback_reason,
+                    original_intent=turn.intent.name,
+                    original_confidence=turn.intent.confidence,
+                )
+            )
         if plan.steps:
             async with _Stage(turn, "act"):
                 await self._act(turn, plan)
@@ -301,12 +336,14 @@ class TurnRunner:
                         ),
                     )
                 )
+                identity = group.create_task(self._identity(turn, session))
                 # Classification is CPU work on this process; it runs while the calls are in flight.
                 with tracer.start_as_current_span(names.SPAN_CLASSIFY):
                     classification = self.classifier.classify(request.text)
         except* DependencyFailure as group_error:
             raise _first_failure(group_error) from None
         turn.session = session.result().session
+        turn.identity_verified = identity.result()
         turn.masked_text = masked.result().text
         turn.intent = events_pb2.IntentDetected(
             name=classification.intent,
@@ -320,6 +357,37 @@ class TurnRunner:
         )
         await turn.send(turn.events.intent(turn.intent))
         await turn.verdict(checked.result().verdict)
+
+    async def _identity(
+        self, turn: _Turn, session: asyncio.Task[session_pb2.GetSessionResponse]
+    ) -> bool | None:
+        """The CRM's identity state for the customer the channel names, when not yet known.
+
+        Channels send a customer id only for customers they have authenticated; whether that
+        customer's identity is verified is the CRM's to say. An unknown answer (no customer,
+        no tool configured, the lookup failing) leaves the session's own state in force.
+        """
+        customer = turn.input.customer_id
+        if not customer or not self.identity_tool:
+            return None
+        if (await session).session.identity_verified:
+            return None
+        step = common_pb2.PlanStep(
+            id="identity", tool=self.identity_tool, description="identity verification state"
+        )
+        step.arguments.update({"customer_id": customer})
+        request = tool_broker_pb2.ExecuteToolRequest(
+            session_id=turn.input.session_id, turn_id=turn.input.turn_id, step=step
+        )
+        try:
+            response = await unary("tool-broker", self.peers.tool_broker.ExecuteTool(request))
+        except DependencyFailure as failure:
+            log.warning("identity lookup for turn %s failed: %s", turn.input.turn_id, failure)
+            return None
+        result = response.result
+        if result.outcome != common_pb2.STEP_OUTCOME_SUCCEEDED:
+            return None
+        return bool(struct_to_dict(result.result).get("status") == "verified")
 
     async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:
         if decision.HasField("fallback"):
@@ -355,7 +423,10 @@ class TurnRunner:
 
     async def _act(self, turn: _Turn, plan: common_pb2.Plan) -> None:
         request = tool_broker_pb2.ExecutePlanRequest(
-            session_id=turn.input.session_id, turn_id=turn.input.turn_id, plan=plan
+            session_id=turn.input.session_id,
+            turn_id=turn.input.turn_id,
+            plan=plan,
+            session=turn.facts(),
         )
         async for item in stream("tool-broker", self.peers.tool_broker.ExecutePlan(request)):
             if item.HasField("step_started"):
@@ -400,6 +471,7 @@ class TurnRunner:
                 session_id=turn.input.session_id,
                 turn_id=turn.input.turn_id,
                 intent=turn.intent.name if turn.intent else "",
+                session=turn.facts(),
             )
             async for item in stream("planner", compose):
                 kind = item.WhichOneof("item")
@@ -408,7 +480,7 @@ class TurnRunner:
                 elif kind == "rich_media":
                     await turn.send(turn.events.rich_media(item.rich_media))
                 elif kind == "usage":
-                    turn.usage.MergeFrom(item.usage)
+                    turn.add_usage(item.usage)
 
         async for released in stream("governance", self.peers.governance.CheckOutput(pieces())):
             if released.HasField("verdict"):
@@ -484,6 +556,7 @@ class TurnRunner:
                                 slots=slots,
                                 customer_id=turn.input.customer_id,
                                 pending_flow=pending,
+                                identity_verified=turn.identity_verified,
                             )
                         ),
                     )

@@ -8,7 +8,9 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from services.runtime.interceptors import DeadlineClientInterceptor
 
 # Keepalive lets a client notice a peer that vanished without closing its connections.
+# round_robin spreads calls over every address a name resolves to (a headless Service's pods).
 _CHANNEL_OPTIONS = [
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),

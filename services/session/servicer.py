@@ -33,6 +33,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             slots=dict(request.slots),
             customer_id=request.customer_id,
             pending_flow=request.pending_flow,
+            identity_verified=(
+                request.identity_verified if request.HasField("identity_verified") else None
+            ),
         )
         session = await self._sessions.append(request.session_id, request.expected_version, write)
         return session_pb2.AppendTurnResponse(session=session)

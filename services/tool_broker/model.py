@@ -38,6 +38,8 @@ class CallContext:
 
     session_id: str
     turn_id: str
+    #: the session facts tool-call rules read (identity_verified, confirmed, ...)
+    session: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

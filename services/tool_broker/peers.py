@@ -55,6 +55,7 @@ class GrpcToolCallPolicy:
             turn_id=context.turn_id,
             step=step_to_proto(step),
             calls_in_turn=calls_in_turn,
+            session=dict_to_struct(dict(context.session)),
         )
         try:
             response = await self._stub.CheckToolCall(request, timeout=self._timeout_s)

@@ -69,7 +69,11 @@ class ToolBrokerServicer(tool_broker_pb2_grpc.ToolBrokerServiceServicer):
 def _context(
     request: tool_broker_pb2.ExecuteToolRequest | tool_broker_pb2.ExecutePlanRequest,
 ) -> CallContext:
-    return CallContext(session_id=request.session_id, turn_id=request.turn_id)
+    return CallContext(
+        session_id=request.session_id,
+        turn_id=request.turn_id,
+        session=struct_to_dict(request.session) if request.HasField("session") else {},
+    )
 
 
 def step_from_proto(step: common_pb2.PlanStep) -> Step:

@@ -22,35 +22,36 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 from switchboard.v1 import events_pb2 as switchboard_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/governance.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"F\n\x11\x43heckInputRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\"t\n\x12\x43heckInputResponse\x12.\n\x07verdict\x18\x01 \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12.\n\x07matched\x18\x02 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\"\x84\x01\n\rDecideRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12.\n\x06intent\x18\x02 \x01(\x0b\x32\x1e.switchboard.v1.IntentDetected\x12/\n\x08verdicts\x18\x03 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\"\xa0\x01\n\x0e\x44\x65\x63ideResponse\x12,\n\x05route\x18\x01 \x01(\x0e\x32\x1d.switchboard.v1.DecisionRoute\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12*\n\x08\x66\x61llback\x18\x03 \x01(\x0b\x32\x18.switchboard.v1.Fallback\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x15\n\rhandoff_queue\x18\x05 \x01(\t\"z\n\x14\x43heckToolCallRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12&\n\x04step\x18\x03 \x01(\x0b\x32\x18.switchboard.v1.PlanStep\x12\x15\n\rcalls_in_turn\x18\x04 \x01(\x05\"w\n\x15\x43heckToolCallResponse\x12.\n\x07verdict\x18\x01 \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12.\n\x07matched\x18\x02 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\"W\n\x12\x43heckOutputRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"S\n\x13\x43heckOutputResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12.\n\x07verdict\x18\x02 \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdict*\xbc\x01\n\rDecisionRoute\x12\x1e\n\x1a\x44\x45\x43ISION_ROUTE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45\x43ISION_ROUTE_PROCEED\x10\x01\x12\x1a\n\x16\x44\x45\x43ISION_ROUTE_CLARIFY\x10\x02\x12\x1c\n\x18\x44\x45\x43ISION_ROUTE_SAFE_FLOW\x10\x03\x12\x1a\n\x16\x44\x45\x43ISION_ROUTE_HANDOFF\x10\x04\x12\x19\n\x15\x44\x45\x43ISION_ROUTE_REFUSE\x10\x05\x32\xeb\x02\n\x11GovernanceService\x12S\n\nCheckInput\x12!.switchboard.v1.CheckInputRequest\x1a\".switchboard.v1.CheckInputResponse\x12G\n\x06\x44\x65\x63ide\x12\x1d.switchboard.v1.DecideRequest\x1a\x1e.switchboard.v1.DecideResponse\x12\\\n\rCheckToolCall\x12$.switchboard.v1.CheckToolCallRequest\x1a%.switchboard.v1.CheckToolCallResponse\x12Z\n\x0b\x43heckOutput\x12\".switchboard.v1.CheckOutputRequest\x1a#.switchboard.v1.CheckOutputResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/governance.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"p\n\x11\x43heckInputRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12(\n\x07session\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"t\n\x12\x43heckInputResponse\x12.\n\x07verdict\x18\x01 \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12.\n\x07matched\x18\x02 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\"\xae\x01\n\rDecideRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12.\n\x06intent\x18\x02 \x01(\x0b\x32\x1e.switchboard.v1.IntentDetected\x12/\n\x08verdicts\x18\x03 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12(\n\x07session\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xd0\x01\n\x0e\x44\x65\x63ideResponse\x12,\n\x05route\x18\x01 \x01(\x0e\x32\x1d.switchboard.v1.DecisionRoute\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12*\n\x08\x66\x61llback\x18\x03 \x01(\x0b\x32\x18.switchboard.v1.Fallback\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x15\n\rhandoff_queue\x18\x05 \x01(\t\x12.\n\x07matched\x18\x06 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\"\xa4\x01\n\x14\x43heckToolCallRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12&\n\x04step\x18\x03 \x01(\x0b\x32\x18.switchboard.v1.PlanStep\x12\x15\n\rcalls_in_turn\x18\x04 \x01(\x05\x12(\n\x07session\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"w\n\x15\x43heckToolCallResponse\x12.\n\x07verdict\x18\x01 \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12.\n\x07matched\x18\x02 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\"\x81\x01\n\x12\x43heckOutputRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\x0e\n\x06intent\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12(\n\x07session\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"S\n\x13\x43heckOutputResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12.\n\x07verdict\x18\x02 \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdict*\xbc\x01\n\rDecisionRoute\x12\x1e\n\x1a\x44\x45\x43ISION_ROUTE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45\x43ISION_ROUTE_PROCEED\x10\x01\x12\x1a\n\x16\x44\x45\x43ISION_ROUTE_CLARIFY\x10\x02\x12\x1c\n\x18\x44\x45\x43ISION_ROUTE_SAFE_FLOW\x10\x03\x12\x1a\n\x16\x44\x45\x43ISION_ROUTE_HANDOFF\x10\x04\x12\x19\n\x15\x44\x45\x43ISION_ROUTE_REFUSE\x10\x05\x32\xeb\x02\n\x11GovernanceService\x12S\n\nCheckInput\x12!.switchboard.v1.CheckInputRequest\x1a\".switchboard.v1.CheckInputResponse\x12G\n\x06\x44\x65\x63ide\x12\x1d.switchboard.v1.DecideRequest\x1a\x1e.switchboard.v1.DecideResponse\x12\\\n\rCheckToolCall\x12$.switchboard.v1.CheckToolCallRequest\x1a%.switchboard.v1.CheckToolCallResponse\x12Z\n\x0b\x43heckOutput\x12\".switchboard.v1.CheckOutputRequest\x1a#.switchboard.v1.CheckOutputResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'switchboard.v1.governance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISIONROUTE']._serialized_start=1017
-  _globals['_DECISIONROUTE']._serialized_end=1205
-  _globals['_CHECKINPUTREQUEST']._serialized_start=109
-  _globals['_CHECKINPUTREQUEST']._serialized_end=179
-  _globals['_CHECKINPUTRESPONSE']._serialized_start=181
-  _globals['_CHECKINPUTRESPONSE']._serialized_end=297
-  _globals['_DECIDEREQUEST']._serialized_start=300
-  _globals['_DECIDEREQUEST']._serialized_end=432
-  _globals['_DECIDERESPONSE']._serialized_start=435
-  _globals['_DECIDERESPONSE']._serialized_end=595
-  _globals['_CHECKTOOLCALLREQUEST']._serialized_start=597
-  _globals['_CHECKTOOLCALLREQUEST']._serialized_end=719
-  _globals['_CHECKTOOLCALLRESPONSE']._serialized_start=721
-  _globals['_CHECKTOOLCALLRESPONSE']._serialized_end=840
-  _globals['_CHECKOUTPUTREQUEST']._serialized_start=842
-  _globals['_CHECKOUTPUTREQUEST']._serialized_end=929
-  _globals['_CHECKOUTPUTRESPONSE']._serialized_start=931
-  _globals['_CHECKOUTPUTRESPONSE']._serialized_end=1014
-  _globals['_GOVERNANCESERVICE']._serialized_start=1208
-  _globals['_GOVERNANCESERVICE']._serialized_end=1571
+  _globals['_DECISIONROUTE']._serialized_start=1265
+  _globals['_DECISIONROUTE']._serialized_end=1453
+  _globals['_CHECKINPUTREQUEST']._serialized_start=139
+  _globals['_CHECKINPUTREQUEST']._serialized_end=251
+  _globals['_CHECKINPUTRESPONSE']._serialized_start=253
+  _globals['_CHECKINPUTRESPONSE']._serialized_end=369
+  _globals['_DECIDEREQUEST']._serialized_start=372
+  _globals['_DECIDEREQUEST']._serialized_end=546
+  _globals['_DECIDERESPONSE']._serialized_start=549
+  _globals['_DECIDERESPONSE']._serialized_end=757
+  _globals['_CHECKTOOLCALLREQUEST']._serialized_start=760
+  _globals['_CHECKTOOLCALLREQUEST']._serialized_end=924
+  _globals['_CHECKTOOLCALLRESPONSE']._serialized_start=926
+  _globals['_CHECKTOOLCALLRESPONSE']._serialized_end=1045
+  _globals['_CHECKOUTPUTREQUEST']._serialized_start=1048
+  _globals['_CHECKOUTPUTREQUEST']._serialized_end=1177
+  _globals['_CHECKOUTPUTRESPONSE']._serialized_start=1179
+  _globals['_CHECKOUTPUTRESPONSE']._serialized_end=1262
+  _globals['_GOVERNANCESERVICE']._serialized_start=1456
+  _globals['_GOVERNANCESERVICE']._serialized_end=1819
 # @@protoc_insertion_point(module_scope)

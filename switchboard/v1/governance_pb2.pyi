@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from switchboard.v1 import common_pb2 as _common_pb2
 from switchboard.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
@@ -25,14 +26,16 @@ DECISION_ROUTE_HANDOFF: DecisionRoute
 DECISION_ROUTE_REFUSE: DecisionRoute
 
 class CheckInputRequest(_message.Message):
-    __slots__ = ("session_id", "text", "channel")
+    __slots__ = ("session_id", "text", "channel", "session")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     text: str
     channel: str
-    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+    session: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., channel: _Optional[str] = ..., session: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CheckInputResponse(_message.Message):
     __slots__ = ("verdict", "matched")
@@ -43,40 +46,46 @@ class CheckInputResponse(_message.Message):
     def __init__(self, verdict: _Optional[_Union[_common_pb2.PolicyVerdict, _Mapping]] = ..., matched: _Optional[_Iterable[_Union[_common_pb2.PolicyVerdict, _Mapping]]] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
-    __slots__ = ("session_id", "intent", "verdicts")
+    __slots__ = ("session_id", "intent", "verdicts", "session")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     VERDICTS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     intent: _events_pb2.IntentDetected
     verdicts: _containers.RepeatedCompositeFieldContainer[_common_pb2.PolicyVerdict]
-    def __init__(self, session_id: _Optional[str] = ..., intent: _Optional[_Union[_events_pb2.IntentDetected, _Mapping]] = ..., verdicts: _Optional[_Iterable[_Union[_common_pb2.PolicyVerdict, _Mapping]]] = ...) -> None: ...
+    session: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., intent: _Optional[_Union[_events_pb2.IntentDetected, _Mapping]] = ..., verdicts: _Optional[_Iterable[_Union[_common_pb2.PolicyVerdict, _Mapping]]] = ..., session: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DecideResponse(_message.Message):
-    __slots__ = ("route", "tier", "fallback", "message", "handoff_queue")
+    __slots__ = ("route", "tier", "fallback", "message", "handoff_queue", "matched")
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
     route: DecisionRoute
     tier: str
     fallback: _events_pb2.Fallback
     message: str
     handoff_queue: str
-    def __init__(self, route: _Optional[_Union[DecisionRoute, str]] = ..., tier: _Optional[str] = ..., fallback: _Optional[_Union[_events_pb2.Fallback, _Mapping]] = ..., message: _Optional[str] = ..., handoff_queue: _Optional[str] = ...) -> None: ...
+    matched: _containers.RepeatedCompositeFieldContainer[_common_pb2.PolicyVerdict]
+    def __init__(self, route: _Optional[_Union[DecisionRoute, str]] = ..., tier: _Optional[str] = ..., fallback: _Optional[_Union[_events_pb2.Fallback, _Mapping]] = ..., message: _Optional[str] = ..., handoff_queue: _Optional[str] = ..., matched: _Optional[_Iterable[_Union[_common_pb2.PolicyVerdict, _Mapping]]] = ...) -> None: ...
 
 class CheckToolCallRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "step", "calls_in_turn")
+    __slots__ = ("session_id", "turn_id", "step", "calls_in_turn", "session")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
     CALLS_IN_TURN_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     step: _common_pb2.PlanStep
     calls_in_turn: int
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., step: _Optional[_Union[_common_pb2.PlanStep, _Mapping]] = ..., calls_in_turn: _Optional[int] = ...) -> None: ...
+    session: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., step: _Optional[_Union[_common_pb2.PlanStep, _Mapping]] = ..., calls_in_turn: _Optional[int] = ..., session: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CheckToolCallResponse(_message.Message):
     __slots__ = ("verdict", "matched")
@@ -87,16 +96,18 @@ class CheckToolCallResponse(_message.Message):
     def __init__(self, verdict: _Optional[_Union[_common_pb2.PolicyVerdict, _Mapping]] = ..., matched: _Optional[_Iterable[_Union[_common_pb2.PolicyVerdict, _Mapping]]] = ...) -> None: ...
 
 class CheckOutputRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "intent", "text")
+    __slots__ = ("session_id", "turn_id", "intent", "text", "session")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     intent: str
     text: str
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., intent: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+    session: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., intent: _Optional[str] = ..., text: _Optional[str] = ..., session: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CheckOutputResponse(_message.Message):
     __slots__ = ("text", "verdict")

@@ -40,12 +40,14 @@ class RedactResponse(_message.Message):
     def __init__(self, text: _Optional[str] = ..., entities: _Optional[_Iterable[_Union[PiiEntity, _Mapping]]] = ...) -> None: ...
 
 class RedactDataRequest(_message.Message):
-    __slots__ = ("session_id", "data")
+    __slots__ = ("session_id", "data", "known_names")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_NAMES_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     data: _struct_pb2.Struct
-    def __init__(self, session_id: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    known_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., known_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RedactDataResponse(_message.Message):
     __slots__ = ("data", "entities")

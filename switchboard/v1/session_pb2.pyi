@@ -106,7 +106,7 @@ class GetSessionResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class AppendTurnRequest(_message.Message):
-    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow")
+    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -120,13 +120,15 @@ class AppendTurnRequest(_message.Message):
     SLOTS_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     PENDING_FLOW_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     expected_version: int
     turn: TurnRecord
     slots: _containers.ScalarMap[str, str]
     customer_id: str
     pending_flow: str
-    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ...) -> None: ...
+    identity_verified: bool
+    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ...) -> None: ...
 
 class AppendTurnResponse(_message.Message):
     __slots__ = ("session",)

@@ -27,7 +27,7 @@ from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 from switchboard.v1 import events_pb2 as switchboard_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n switchboard/v1/tool_broker.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xe1\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0c\n\x04path\x18\x05 \x01(\t\x12+\n\nparameters\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tread_only\x18\x07 \x01(\x08\x12\x1d\n\x15requires_confirmation\x18\x08 \x01(\x08\x12(\n\x05media\x18\t \x01(\x0e\x32\x19.switchboard.v1.MediaKind\"#\n\x10ListToolsRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\"8\n\x11ListToolsResponse\x12#\n\x05tools\x18\x01 \x03(\x0b\x32\x14.switchboard.v1.Tool\"a\n\x12\x45xecuteToolRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12&\n\x04step\x18\x03 \x01(\x0b\x32\x18.switchboard.v1.PlanStep\"A\n\x13\x45xecuteToolResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.switchboard.v1.StepResult\"]\n\x12\x45xecutePlanRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\"\n\x04plan\x18\x03 \x01(\x0b\x32\x14.switchboard.v1.Plan\"\x89\x01\n\x13\x45xecutePlanResponse\x12\x33\n\x0cstep_started\x18\x01 \x01(\x0b\x32\x1b.switchboard.v1.StepStartedH\x00\x12\x35\n\rstep_finished\x18\x02 \x01(\x0b\x32\x1c.switchboard.v1.StepFinishedH\x00\x42\x06\n\x04item2\x97\x02\n\x11ToolBrokerService\x12P\n\tListTools\x12 .switchboard.v1.ListToolsRequest\x1a!.switchboard.v1.ListToolsResponse\x12V\n\x0b\x45xecuteTool\x12\".switchboard.v1.ExecuteToolRequest\x1a#.switchboard.v1.ExecuteToolResponse\x12X\n\x0b\x45xecutePlan\x12\".switchboard.v1.ExecutePlanRequest\x1a#.switchboard.v1.ExecutePlanResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n switchboard/v1/tool_broker.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xe1\x01\n\x04Tool\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x03 \x01(\t\x12\x0e\n\x06method\x18\x04 \x01(\t\x12\x0c\n\x04path\x18\x05 \x01(\t\x12+\n\nparameters\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tread_only\x18\x07 \x01(\x08\x12\x1d\n\x15requires_confirmation\x18\x08 \x01(\x08\x12(\n\x05media\x18\t \x01(\x0e\x32\x19.switchboard.v1.MediaKind\"#\n\x10ListToolsRequest\x12\x0f\n\x07\x62\x61\x63kend\x18\x01 \x01(\t\"8\n\x11ListToolsResponse\x12#\n\x05tools\x18\x01 \x03(\x0b\x32\x14.switchboard.v1.Tool\"\x8b\x01\n\x12\x45xecuteToolRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12&\n\x04step\x18\x03 \x01(\x0b\x32\x18.switchboard.v1.PlanStep\x12(\n\x07session\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"A\n\x13\x45xecuteToolResponse\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.switchboard.v1.StepResult\"\x87\x01\n\x12\x45xecutePlanRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\"\n\x04plan\x18\x03 \x01(\x0b\x32\x14.switchboard.v1.Plan\x12(\n\x07session\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x89\x01\n\x13\x45xecutePlanResponse\x12\x33\n\x0cstep_started\x18\x01 \x01(\x0b\x32\x1b.switchboard.v1.StepStartedH\x00\x12\x35\n\rstep_finished\x18\x02 \x01(\x0b\x32\x1c.switchboard.v1.StepFinishedH\x00\x42\x06\n\x04item2\x97\x02\n\x11ToolBrokerService\x12P\n\tListTools\x12 .switchboard.v1.ListToolsRequest\x1a!.switchboard.v1.ListToolsResponse\x12V\n\x0b\x45xecuteTool\x12\".switchboard.v1.ExecuteToolRequest\x1a#.switchboard.v1.ExecuteToolResponse\x12X\n\x0b\x45xecutePlan\x12\".switchboard.v1.ExecutePlanRequest\x1a#.switchboard.v1.ExecutePlanResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,14 +40,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTOOLSREQUEST']._serialized_end=403
   _globals['_LISTTOOLSRESPONSE']._serialized_start=405
   _globals['_LISTTOOLSRESPONSE']._serialized_end=461
-  _globals['_EXECUTETOOLREQUEST']._serialized_start=463
-  _globals['_EXECUTETOOLREQUEST']._serialized_end=560
-  _globals['_EXECUTETOOLRESPONSE']._serialized_start=562
-  _globals['_EXECUTETOOLRESPONSE']._serialized_end=627
-  _globals['_EXECUTEPLANREQUEST']._serialized_start=629
-  _globals['_EXECUTEPLANREQUEST']._serialized_end=722
-  _globals['_EXECUTEPLANRESPONSE']._serialized_start=725
-  _globals['_EXECUTEPLANRESPONSE']._serialized_end=862
-  _globals['_TOOLBROKERSERVICE']._serialized_start=865
-  _globals['_TOOLBROKERSERVICE']._serialized_end=1144
+  _globals['_EXECUTETOOLREQUEST']._serialized_start=464
+  _globals['_EXECUTETOOLREQUEST']._serialized_end=603
+  _globals['_EXECUTETOOLRESPONSE']._serialized_start=605
+  _globals['_EXECUTETOOLRESPONSE']._serialized_end=670
+  _globals['_EXECUTEPLANREQUEST']._serialized_start=673
+  _globals['_EXECUTEPLANREQUEST']._serialized_end=808
+  _globals['_EXECUTEPLANRESPONSE']._serialized_start=811
+  _globals['_EXECUTEPLANRESPONSE']._serialized_end=948
+  _globals['_TOOLBROKERSERVICE']._serialized_start=951
+  _globals['_TOOLBROKERSERVICE']._serialized_end=1230
 # @@protoc_insertion_point(module_scope)

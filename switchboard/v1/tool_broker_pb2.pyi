@@ -44,14 +44,16 @@ class ListToolsResponse(_message.Message):
     def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
 
 class ExecuteToolRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "step")
+    __slots__ = ("session_id", "turn_id", "step", "session")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     step: _common_pb2.PlanStep
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., step: _Optional[_Union[_common_pb2.PlanStep, _Mapping]] = ...) -> None: ...
+    session: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., step: _Optional[_Union[_common_pb2.PlanStep, _Mapping]] = ..., session: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ExecuteToolResponse(_message.Message):
     __slots__ = ("result",)
@@ -60,14 +62,16 @@ class ExecuteToolResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[_common_pb2.StepResult, _Mapping]] = ...) -> None: ...
 
 class ExecutePlanRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "plan")
+    __slots__ = ("session_id", "turn_id", "plan", "session")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     plan: _common_pb2.Plan
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ...) -> None: ...
+    session: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., session: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ExecutePlanResponse(_message.Message):
     __slots__ = ("step_started", "step_finished")

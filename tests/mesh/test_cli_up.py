@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,12 +59,15 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     data_dir = tmp_path_factory.mktemp("up")
     defaults = load_settings()
     mock_names = list(defaults.mocks.ports)
-    ports = _free_ports(len(SERVICES) + len(mock_names))
+    ports = _free_ports(len(SERVICES) + len(mock_names) + 2)
+    gateway_port, admin_port = ports.pop(), ports.pop()
     env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir)}
     for name, port in zip(SERVICES, ports, strict=False):
         env[f"SWITCHBOARD_{name.upper()}__PORT"] = str(port)
     mock_ports = dict(zip(mock_names, ports[len(SERVICES) :], strict=True))
     env["SWITCHBOARD_MOCKS__PORTS"] = json.dumps(mock_ports)
+    env["SWITCHBOARD_GATEWAY__PORT"] = str(gateway_port)
+    env["SWITCHBOARD_GATEWAY__ADMIN_PORT"] = str(admin_port)
     env["SWITCHBOARD_TOOL_BROKER__BACKENDS"] = json.dumps(
         {
             name: {"openapi": str(b.openapi), "base_url": f"http://127.0.0.1:{mock_ports[name]}"}
@@ -98,6 +102,17 @@ def test_up_prints_what_listens_where(up: Up) -> None:
     for service in ("router", "planner", "tool-broker", "governance", "pii", "session"):
         assert service in text
     assert "switchboard.v1.RouterService" in text
+
+
+def test_the_gateway_answers_rest_in_front_of_the_router(up: Up) -> None:
+    url = f"http://127.0.0.1:{up.env['SWITCHBOARD_GATEWAY__PORT']}/v1/sessions/rest-1/turns"
+    body = json.dumps({"text": "Is flight UA 123 on time?"}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        payload = response.read().decode()
+    assert response.status == 200
+    assert "turn_started" in payload or "turnStarted" in payload
+    assert "turn_completed" in payload or "turnCompleted" in payload
 
 
 def test_ask_json_streams_a_whole_turn(up: Up) -> None:

@@ -84,16 +84,15 @@ def plan_request(
 
 def run_plan(
     client: planner_pb2_grpc.PlannerServiceStub, request: planner_pb2.PlanRequest
-) -> tuple[list[common_pb2.PlanStep], common_pb2.Plan, dict[str, str]]:
-    """The streamed steps, the final plan, and the trailing metadata."""
+) -> tuple[list[common_pb2.PlanStep], common_pb2.Plan]:
+    """The streamed steps and the final plan."""
     call = client.Plan(request, timeout=30)
     items = list(call)
     steps = [i.step for i in items if i.WhichOneof("item") == "step"]
     plans = [i.plan for i in items if i.WhichOneof("item") == "plan"]
     assert len(plans) == 1, items
     assert items[-1].WhichOneof("item") == "plan"
-    metadata = dict(call.trailing_metadata() or ())
-    return steps, plans[0], metadata
+    return steps, plans[0]
 
 
 def run_compose(

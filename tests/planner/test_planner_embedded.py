@@ -62,9 +62,7 @@ def compose_request(
 def test_flight_status_plans_get_flight_status_and_replies_from_its_result(
     planner: planner_pb2_grpc.PlannerServiceStub,
 ) -> None:
-    steps, plan, metadata = run_plan(
-        planner, plan_request("Is flight UA 123 on time?", "flight_status")
-    )
+    steps, plan = run_plan(planner, plan_request("Is flight UA 123 on time?", "flight_status"))
 
     assert [(s.id, s.tool, struct_to_dict(s.arguments)) for s in steps] == [
         ("status", "getFlightStatus", {"flight_number": "UA123"})
@@ -72,7 +70,7 @@ def test_flight_status_plans_get_flight_status_and_replies_from_its_result(
     assert list(plan.steps) == steps
     assert (plan.flow, plan.tier, list(plan.missing_slots)) == ("flight_status", "embedded", [])
     assert dict(plan.slots) == {"flight_number": "UA123"}
-    assert "x-switchboard-fallback" not in metadata  # no model configured: not a fallback
+    assert plan.fallback_reason == ""  # no model configured: not a fallback
 
     result = common_pb2.StepResult(
         step_id="status",
@@ -94,7 +92,7 @@ def test_flight_status_plans_get_flight_status_and_replies_from_its_result(
 def test_delayed_flight_reply_uses_the_result_times(
     planner: planner_pb2_grpc.PlannerServiceStub,
 ) -> None:
-    _, plan, _ = run_plan(planner, plan_request("is ua123 late?", "flight_status"))
+    _, plan = run_plan(planner, plan_request("is ua123 late?", "flight_status"))
     delayed = {
         **CANCELLED,
         "status": "delayed",
@@ -118,7 +116,7 @@ def test_delayed_flight_reply_uses_the_result_times(
 def test_an_unreachable_backend_gets_an_honest_reply_and_no_media(
     planner: planner_pb2_grpc.PlannerServiceStub, outcome: int
 ) -> None:
-    _, plan, _ = run_plan(planner, plan_request("Is flight UA 123 on time?", "flight_status"))
+    _, plan = run_plan(planner, plan_request("Is flight UA 123 on time?", "flight_status"))
     result = common_pb2.StepResult(
         step_id="status", tool="getFlightStatus", outcome=outcome, error="circuit open"
     )
@@ -129,7 +127,7 @@ def test_an_unreachable_backend_gets_an_honest_reply_and_no_media(
 
 
 def test_slots_are_filled_across_two_turns(planner: planner_pb2_grpc.PlannerServiceStub) -> None:
-    steps, plan, _ = run_plan(planner, plan_request("Is my flight on time?", "flight_status"))
+    steps, plan = run_plan(planner, plan_request("Is my flight on time?", "flight_status"))
     assert steps == [] and list(plan.steps) == []
     assert list(plan.missing_slots) == ["flight_number"]
     assert (plan.flow, plan.tier) == ("flight_status", "embedded")
@@ -145,7 +143,7 @@ def test_slots_are_filled_across_two_turns(planner: planner_pb2_grpc.PlannerServ
         pending_flow=plan.flow,
         slots=dict(plan.slots),
     )
-    steps, plan, _ = run_plan(planner, follow_up)
+    steps, plan = run_plan(planner, follow_up)
     assert [(s.tool, struct_to_dict(s.arguments)) for s in steps] == [
         ("getFlightStatus", {"flight_number": "UA123"})
     ]

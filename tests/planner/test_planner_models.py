@@ -100,15 +100,15 @@ REBOOK_PLAN = [
 
 def test_fast_tier_turns_tool_calls_into_steps(planner: Planner, model: ModelServer) -> None:
     model.model.script.set([tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST)])
-    steps, plan, metadata = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status"))
+    steps, plan = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status"))
 
     assert [(s.tool, struct_to_dict(s.arguments)) for s in steps] == [
         ("getFlightStatus", {"flight_number": "UA123"})
     ]
     assert (plan.tier, plan.flow) == ("fast", "model")
-    assert "x-switchboard-fallback" not in metadata
-    model_name, prompt, completion = metadata["x-switchboard-usage"].split(":")
-    assert model_name == FAST and int(prompt) > 0 and int(completion) > 0
+    assert plan.fallback_reason == ""
+    (usage,) = plan.usage
+    assert usage.model == FAST and usage.input_tokens > 0 and usage.output_tokens > 0
 
     (sent,) = _requests(model)
     assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
@@ -127,7 +127,7 @@ def test_deep_tier_returns_a_validated_multi_step_plan(
         tier="deep",
         customer_id="C-1001",
     )
-    steps, plan, _ = run_plan(planner(), request)
+    steps, plan = run_plan(planner(), request)
 
     assert [s.id for s in steps] == ["res", "fare", "alts"]
     assert list(steps[2].depends_on) == ["res"]
@@ -145,7 +145,7 @@ def test_a_second_likely_intent_makes_the_turn_deep(planner: Planner, model: Mod
         "flight_status",
         candidates=[common_pb2.IntentScore(name="rebook_flight", confidence=0.45)],
     )
-    _, plan, _ = run_plan(planner(), request)
+    _, plan = run_plan(planner(), request)
     assert plan.tier == "deep"
     assert [r["model"] for r in _requests(model)] == [DEEP]
 
@@ -163,7 +163,7 @@ def test_an_invalid_plan_is_repaired_once(planner: Planner, model: ModelServer) 
             _plan_call(REBOOK_PLAN),
         ]
     )
-    steps, plan, _ = run_plan(
+    steps, plan = run_plan(
         planner(), plan_request("rebook SBX7Q2", "rebook_flight", tier="deep", customer_id="C-1001")
     )
 
@@ -196,16 +196,14 @@ def test_a_plan_still_invalid_after_repair_falls_back_to_the_flow(
         },
     ]
     model.model.script.set([_plan_call(cyclic)])
-    steps, plan, metadata = run_plan(
-        planner(), plan_request(STATUS_TEXT, "flight_status", tier="deep")
-    )
+    steps, plan = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status", tier="deep"))
 
     assert len(_requests(model, DEEP)) == 2
     assert (plan.tier, plan.flow) == ("embedded", "flight_status")
     assert [s.tool for s in steps] == ["getFlightStatus"]
-    assert "invalid after one repair" in metadata["x-switchboard-fallback"]
-    assert "cycle" in metadata["x-switchboard-fallback"]
-    assert metadata["x-switchboard-usage"].count(DEEP) == 2
+    assert "invalid after one repair" in plan.fallback_reason
+    assert "cycle" in plan.fallback_reason
+    assert [u.model for u in plan.usage] == [DEEP, DEEP]
 
 
 @pytest.mark.parametrize(
@@ -230,7 +228,7 @@ def test_fast_tier_sends_rejected_calls_back_and_accepts_the_fix(
             tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST, last_role="tool"),
         ]
     )
-    steps, plan, _ = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status"))
+    steps, plan = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status"))
 
     assert plan.tier == "fast"
     assert [struct_to_dict(s.arguments) for s in steps] == [{"flight_number": "UA123"}]
@@ -257,15 +255,12 @@ def test_a_hallucinated_tool_escalates_from_fast_to_deep(
             ),
         ]
     )
-    steps, plan, metadata = run_plan(
-        planner(fast_tool_rounds=2), plan_request(STATUS_TEXT, "flight_status")
-    )
+    steps, plan = run_plan(planner(fast_tool_rounds=2), plan_request(STATUS_TEXT, "flight_status"))
 
     assert plan.tier == "deep" and [s.tool for s in steps] == ["getFlightStatus"]
     assert [r["model"] for r in _requests(model)] == [FAST, FAST, DEEP]
-    calls = [entry.split(":") for entry in metadata["x-switchboard-usage"].split(",")]
-    assert [c[0] for c in calls] == [FAST, FAST, DEEP]
-    assert all(int(c[1]) > 0 and int(c[2]) > 0 for c in calls)
+    assert [u.model for u in plan.usage] == [FAST, FAST, DEEP]
+    assert all(u.input_tokens > 0 and u.output_tokens > 0 for u in plan.usage)
 
 
 def test_a_rate_limit_is_retried(planner: Planner, model: ModelServer) -> None:
@@ -274,7 +269,7 @@ def test_a_rate_limit_is_retried(planner: Planner, model: ModelServer) -> None:
     model.model.script.set(
         [limited, tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST)]
     )
-    _, plan, _ = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status"))
+    _, plan = run_plan(planner(), plan_request(STATUS_TEXT, "flight_status"))
     assert plan.tier == "fast"
     assert len(_requests(model)) == 2
 
@@ -293,13 +288,13 @@ def test_a_failing_model_falls_back_to_the_embedded_engine(
 ) -> None:
     model.model.script.set([ScriptEntry(fault=fault)])
     client = planner(first_token_timeout_s=0.2)
-    steps, plan, metadata = run_plan(client, plan_request(STATUS_TEXT, "flight_status"))
+    steps, plan = run_plan(client, plan_request(STATUS_TEXT, "flight_status"))
 
     assert (plan.tier, plan.flow) == ("embedded", "flight_status")
     assert [(s.tool, struct_to_dict(s.arguments)) for s in steps] == [
         ("getFlightStatus", {"flight_number": "UA123"})
     ]
-    assert reason in metadata["x-switchboard-fallback"]
+    assert reason in plan.fallback_reason
     assert len(_requests(model)) == 2  # our own bound on attempts
 
 
@@ -308,10 +303,10 @@ def test_an_unreachable_model_falls_back_and_says_so(planner: Planner, model: Mo
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
     client = planner(base_url=f"http://127.0.0.1:{closed_port}/v1")
-    steps, plan, metadata = run_plan(client, plan_request(STATUS_TEXT, "flight_status"))
+    steps, plan = run_plan(client, plan_request(STATUS_TEXT, "flight_status"))
 
     assert plan.tier == "embedded" and [s.tool for s in steps] == ["getFlightStatus"]
-    assert metadata["x-switchboard-fallback"].startswith("model unavailable")
+    assert plan.fallback_reason.startswith("model unavailable")
     result = common_pb2.StepResult(
         step_id="status",
         tool="getFlightStatus",
@@ -399,7 +394,7 @@ def test_no_model_configured_never_touches_the_network(
     server, service = start_planner(loop_thread)
     channel, client = stub(server)
     try:
-        _, plan, _ = run_plan(client, plan_request(STATUS_TEXT, "flight_status"))
+        _, plan = run_plan(client, plan_request(STATUS_TEXT, "flight_status"))
     finally:
         channel.close()
         loop_thread.run(server.stop())
@@ -416,9 +411,7 @@ def test_the_environment_configures_the_model(
     server, service = start_planner(loop_thread, sdk_max_retries=0)
     channel, client = stub(server)
     try:
-        _, plan, _ = run_plan(
-            client, plan_request("what's your name?", "out_of_scope", tier="fast")
-        )
+        _, plan = run_plan(client, plan_request("what's your name?", "out_of_scope", tier="fast"))
     finally:
         channel.close()
         loop_thread.run(server.stop())
