@@ -64,6 +64,8 @@ class Intent:
     confidence: float
     candidates: tuple[tuple[str, float], ...] = ()
     out_of_scope: bool = False
+    #: every intent the message expresses, when it expresses several
+    intents: tuple[str, ...] = ()
 
     def ranked(self) -> list[tuple[str, float]]:
         """The candidates best first, the top intent included."""

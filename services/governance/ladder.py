@@ -6,12 +6,13 @@ The rungs, first match wins:
 2. a HANDOFF verdict, or the ``human_agent`` intent -> HANDOFF to the rule's or pack's queue
 3. out of scope                                     -> CLARIFY with the in-scope candidates, or
                                                        the SAFE_FLOW when there are none
-4. confidence under the intent's pack threshold     -> CLARIFY with the top intents
-5. the top two intents within the pack's margin     -> CLARIFY with the close intents
-6. otherwise                                        -> PROCEED, tier "deep" when the pack declares
+4. several intents expressed in one message        -> PROCEED on the "deep" tier, serving all
+5. confidence under the intent's pack threshold     -> CLARIFY with the top intents
+6. the top two intents within the pack's margin     -> CLARIFY with the close intents
+7. otherwise                                        -> PROCEED, tier "deep" when the pack declares
                                                        the intent multi_step, else "fast"
 
-Rungs 3 to 5 escalate with the fallbacks the session has already had in a row (the session fact
+Rungs 3, 5 and 6 escalate with the fallbacks the session has already had in a row (the session fact
 ``fallbacks_in_a_row``): one before -> the SAFE_FLOW instead of a second clarification;
 ``handoff_after`` before -> HANDOFF.
 """
@@ -119,6 +120,11 @@ class Ladder:
             return self._fallback(
                 FallbackReason.OUT_OF_SCOPE, intent, options, detail, base, session, verdicts
             )
+        expressed = [name for name in dict.fromkeys(intent.intents) if name != OUT_OF_SCOPE]
+        if len(expressed) > 1 and intent.name in expressed:
+            # A multi-intent message splits its probability between its intents: that is
+            # not doubt about what the customer wants, so it is not a reason to clarify.
+            return Decision(Route.PROCEED, tier="deep", verdicts=tuple(verdicts))
         if intent.confidence < policy.confidence_threshold:
             options = self._options(intent, policy, within=None)
             detail = (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from grpc import aio
@@ -87,13 +88,15 @@ def session_facts(request: Any, session_id: str) -> dict[str, Any]:
     return facts
 
 
-def _decision_to_proto(decision: Decision) -> governance_pb2.DecideResponse:
+def _decision_to_proto(
+    decision: Decision, intent_verdicts: Sequence[Verdict]
+) -> governance_pb2.DecideResponse:
     response = governance_pb2.DecideResponse(
         route=_ROUTES[decision.route],
         tier=decision.tier,
         message=decision.message,
         handoff_queue=decision.handoff_queue,
-        matched=[verdict_to_proto(v) for v in decision.verdicts],
+        matched=[verdict_to_proto(v) for v in intent_verdicts],
     )
     if decision.fallback is not None:
         fallback = decision.fallback
@@ -154,18 +157,23 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
             confidence=request.intent.confidence,
             candidates=tuple((c.name, c.confidence) for c in request.intent.candidates),
             out_of_scope=request.intent.out_of_scope,
+            intents=tuple(request.intent.intents),
         )
         session = session_facts(request, request.session_id)
         verdicts = [verdict_from_proto(v) for v in request.verdicts]
+        intent_verdicts: list[Verdict] = []
         with telemetry.check_span(telemetry.SPAN_DECIDE) as span:
-            verdicts.extend(self._governance().check_intent(intent, session))
-            decision = self._ladder().decide(intent, verdicts, session)
+            # Every intent the message expresses meets the intent rules, not only the top one.
+            for name in dict.fromkeys((intent.name, *intent.intents)):
+                each = intent if name == intent.name else replace(intent, name=name)
+                intent_verdicts.extend(self._governance().check_intent(each, session))
+            decision = self._ladder().decide(intent, [*verdicts, *intent_verdicts], session)
             span.set_attribute(telemetry.DECISION_ROUTE, decision.route.value)
             if decision.tier:
                 span.set_attribute(telemetry.DECISION_TIER, decision.tier)
             if decision.fallback is not None:
                 span.set_attribute(telemetry.POLICY_REASON, decision.fallback.detail)
-        return _decision_to_proto(decision)
+        return _decision_to_proto(decision, intent_verdicts)
 
     async def CheckToolCall(
         self,

@@ -56,6 +56,19 @@ class PlanInput:
     history: list[tuple[str, str]] = field(default_factory=list)
     tier: str = ""
     pending_flow: str = ""
+    #: every intent the message expresses, when it expresses several (in order)
+    intents: list[str] = field(default_factory=list)
+
+    def also_meant(self, threshold: float) -> list[str]:
+        """The intents beside the top one this turn should serve: those the classifier found
+        expressed in the message, then any candidate at least ``threshold`` likely."""
+        named = [name for name in self.intents if name != self.intent]
+        likely = [
+            name
+            for name, confidence in self.candidates
+            if name != self.intent and confidence >= threshold and name not in named
+        ]
+        return named + likely
 
 
 @dataclass
@@ -77,11 +90,7 @@ def choose_tier(
     if request.tier in ("fast", "deep"):
         return request.tier
     settings = planner.model
-    others = [
-        name
-        for name, confidence in request.candidates
-        if name != request.intent and confidence >= planner.multi_intent_confidence
-    ]
+    others = request.also_meant(planner.multi_intent_confidence)
     if others or flow is None:
         return "deep"
     if flow.systems(tools) >= settings.deep_min_systems or flow.has_dependencies():
@@ -259,10 +268,9 @@ class Planner:
         the reply has one part per flow. Clashing step ids of a later flow get its name as prefix.
         """
         flows, merged = [flow], dict(slots)
-        for name, confidence in request.candidates:
+        for name in request.also_meant(self.settings.multi_intent_confidence):
             other = self.flows.get(name)
-            threshold = self.settings.multi_intent_confidence
-            if other is None or other in flows or confidence < threshold or not other.spec.steps:
+            if other is None or other in flows or not other.spec.steps:
                 continue
             filled = other.fill(request.slots, request.text, request.customer_id)
             if other.missing(filled):

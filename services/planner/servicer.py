@@ -96,6 +96,7 @@ def plan_input(request: planner_pb2.PlanRequest) -> PlanInput:
         history=[(h.role, h.text) for h in request.history],
         tier=request.tier,
         pending_flow=request.pending_flow,
+        intents=list(request.intents),
     )
 
 

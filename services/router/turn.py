@@ -70,6 +70,9 @@ class Classification(Protocol):
     @property
     def out_of_scope(self) -> bool: ...
 
+    @property
+    def intents(self) -> Sequence[str]: ...
+
 
 class Classifier(Protocol):
     """The intent classifier the router runs in-process."""
@@ -354,6 +357,7 @@ class TurnRunner:
             ],
             out_of_scope=classification.out_of_scope,
             classifier="embedded",
+            intents=classification.intents,
         )
         await turn.send(turn.events.intent(turn.intent))
         await turn.verdict(checked.result().verdict)
@@ -415,6 +419,7 @@ class TurnRunner:
             history=session.history,
             tier=tier,
             pending_flow=session.pending_flow,
+            intents=turn.intent.intents if len(turn.intent.intents) > 1 else [],
         )
         async for item in stream("planner", self.peers.planner.Plan(request)):
             if item.HasField("plan"):

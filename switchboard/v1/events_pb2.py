@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/events.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\"\xb4\x05\n\tTurnEvent\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0cturn_started\x18\n \x01(\x0b\x32\x1b.switchboard.v1.TurnStartedH\x00\x12\x30\n\x06intent\x18\x0b \x01(\x0b\x32\x1e.switchboard.v1.IntentDetectedH\x00\x12/\n\x06policy\x18\x0c \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdictH\x00\x12,\n\x04plan\x18\r \x01(\x0b\x32\x1c.switchboard.v1.PlanProposedH\x00\x12\x33\n\x0cstep_started\x18\x0e \x01(\x0b\x32\x1b.switchboard.v1.StepStartedH\x00\x12\x35\n\rstep_finished\x18\x0f \x01(\x0b\x32\x1c.switchboard.v1.StepFinishedH\x00\x12/\n\ntext_delta\x18\x10 \x01(\x0b\x32\x19.switchboard.v1.TextDeltaH\x00\x12/\n\nrich_media\x18\x11 \x01(\x0b\x32\x19.switchboard.v1.RichMediaH\x00\x12,\n\x08\x66\x61llback\x18\x12 \x01(\x0b\x32\x18.switchboard.v1.FallbackH\x00\x12*\n\x07handoff\x18\x13 \x01(\x0b\x32\x17.switchboard.v1.HandoffH\x00\x12\x37\n\x0eturn_completed\x18\x14 \x01(\x0b\x32\x1d.switchboard.v1.TurnCompletedH\x00\x12*\n\x05\x65rror\x18\x15 \x01(\x0b\x32\x19.switchboard.v1.TurnErrorH\x00\x42\x07\n\x05\x65vent\"2\n\x0bTurnStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"\x8d\x01\n\x0eIntentDetected\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\x12/\n\ncandidates\x18\x03 \x03(\x0b\x32\x1b.switchboard.v1.IntentScore\x12\x14\n\x0cout_of_scope\x18\x04 \x01(\x08\x12\x12\n\nclassifier\x18\x05 \x01(\t\"2\n\x0cPlanProposed\x12\"\n\x04plan\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.Plan\"X\n\x0bStepStarted\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\":\n\x0cStepFinished\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.switchboard.v1.StepResult\"\x19\n\tTextDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\"\xc1\x01\n\x08\x46\x61llback\x12.\n\x06reason\x18\x01 \x01(\x0e\x32\x1e.switchboard.v1.FallbackReason\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.switchboard.v1.FallbackAction\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0foriginal_intent\x18\x04 \x01(\t\x12\x1b\n\x13original_confidence\x18\x05 \x01(\x01\x12\x0f\n\x07options\x18\x06 \x03(\t\"9\n\x07Handoff\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xb8\x02\n\rTurnCompleted\x12*\n\x07latency\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x05usage\x18\x02 \x01(\x0b\x32\x1a.switchboard.v1.TokenUsage\x12\r\n\x05reply\x18\x03 \x01(\t\x12\x46\n\rstage_latency\x18\x04 \x03(\x0b\x32/.switchboard.v1.TurnCompleted.StageLatencyEntry\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x1aN\n\x11StageLatencyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration:\x02\x38\x01\"*\n\tTurnError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t*\xc4\x02\n\x0e\x46\x61llbackReason\x12\x1f\n\x1b\x46\x41LLBACK_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x46\x41LLBACK_REASON_LOW_CONFIDENCE\x10\x01\x12\x1d\n\x19\x46\x41LLBACK_REASON_AMBIGUOUS\x10\x02\x12 \n\x1c\x46\x41LLBACK_REASON_OUT_OF_SCOPE\x10\x03\x12\x1a\n\x16\x46\x41LLBACK_REASON_POLICY\x10\x04\x12#\n\x1f\x46\x41LLBACK_REASON_DEPENDENCY_DOWN\x10\x05\x12\"\n\x1e\x46\x41LLBACK_REASON_BACKEND_FAILED\x10\x06\x12%\n!FALLBACK_REASON_MODEL_UNAVAILABLE\x10\x07\x12 \n\x1c\x46\x41LLBACK_REASON_INVALID_PLAN\x10\x08*\xaf\x01\n\x0e\x46\x61llbackAction\x12\x1f\n\x1b\x46\x41LLBACK_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41LLBACK_ACTION_CLARIFY\x10\x01\x12\x1d\n\x19\x46\x41LLBACK_ACTION_SAFE_FLOW\x10\x02\x12\x1b\n\x17\x46\x41LLBACK_ACTION_HANDOFF\x10\x03\x12#\n\x1f\x46\x41LLBACK_ACTION_EMBEDDED_ENGINE\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/events.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\"\xb4\x05\n\tTurnEvent\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0cturn_started\x18\n \x01(\x0b\x32\x1b.switchboard.v1.TurnStartedH\x00\x12\x30\n\x06intent\x18\x0b \x01(\x0b\x32\x1e.switchboard.v1.IntentDetectedH\x00\x12/\n\x06policy\x18\x0c \x01(\x0b\x32\x1d.switchboard.v1.PolicyVerdictH\x00\x12,\n\x04plan\x18\r \x01(\x0b\x32\x1c.switchboard.v1.PlanProposedH\x00\x12\x33\n\x0cstep_started\x18\x0e \x01(\x0b\x32\x1b.switchboard.v1.StepStartedH\x00\x12\x35\n\rstep_finished\x18\x0f \x01(\x0b\x32\x1c.switchboard.v1.StepFinishedH\x00\x12/\n\ntext_delta\x18\x10 \x01(\x0b\x32\x19.switchboard.v1.TextDeltaH\x00\x12/\n\nrich_media\x18\x11 \x01(\x0b\x32\x19.switchboard.v1.RichMediaH\x00\x12,\n\x08\x66\x61llback\x18\x12 \x01(\x0b\x32\x18.switchboard.v1.FallbackH\x00\x12*\n\x07handoff\x18\x13 \x01(\x0b\x32\x17.switchboard.v1.HandoffH\x00\x12\x37\n\x0eturn_completed\x18\x14 \x01(\x0b\x32\x1d.switchboard.v1.TurnCompletedH\x00\x12*\n\x05\x65rror\x18\x15 \x01(\x0b\x32\x19.switchboard.v1.TurnErrorH\x00\x42\x07\n\x05\x65vent\"2\n\x0bTurnStarted\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"\x9e\x01\n\x0eIntentDetected\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\x12/\n\ncandidates\x18\x03 \x03(\x0b\x32\x1b.switchboard.v1.IntentScore\x12\x14\n\x0cout_of_scope\x18\x04 \x01(\x08\x12\x12\n\nclassifier\x18\x05 \x01(\t\x12\x0f\n\x07intents\x18\x06 \x03(\t\"2\n\x0cPlanProposed\x12\"\n\x04plan\x18\x01 \x01(\x0b\x32\x14.switchboard.v1.Plan\"X\n\x0bStepStarted\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\":\n\x0cStepFinished\x12*\n\x06result\x18\x01 \x01(\x0b\x32\x1a.switchboard.v1.StepResult\"\x19\n\tTextDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\"\xc1\x01\n\x08\x46\x61llback\x12.\n\x06reason\x18\x01 \x01(\x0e\x32\x1e.switchboard.v1.FallbackReason\x12.\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1e.switchboard.v1.FallbackAction\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x17\n\x0foriginal_intent\x18\x04 \x01(\t\x12\x1b\n\x13original_confidence\x18\x05 \x01(\x01\x12\x0f\n\x07options\x18\x06 \x03(\t\"9\n\x07Handoff\x12\r\n\x05queue\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xb8\x02\n\rTurnCompleted\x12*\n\x07latency\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x05usage\x18\x02 \x01(\x0b\x32\x1a.switchboard.v1.TokenUsage\x12\r\n\x05reply\x18\x03 \x01(\t\x12\x46\n\rstage_latency\x18\x04 \x03(\x0b\x32/.switchboard.v1.TurnCompleted.StageLatencyEntry\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x1aN\n\x11StageLatencyEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration:\x02\x38\x01\"*\n\tTurnError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t*\xc4\x02\n\x0e\x46\x61llbackReason\x12\x1f\n\x1b\x46\x41LLBACK_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x46\x41LLBACK_REASON_LOW_CONFIDENCE\x10\x01\x12\x1d\n\x19\x46\x41LLBACK_REASON_AMBIGUOUS\x10\x02\x12 \n\x1c\x46\x41LLBACK_REASON_OUT_OF_SCOPE\x10\x03\x12\x1a\n\x16\x46\x41LLBACK_REASON_POLICY\x10\x04\x12#\n\x1f\x46\x41LLBACK_REASON_DEPENDENCY_DOWN\x10\x05\x12\"\n\x1e\x46\x41LLBACK_REASON_BACKEND_FAILED\x10\x06\x12%\n!FALLBACK_REASON_MODEL_UNAVAILABLE\x10\x07\x12 \n\x1c\x46\x41LLBACK_REASON_INVALID_PLAN\x10\x08*\xaf\x01\n\x0e\x46\x61llbackAction\x12\x1f\n\x1b\x46\x41LLBACK_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46\x41LLBACK_ACTION_CLARIFY\x10\x01\x12\x1d\n\x19\x46\x41LLBACK_ACTION_SAFE_FLOW\x10\x02\x12\x1b\n\x17\x46\x41LLBACK_ACTION_HANDOFF\x10\x03\x12#\n\x1f\x46\x41LLBACK_ACTION_EMBEDDED_ENGINE\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,32 +37,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TURNCOMPLETED_STAGELATENCYENTRY']._loaded_options = None
   _globals['_TURNCOMPLETED_STAGELATENCYENTRY']._serialized_options = b'8\001'
-  _globals['_FALLBACKREASON']._serialized_start=1906
-  _globals['_FALLBACKREASON']._serialized_end=2230
-  _globals['_FALLBACKACTION']._serialized_start=2233
-  _globals['_FALLBACKACTION']._serialized_end=2408
+  _globals['_FALLBACKREASON']._serialized_start=1923
+  _globals['_FALLBACKREASON']._serialized_end=2247
+  _globals['_FALLBACKACTION']._serialized_start=2250
+  _globals['_FALLBACKACTION']._serialized_end=2425
   _globals['_TURNEVENT']._serialized_start=172
   _globals['_TURNEVENT']._serialized_end=864
   _globals['_TURNSTARTED']._serialized_start=866
   _globals['_TURNSTARTED']._serialized_end=916
   _globals['_INTENTDETECTED']._serialized_start=919
-  _globals['_INTENTDETECTED']._serialized_end=1060
-  _globals['_PLANPROPOSED']._serialized_start=1062
-  _globals['_PLANPROPOSED']._serialized_end=1112
-  _globals['_STEPSTARTED']._serialized_start=1114
-  _globals['_STEPSTARTED']._serialized_end=1202
-  _globals['_STEPFINISHED']._serialized_start=1204
-  _globals['_STEPFINISHED']._serialized_end=1262
-  _globals['_TEXTDELTA']._serialized_start=1264
-  _globals['_TEXTDELTA']._serialized_end=1289
-  _globals['_FALLBACK']._serialized_start=1292
-  _globals['_FALLBACK']._serialized_end=1485
-  _globals['_HANDOFF']._serialized_start=1487
-  _globals['_HANDOFF']._serialized_end=1544
-  _globals['_TURNCOMPLETED']._serialized_start=1547
-  _globals['_TURNCOMPLETED']._serialized_end=1859
-  _globals['_TURNCOMPLETED_STAGELATENCYENTRY']._serialized_start=1781
-  _globals['_TURNCOMPLETED_STAGELATENCYENTRY']._serialized_end=1859
-  _globals['_TURNERROR']._serialized_start=1861
-  _globals['_TURNERROR']._serialized_end=1903
+  _globals['_INTENTDETECTED']._serialized_end=1077
+  _globals['_PLANPROPOSED']._serialized_start=1079
+  _globals['_PLANPROPOSED']._serialized_end=1129
+  _globals['_STEPSTARTED']._serialized_start=1131
+  _globals['_STEPSTARTED']._serialized_end=1219
+  _globals['_STEPFINISHED']._serialized_start=1221
+  _globals['_STEPFINISHED']._serialized_end=1279
+  _globals['_TEXTDELTA']._serialized_start=1281
+  _globals['_TEXTDELTA']._serialized_end=1306
+  _globals['_FALLBACK']._serialized_start=1309
+  _globals['_FALLBACK']._serialized_end=1502
+  _globals['_HANDOFF']._serialized_start=1504
+  _globals['_HANDOFF']._serialized_end=1561
+  _globals['_TURNCOMPLETED']._serialized_start=1564
+  _globals['_TURNCOMPLETED']._serialized_end=1876
+  _globals['_TURNCOMPLETED_STAGELATENCYENTRY']._serialized_start=1798
+  _globals['_TURNCOMPLETED_STAGELATENCYENTRY']._serialized_end=1876
+  _globals['_TURNERROR']._serialized_start=1878
+  _globals['_TURNERROR']._serialized_end=1920
 # @@protoc_insertion_point(module_scope)

@@ -90,18 +90,20 @@ class TurnStarted(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class IntentDetected(_message.Message):
-    __slots__ = ("name", "confidence", "candidates", "out_of_scope", "classifier")
+    __slots__ = ("name", "confidence", "candidates", "out_of_scope", "classifier", "intents")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     OUT_OF_SCOPE_FIELD_NUMBER: _ClassVar[int]
     CLASSIFIER_FIELD_NUMBER: _ClassVar[int]
+    INTENTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     confidence: float
     candidates: _containers.RepeatedCompositeFieldContainer[_common_pb2.IntentScore]
     out_of_scope: bool
     classifier: str
-    def __init__(self, name: _Optional[str] = ..., confidence: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., out_of_scope: _Optional[bool] = ..., classifier: _Optional[str] = ...) -> None: ...
+    intents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., confidence: _Optional[float] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., out_of_scope: _Optional[bool] = ..., classifier: _Optional[str] = ..., intents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PlanProposed(_message.Message):
     __slots__ = ("plan",)

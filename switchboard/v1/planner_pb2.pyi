@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PlanRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "text", "intent", "candidates", "slots", "customer_id", "history", "tier", "pending_flow")
+    __slots__ = ("session_id", "turn_id", "text", "intent", "candidates", "slots", "customer_id", "history", "tier", "pending_flow", "intents")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class PlanRequest(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     PENDING_FLOW_FIELD_NUMBER: _ClassVar[int]
+    INTENTS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     text: str
@@ -36,7 +37,8 @@ class PlanRequest(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[_common_pb2.HistoryEntry]
     tier: str
     pending_flow: str
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., tier: _Optional[str] = ..., pending_flow: _Optional[str] = ...) -> None: ...
+    intents: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., tier: _Optional[str] = ..., pending_flow: _Optional[str] = ..., intents: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PlanResponse(_message.Message):
     __slots__ = ("step", "plan")

@@ -514,7 +514,10 @@ type IntentDetected struct {
 	// out_of_scope is true when the message matches no known intent.
 	OutOfScope bool `protobuf:"varint,4,opt,name=out_of_scope,json=outOfScope,proto3" json:"out_of_scope,omitempty"`
 	// classifier names the classifier that decided, for example "embedded".
-	Classifier    string `protobuf:"bytes,5,opt,name=classifier,proto3" json:"classifier,omitempty"`
+	Classifier string `protobuf:"bytes,5,opt,name=classifier,proto3" json:"classifier,omitempty"`
+	// intents lists every intent the message expresses, in the order expressed: one for most
+	// messages, several for "my withdrawal hasn't arrived and I want to set a deposit limit".
+	Intents       []string `protobuf:"bytes,6,rep,name=intents,proto3" json:"intents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -582,6 +585,13 @@ func (x *IntentDetected) GetClassifier() string {
 		return x.Classifier
 	}
 	return ""
+}
+
+func (x *IntentDetected) GetIntents() []string {
+	if x != nil {
+		return x.Intents
+	}
+	return nil
 }
 
 // PlanProposed reports the plan the turn will execute.
@@ -1106,7 +1116,7 @@ const file_switchboard_v1_events_proto_rawDesc = "" +
 	"\vTurnStarted\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\tR\achannel\"\xc3\x01\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\"\xdd\x01\n" +
 	"\x0eIntentDetected\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -1119,7 +1129,8 @@ const file_switchboard_v1_events_proto_rawDesc = "" +
 	"outOfScope\x12\x1e\n" +
 	"\n" +
 	"classifier\x18\x05 \x01(\tR\n" +
-	"classifier\"8\n" +
+	"classifier\x12\x18\n" +
+	"\aintents\x18\x06 \x03(\tR\aintents\"8\n" +
 	"\fPlanProposed\x12(\n" +
 	"\x04plan\x18\x01 \x01(\v2\x14.switchboard.v1.PlanR\x04plan\"q\n" +
 	"\vStepStarted\x12\x17\n" +
