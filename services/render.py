@@ -76,7 +76,8 @@ class EventPrinter:
         elif kind == "rich_media":
             m = event.rich_media
             media = _enum(common_pb2.MediaKind, m.kind, "MEDIA_KIND_")
-            self._line(f"· [{media}] {m.title} {m.uri}".rstrip())
+            uri = m.uri if len(m.uri) <= 80 else f"{m.uri[:40]}… ({len(m.uri)} characters)"
+            self._line(f"· [{media}] {m.title} {uri}".rstrip())
         elif kind == "fallback":
             f = event.fallback
             reason = _enum(events_pb2.FallbackReason, f.reason, "FALLBACK_REASON_")

@@ -145,12 +145,21 @@ def plan_from_proto(plan: common_pb2.Plan) -> Plan:
 
 
 def result_from_proto(result: common_pb2.StepResult) -> StepResult:
+    # A refused step's reply uses the policy's customer-facing message, not the audit reason.
+    refusal = next(
+        (
+            v.message
+            for v in result.verdicts
+            if v.action != common_pb2.POLICY_ACTION_ALLOW and v.message
+        ),
+        "",
+    )
     return StepResult(
         step_id=result.step_id,
         tool=result.tool,
         outcome=_OUTCOMES.get(result.outcome, "failed"),
         result=struct_to_dict(result.result),
-        error=result.error,
+        error=refusal or result.error,
         http_status=result.http_status,
     )
 

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.runtime.settings import ServiceSettings
 
 PACKS_DIR = Path(__file__).resolve().parents[2] / "packs"
+
+
+class IdentityCheck(BaseModel):
+    """How the router learns whether a caller the channel names is verified.
+
+    Channels send ``customer_id`` only for callers they have authenticated. For ids starting with
+    ``prefix``, ``tool`` is called with ``{argument: id}`` and the caller counts as verified when
+    the result's ``field`` equals ``equals``; an empty ``tool`` means the channel's own
+    authentication is the verification (e.g. dental offices signed in to the provider portal).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    prefix: str = Field(min_length=1)
+    tool: str = ""
+    argument: str = "customer_id"
+    field: str = "status"
+    equals: str = "verified"
 
 
 class RouterSettings(ServiceSettings):
@@ -30,8 +48,11 @@ class RouterSettings(ServiceSettings):
     intents_dir: Path = Field(
         default=PACKS_DIR / "intents", description="folder of intent packs the classifier learns"
     )
-    identity_tool: str = Field(
-        default="getIdentityVerification",
-        description="tool that tells whether the customer a channel names is verified "
-        "(its result's status is 'verified'); empty: none",
+    identity_checks: list[IdentityCheck] = Field(
+        default_factory=lambda: [
+            IdentityCheck(prefix="C-", tool="getIdentityVerification"),
+            IdentityCheck(prefix="P-", tool=""),
+        ],
+        description="how the identity of the customer (or office) a channel names is verified; "
+        "the first check whose prefix matches applies, none: not verified",
     )

@@ -57,7 +57,7 @@ class RouterService:
             classifier,
             turn_deadline_s=config.turn_deadline_s,
             understand_timeout_s=config.understand_timeout_s,
-            identity_tool=config.identity_tool,
+            identity_checks=config.identity_checks,
         )
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ from typing import Protocol
 from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
 
+from services.router.config import IdentityCheck
 from services.router.events import EventFactory, duration
 from services.router.peers import DependencyFailure, Peers, stream, unary
 from services.runtime import deadline, metrics
@@ -47,6 +48,11 @@ SAFE_REPLY = (
     "I'm sorry, I can't complete that right now. I've noted your request and a colleague "
     "can pick it up from here."
 )
+
+CONFIRM_INTENT = "confirm"
+
+#: input verdicts that let a turn act
+_PASSING = (common_pb2.POLICY_ACTION_ALLOW, common_pb2.POLICY_ACTION_DISCLAIM)
 
 _FAILED_OUTCOMES = (
     common_pb2.STEP_OUTCOME_FAILED,
@@ -113,6 +119,10 @@ class _Turn:
     stage_latency: dict[str, float] = field(default_factory=dict)
     #: the CRM's verdict on the customer's identity, when this turn looked it up
     identity_verified: bool | None = None
+    #: the customer confirmed the plan the session held for confirmation
+    confirmed: bool = False
+    #: a plan this turn leaves waiting for the customer's confirmation
+    pending_plan: common_pb2.Plan | None = None
 
     def facts(self) -> struct_pb2.Struct:
         """The session facts policy rules read."""
@@ -120,7 +130,9 @@ class _Turn:
         if verified is None:
             verified = bool(self.session and self.session.identity_verified)
         customer = self.input.customer_id or (self.session.customer_id if self.session else "")
-        return dict_to_struct({"identity_verified": verified, "customer_id": customer})
+        return dict_to_struct(
+            {"identity_verified": verified, "customer_id": customer, "confirmed": self.confirmed}
+        )
 
     def add_usage(self, usage: common_pb2.TokenUsage) -> None:
         self.usage.input_tokens += usage.input_tokens
@@ -209,11 +221,11 @@ class TurnRunner:
         *,
         turn_deadline_s: float,
         understand_timeout_s: float,
-        identity_tool: str = "",
+        identity_checks: Sequence[IdentityCheck] = (),
     ) -> None:
         self.peers = peers
         self.classifier = classifier
-        self.identity_tool = identity_tool
+        self.identity_checks = tuple(identity_checks)
         self.turn_deadline_s = turn_deadline_s
         self.understand_timeout_s = understand_timeout_s
 
@@ -264,7 +276,15 @@ class TurnRunner:
     async def _stages(self, turn: _Turn) -> None:
         async with _Stage(turn, "understand"):
             await self._understand(turn)
-        assert turn.intent is not None
+        assert turn.intent is not None and turn.session is not None
+        waiting = turn.session.pending_plan
+        if (
+            waiting.steps
+            and turn.intent.name == CONFIRM_INTENT
+            and all(v.action in _PASSING for v in turn.verdicts)
+        ):
+            await self._run_confirmed(turn, waiting)
+            return
         async with _Stage(turn, "decide"):
             decision = await unary(
                 "governance",
@@ -302,8 +322,50 @@ class TurnRunner:
         if plan.steps:
             async with _Stage(turn, "act"):
                 await self._act(turn, plan)
+            if await self._ask_confirmation(turn, plan):
+                return
         async with _Stage(turn, "answer"):
             await self._answer(turn)
+
+    async def _run_confirmed(self, turn: _Turn, plan: common_pb2.Plan) -> None:
+        """Run the plan the customer just confirmed, as it was proposed.
+
+        It runs under its own plan id, so the broker gives its steps the idempotency keys they
+        had the first time: a step that already took effect then is not repeated.
+        """
+        turn.confirmed = True
+        turn.plan = plan
+        await turn.send(turn.events.plan(plan))
+        async with _Stage(turn, "act"):
+            await self._act(turn, plan)
+        if await self._ask_confirmation(turn, plan):
+            return
+        async with _Stage(turn, "answer"):
+            await self._answer(turn)
+
+    async def _ask_confirmation(self, turn: _Turn, plan: common_pb2.Plan) -> bool:
+        """If policy held a step for the customer's confirmation, keep the plan and ask."""
+        held = [
+            (result, verdict)
+            for result in turn.results
+            if result.outcome == common_pb2.STEP_OUTCOME_REJECTED
+            for verdict in result.verdicts
+            if verdict.action == common_pb2.POLICY_ACTION_CONFIRM
+        ]
+        if not held or turn.confirmed:
+            return False
+        turn.pending_plan = plan
+        steps = {step.id: step for step in plan.steps}
+        actions = "; ".join(
+            (steps[result.step_id].description or result.tool).rstrip(".")
+            for result, _ in held
+            if result.step_id in steps
+        )
+        message = held[0][1].message or "Please confirm that you want me to go ahead."
+        await turn.say(
+            f"{message} I'm about to: {actions}. Reply yes to go ahead, or no to cancel."
+        )
+        return True
 
     async def _understand(self, turn: _Turn) -> None:
         request = turn.input
@@ -372,14 +434,17 @@ class TurnRunner:
         no tool configured, the lookup failing) leaves the session's own state in force.
         """
         customer = turn.input.customer_id
-        if not customer or not self.identity_tool:
+        check = next((c for c in self.identity_checks if customer.startswith(c.prefix)), None)
+        if not customer or check is None:
             return None
+        if not check.tool:
+            return True
         if (await session).session.identity_verified:
             return None
         step = common_pb2.PlanStep(
-            id="identity", tool=self.identity_tool, description="identity verification state"
+            id="identity", tool=check.tool, description="identity verification state"
         )
-        step.arguments.update({"customer_id": customer})
+        step.arguments.update({check.argument: customer})
         request = tool_broker_pb2.ExecuteToolRequest(
             session_id=turn.input.session_id, turn_id=turn.input.turn_id, step=step
         )
@@ -391,7 +456,7 @@ class TurnRunner:
         result = response.result
         if result.outcome != common_pb2.STEP_OUTCOME_SUCCEEDED:
             return None
-        return bool(struct_to_dict(result.result).get("status") == "verified")
+        return bool(struct_to_dict(result.result).get(check.field) == check.equals)
 
     async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:
         if decision.HasField("fallback"):
@@ -562,6 +627,7 @@ class TurnRunner:
                                 customer_id=turn.input.customer_id,
                                 pending_flow=pending,
                                 identity_verified=turn.identity_verified,
+                                pending_plan=turn.pending_plan,
                             )
                         ),
                     )

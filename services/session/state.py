@@ -29,6 +29,8 @@ class TurnWrite:
     customer_id: str = ""
     pending_flow: str = ""
     identity_verified: bool | None = None
+    #: the plan awaiting the customer's confirmation; None clears it
+    pending_plan: common_pb2.Plan | None = None
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -65,6 +67,10 @@ def apply_turn(
     session.slots.clear()
     session.slots.update(write.slots)
     session.pending_flow = write.pending_flow
+    if write.pending_plan is not None and write.pending_plan.steps:
+        session.pending_plan.CopyFrom(write.pending_plan)
+    else:
+        session.ClearField("pending_plan")
     if write.customer_id:
         session.customer_id = write.customer_id
     if write.identity_verified is not None:

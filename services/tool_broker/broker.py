@@ -57,8 +57,9 @@ _TURNS_REMEMBERED = 10_000
 
 
 def idempotency_key(context: CallContext, step_id: str) -> str:
-    """The key a step's mutation carries: the same for every attempt of the step in its turn."""
-    material = "\x1f".join((context.session_id, context.turn_id, step_id))
+    """The key a step's mutation carries: the same for every attempt of the step in its plan
+    (or, for a lone call, its turn)."""
+    material = "\x1f".join((context.session_id, context.plan_id or context.turn_id, step_id))
     return "sbx-" + hashlib.sha256(material.encode()).hexdigest()[:40]
 
 

@@ -38,6 +38,9 @@ class CallContext:
 
     session_id: str
     turn_id: str
+    #: the plan the call belongs to; a plan run again (once the customer confirms it) reuses
+    #: its idempotency keys, so steps that already took effect do not take effect twice
+    plan_id: str = ""
     #: the session facts tool-call rules read (identity_verified, confirmed, ...)
     session: Mapping[str, Any] = field(default_factory=dict)
 

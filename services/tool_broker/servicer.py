@@ -69,9 +69,11 @@ class ToolBrokerServicer(tool_broker_pb2_grpc.ToolBrokerServiceServicer):
 def _context(
     request: tool_broker_pb2.ExecuteToolRequest | tool_broker_pb2.ExecutePlanRequest,
 ) -> CallContext:
+    plan_id = request.plan.id if isinstance(request, tool_broker_pb2.ExecutePlanRequest) else ""
     return CallContext(
         session_id=request.session_id,
         turn_id=request.turn_id,
+        plan_id=plan_id,
         session=struct_to_dict(request.session) if request.HasField("session") else {},
     )
 

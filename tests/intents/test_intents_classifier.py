@@ -138,7 +138,7 @@ def test_batch_and_single_paths_agree(classifier: IntentClassifier) -> None:
 
 def test_from_packs_reads_the_folder(encoder: MiniLMEncoder) -> None:
     classifier = IntentClassifier.from_packs(PACKS, encoder=encoder)
-    assert len(classifier.intent_names) == 9 + 5 + 4 + 4
+    assert len(classifier.intent_names) == 9 + 5 + 4 + 6
     assert classifier.classify("Is flight UA 123 on time?").intent == "flight_status"
 
 

@@ -30,7 +30,7 @@ EXPECTED = {
         "account_verification",
     },
     "dental": {"eligibility_check", "claim_status", "benefits_summary", "find_provider"},
-    "general": {"greeting", "goodbye", "thanks", "human_agent"},
+    "general": {"greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"},
 }
 
 

@@ -13,7 +13,7 @@ from services.planner.cli import planner
 def test_check_lists_every_flow() -> None:
     result = CliRunner().invoke(planner, ["check"])
     assert result.exit_code == 0, result.output
-    assert "22 flows OK" in result.output
+    assert "24 flows OK" in result.output
     assert "flight_status" in result.output and "getFlightStatus" in result.output
 
 

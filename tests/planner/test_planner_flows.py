@@ -42,7 +42,7 @@ INTENTS = {
         "account_verification",
     ],
     "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
-    "general": ["greeting", "goodbye", "thanks", "human_agent"],
+    "general": ["greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"],
 }
 ALL_INTENTS = [intent for intents in INTENTS.values() for intent in intents]
 

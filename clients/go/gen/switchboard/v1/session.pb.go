@@ -100,7 +100,11 @@ type Session struct {
 	// created_at is when the session was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// updated_at is when the session was last written.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// pending_plan is a plan waiting for the customer's explicit confirmation: a policy verdict
+	// asked to confirm one of its steps. The next turn runs it if the customer confirms, and
+	// drops it otherwise.
+	PendingPlan   *Plan `protobuf:"bytes,10,opt,name=pending_plan,json=pendingPlan,proto3" json:"pending_plan,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +198,13 @@ func (x *Session) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Session) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Session) GetPendingPlan() *Plan {
+	if x != nil {
+		return x.PendingPlan
 	}
 	return nil
 }
@@ -506,8 +517,10 @@ type AppendTurnRequest struct {
 	PendingFlow string `protobuf:"bytes,6,opt,name=pending_flow,json=pendingFlow,proto3" json:"pending_flow,omitempty"`
 	// identity_verified changes the session's identity state when set.
 	IdentityVerified *bool `protobuf:"varint,7,opt,name=identity_verified,json=identityVerified,proto3,oneof" json:"identity_verified,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// pending_plan replaces the session's plan awaiting confirmation (absent clears it).
+	PendingPlan   *Plan `protobuf:"bytes,8,opt,name=pending_plan,json=pendingPlan,proto3" json:"pending_plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AppendTurnRequest) Reset() {
@@ -587,6 +600,13 @@ func (x *AppendTurnRequest) GetIdentityVerified() bool {
 		return *x.IdentityVerified
 	}
 	return false
+}
+
+func (x *AppendTurnRequest) GetPendingPlan() *Plan {
+	if x != nil {
+		return x.PendingPlan
+	}
+	return nil
 }
 
 // AppendTurnResponse is the session after the write.
@@ -850,7 +870,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xc6\x03\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xff\x03\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -863,7 +883,9 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x1a8\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x127\n" +
+	"\fpending_plan\x18\n" +
+	" \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -895,7 +917,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\x97\x03\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xd0\x03\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -905,7 +927,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\vcustomer_id\x18\x05 \x01(\tR\n" +
 	"customerId\x12!\n" +
 	"\fpending_flow\x18\x06 \x01(\tR\vpendingFlow\x120\n" +
-	"\x11identity_verified\x18\a \x01(\bH\x00R\x10identityVerified\x88\x01\x01\x1a8\n" +
+	"\x11identity_verified\x18\a \x01(\bH\x00R\x10identityVerified\x88\x01\x01\x127\n" +
+	"\fpending_plan\x18\b \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -971,10 +994,10 @@ var file_switchboard_v1_session_proto_goTypes = []any{
 	nil,                           // 12: switchboard.v1.AppendTurnRequest.SlotsEntry
 	(*HistoryEntry)(nil),          // 13: switchboard.v1.HistoryEntry
 	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*IntentDetected)(nil),        // 16: switchboard.v1.IntentDetected
-	(*PolicyVerdict)(nil),         // 17: switchboard.v1.PolicyVerdict
-	(*Plan)(nil),                  // 18: switchboard.v1.Plan
+	(*Plan)(nil),                  // 15: switchboard.v1.Plan
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*IntentDetected)(nil),        // 17: switchboard.v1.IntentDetected
+	(*PolicyVerdict)(nil),         // 18: switchboard.v1.PolicyVerdict
 	(*StepResult)(nil),            // 19: switchboard.v1.StepResult
 	(*Fallback)(nil),              // 20: switchboard.v1.Fallback
 	(*Handoff)(nil),               // 21: switchboard.v1.Handoff
@@ -985,34 +1008,36 @@ var file_switchboard_v1_session_proto_depIdxs = []int32{
 	13, // 1: switchboard.v1.Session.history:type_name -> switchboard.v1.HistoryEntry
 	14, // 2: switchboard.v1.Session.created_at:type_name -> google.protobuf.Timestamp
 	14, // 3: switchboard.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	14, // 4: switchboard.v1.TurnRecord.started_at:type_name -> google.protobuf.Timestamp
-	15, // 5: switchboard.v1.TurnRecord.latency:type_name -> google.protobuf.Duration
-	16, // 6: switchboard.v1.TurnRecord.intent:type_name -> switchboard.v1.IntentDetected
-	17, // 7: switchboard.v1.TurnRecord.verdicts:type_name -> switchboard.v1.PolicyVerdict
-	18, // 8: switchboard.v1.TurnRecord.plan:type_name -> switchboard.v1.Plan
-	19, // 9: switchboard.v1.TurnRecord.steps:type_name -> switchboard.v1.StepResult
-	20, // 10: switchboard.v1.TurnRecord.fallbacks:type_name -> switchboard.v1.Fallback
-	21, // 11: switchboard.v1.TurnRecord.handoff:type_name -> switchboard.v1.Handoff
-	22, // 12: switchboard.v1.TurnRecord.usage:type_name -> switchboard.v1.TokenUsage
-	0,  // 13: switchboard.v1.TurnRecord.status:type_name -> switchboard.v1.TurnStatus
-	1,  // 14: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	2,  // 15: switchboard.v1.AppendTurnRequest.turn:type_name -> switchboard.v1.TurnRecord
-	12, // 16: switchboard.v1.AppendTurnRequest.slots:type_name -> switchboard.v1.AppendTurnRequest.SlotsEntry
-	1,  // 17: switchboard.v1.AppendTurnResponse.session:type_name -> switchboard.v1.Session
-	2,  // 18: switchboard.v1.ListTurnsResponse.turns:type_name -> switchboard.v1.TurnRecord
-	3,  // 19: switchboard.v1.SessionService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	5,  // 20: switchboard.v1.SessionService.AppendTurn:input_type -> switchboard.v1.AppendTurnRequest
-	7,  // 21: switchboard.v1.SessionService.ListTurns:input_type -> switchboard.v1.ListTurnsRequest
-	9,  // 22: switchboard.v1.SessionService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	4,  // 23: switchboard.v1.SessionService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	6,  // 24: switchboard.v1.SessionService.AppendTurn:output_type -> switchboard.v1.AppendTurnResponse
-	8,  // 25: switchboard.v1.SessionService.ListTurns:output_type -> switchboard.v1.ListTurnsResponse
-	10, // 26: switchboard.v1.SessionService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	23, // [23:27] is the sub-list for method output_type
-	19, // [19:23] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 4: switchboard.v1.Session.pending_plan:type_name -> switchboard.v1.Plan
+	14, // 5: switchboard.v1.TurnRecord.started_at:type_name -> google.protobuf.Timestamp
+	16, // 6: switchboard.v1.TurnRecord.latency:type_name -> google.protobuf.Duration
+	17, // 7: switchboard.v1.TurnRecord.intent:type_name -> switchboard.v1.IntentDetected
+	18, // 8: switchboard.v1.TurnRecord.verdicts:type_name -> switchboard.v1.PolicyVerdict
+	15, // 9: switchboard.v1.TurnRecord.plan:type_name -> switchboard.v1.Plan
+	19, // 10: switchboard.v1.TurnRecord.steps:type_name -> switchboard.v1.StepResult
+	20, // 11: switchboard.v1.TurnRecord.fallbacks:type_name -> switchboard.v1.Fallback
+	21, // 12: switchboard.v1.TurnRecord.handoff:type_name -> switchboard.v1.Handoff
+	22, // 13: switchboard.v1.TurnRecord.usage:type_name -> switchboard.v1.TokenUsage
+	0,  // 14: switchboard.v1.TurnRecord.status:type_name -> switchboard.v1.TurnStatus
+	1,  // 15: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	2,  // 16: switchboard.v1.AppendTurnRequest.turn:type_name -> switchboard.v1.TurnRecord
+	12, // 17: switchboard.v1.AppendTurnRequest.slots:type_name -> switchboard.v1.AppendTurnRequest.SlotsEntry
+	15, // 18: switchboard.v1.AppendTurnRequest.pending_plan:type_name -> switchboard.v1.Plan
+	1,  // 19: switchboard.v1.AppendTurnResponse.session:type_name -> switchboard.v1.Session
+	2,  // 20: switchboard.v1.ListTurnsResponse.turns:type_name -> switchboard.v1.TurnRecord
+	3,  // 21: switchboard.v1.SessionService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	5,  // 22: switchboard.v1.SessionService.AppendTurn:input_type -> switchboard.v1.AppendTurnRequest
+	7,  // 23: switchboard.v1.SessionService.ListTurns:input_type -> switchboard.v1.ListTurnsRequest
+	9,  // 24: switchboard.v1.SessionService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	4,  // 25: switchboard.v1.SessionService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	6,  // 26: switchboard.v1.SessionService.AppendTurn:output_type -> switchboard.v1.AppendTurnResponse
+	8,  // 27: switchboard.v1.SessionService.ListTurns:output_type -> switchboard.v1.ListTurnsResponse
+	10, // 28: switchboard.v1.SessionService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	25, // [25:29] is the sub-list for method output_type
+	21, // [21:25] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_session_proto_init() }

@@ -1,0 +1,134 @@
+"""The issue's scenarios through the whole mesh: the storm rebooking and the dental office."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from mocks.common.app import backend_of
+from mocks.common.faults import FaultConfig, FaultSpec, Latency
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2, events_pb2, router_pb2, router_pb2_grpc
+
+STORM = (
+    "My flight tomorrow got cancelled because of the storm — get me on the next one and use my "
+    "miles for an upgrade"
+)
+
+
+def turn(mesh: Mesh, session: str, text: str, customer: str) -> list[events_pb2.TurnEvent]:
+    with grpc.insecure_channel(mesh.target("router")) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+        request = router_pb2.SendTurnRequest(session_id=session, text=text, customer_id=customer)
+        events = [r.event for r in stub.SendTurn(request, timeout=30)]
+    assert events[-1].WhichOneof("event") == "turn_completed", events[-1]
+    return events
+
+
+def finished(events: list[events_pb2.TurnEvent]) -> dict[str, common_pb2.StepResult]:
+    return {
+        e.step_finished.result.tool: e.step_finished.result
+        for e in events
+        if e.WhichOneof("event") == "step_finished"
+    }
+
+
+def reply(events: list[events_pb2.TurnEvent]) -> str:
+    return events[-1].turn_completed.reply
+
+
+def calls(mesh: Mesh, backend: str, *operations: str) -> list[Any]:
+    """The backend's logged requests of these operations, as the mock recorded them."""
+    log = backend_of(mesh.mocks.apps[backend]).log
+    return [r for r in log.records() if r.operation_id in operations]
+
+
+@contextlib.contextmanager
+def latency(mesh: Mesh, backend: str, mean_ms: float) -> Iterator[None]:
+    """Give the backend a steady latency, so that concurrent calls visibly overlap."""
+    faults = backend_of(mesh.mocks.apps[backend]).faults
+    before = faults.config
+    faults.configure(
+        FaultConfig(default=FaultSpec(latency=Latency(distribution="constant", mean_ms=mean_ms)))
+    )
+    try:
+        yield
+    finally:
+        faults.configure(before)
+
+
+def overlap(records: list[Any]) -> bool:
+    """Whether every pair of the requests was in flight at the same moment."""
+    latest_start = max(r.started_at for r in records)
+    earliest_end = min(r.ended_at for r in records)
+    return latest_start < earliest_end
+
+
+def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(mesh: Mesh) -> None:
+    backend_of(mesh.mocks.apps["booking"]).log.clear()
+    with latency(mesh, "booking", 80):
+        first = turn(mesh, "storm-1", STORM, "C-1001")
+    results = finished(first)
+    for tool in ("listCustomerReservations", "getFlightStatus", "getFareRules", "searchFlights"):
+        assert results[tool].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, results[tool].error
+    assert "cancelled" in reply(first) and "UA891" in reply(first)
+    # Status, fare rules and alternatives depend only on the reservation: they ran at once.
+    fetched = calls(mesh, "booking", "getFlightStatus", "getFareRules", "searchFlights")
+    assert len(fetched) == 3
+    assert overlap(fetched)
+
+    # Naming the flight is not yet consent: the change waits for an explicit yes.
+    asked = turn(mesh, "storm-1", "book UA891", "C-1001")
+    held = finished(asked)["rebookReservation"]
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
+    assert "confirm" in reply(asked).lower()
+    assert not calls(mesh, "booking", "rebookReservation")
+
+    done = turn(mesh, "storm-1", "yes, go ahead", "C-1001")
+    results = finished(done)
+    assert results["rebookReservation"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert results["addInteractionNote"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    media = [e.rich_media for e in done if e.WhichOneof("event") == "rich_media"]
+    assert [m.kind for m in media] == [common_pb2.MEDIA_KIND_IMAGE]
+    assert len(calls(mesh, "booking", "rebookReservation")) == 1
+    assert "UA891" in reply(done)
+
+    # A second yes has nothing left to confirm and changes nothing.
+    again = turn(mesh, "storm-1", "yes", "C-1001")
+    assert "rebookReservation" not in finished(again)
+    assert len(calls(mesh, "booking", "rebookReservation")) == 1
+
+
+def test_declining_drops_the_waiting_change(mesh: Mesh) -> None:
+    turn(mesh, "storm-2", STORM, "C-1005")
+    before = len(calls(mesh, "booking", "rebookReservation"))
+    asked = turn(mesh, "storm-2", "book DL2215", "C-1005")
+    assert "confirm" in reply(asked).lower() or "rebookReservation" not in finished(asked)
+    declined = turn(mesh, "storm-2", "no, don't do that", "C-1005")
+    assert "rebookReservation" not in finished(declined)
+    follow_up = turn(mesh, "storm-2", "yes", "C-1005")
+    assert "rebookReservation" not in finished(follow_up)
+    assert len(calls(mesh, "booking", "rebookReservation")) == before
+
+
+def test_a_dental_office_gets_eligibility_benefits_and_claim_in_one_turn(mesh: Mesh) -> None:
+    backend_of(mesh.mocks.apps["claims"]).log.clear()
+    with latency(mesh, "claims", 80):
+        events = turn(
+            mesh,
+            "dental-1",
+            "Is member M-3001 eligible for a crown next Tuesday, and where is claim CL-9001?",
+            "P-7001",
+        )
+    results = finished(events)
+    for tool in ("checkEligibility", "getBenefits", "getClaim"):
+        assert results[tool].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, results[tool].error
+    assert overlap(calls(mesh, "claims", "checkEligibility", "getBenefits", "getClaim"))
+    text = reply(events)
+    assert "under review" in text and "not a guarantee of payment" in text
+    policies = [e.policy for e in events if e.WhichOneof("event") == "policy"]
+    assert any(p.action == common_pb2.POLICY_ACTION_DISCLAIM for p in policies)
