@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -17,6 +15,7 @@ from services.pii.guard import DetectionGuard
 from services.pii.masking import Masker
 from services.pii.servicer import PiiServicer
 from services.pii.vault import InMemoryVaultStore, Vault, VaultStore, load_key
+from services.runtime.periodic import Periodic
 from switchboard.v1 import pii_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -54,29 +53,23 @@ class PiiService:
         )
         self.masker = Masker(build_detector(settings), self.vault)
         self.guard = DetectionGuard(self.masker, settings.detect_timeout_s, settings.detect_workers)
-        self._purger: asyncio.Task[None] | None = None
+        self._purger = Periodic("pii-vault-purge", settings.purge_interval_s, self._purge)
 
     def register(self, server: aio.Server) -> None:
         servicer = PiiServicer(self.masker, self.guard, self.settings.max_text_chars)
         pii_pb2_grpc.add_PiiServiceServicer_to_server(servicer, server)
 
     async def start(self) -> None:
-        self._purger = asyncio.create_task(self._purge_forever(), name="pii-vault-purge")
+        self._purger.start()
 
     async def stop(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-            self._purger = None
+        await self._purger.stop()
         self.guard.close()
 
-    async def _purge_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.purge_interval_s)
-            purged = self.vault.purge_expired()
-            if purged:
-                log.info("purged %d expired PII vault sessions", purged)
+    async def _purge(self) -> None:
+        purged = self.vault.purge_expired()
+        if purged:
+            log.info("purged %d expired PII vault sessions", purged)
 
 
 def build(settings: Settings) -> PiiService:

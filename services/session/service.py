@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
 from grpc import aio
 
 from services.config import Settings
+from services.runtime.periodic import Periodic
 from services.session.config import SessionSettings
 from services.session.redis_store import RedisSessionStore
 from services.session.servicer import SessionServicer
@@ -45,7 +44,8 @@ class SessionService:
         self.settings = settings
         self.store = store
         self.sessions = Sessions(store, history_turns=settings.history_turns)
-        self._purger: asyncio.Task[None] | None = None
+        # Expired sessions are already invisible to reads; purging only reclaims their space.
+        self._purger = Periodic("session-purge", settings.purge_interval_s, store.purge_expired)
 
     def register(self, server: aio.Server) -> None:
         servicer = SessionServicer(self.sessions)
@@ -53,24 +53,11 @@ class SessionService:
 
     async def start(self) -> None:
         await self.store.open()
-        self._purger = asyncio.create_task(self._purge_periodically(), name="session-purge")
+        self._purger.start()
 
     async def stop(self) -> None:
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
-            self._purger = None
+        await self._purger.stop()
         await self.store.close()
-
-    async def _purge_periodically(self) -> None:
-        # Expired sessions are already invisible to reads; this only reclaims their space.
-        while True:
-            await asyncio.sleep(self.settings.purge_interval_s)
-            try:
-                await self.store.purge_expired()
-            except Exception:
-                log.exception("purging expired sessions failed; retrying next interval")
 
 
 def build(settings: Settings) -> SessionService:
