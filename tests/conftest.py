@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 from harness import LoopThread
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -17,6 +19,8 @@ from services.mesh import Mesh, start_mesh
 
 #: every span the in-process servers of the test session finish
 SPANS = InMemorySpanExporter()
+#: every metric they record
+METRICS = InMemoryMetricReader()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -24,6 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "switchboard-tests"}))
     provider.add_span_processor(SimpleSpanProcessor(SPANS))
     trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(resource=provider.resource, metric_readers=[METRICS]))
     HTTPXClientInstrumentor().instrument()
 
 
@@ -33,6 +38,12 @@ def loop_thread() -> Iterator[LoopThread]:
     loop = LoopThread()
     yield loop
     loop.close()
+
+
+@pytest.fixture
+def metric_reader() -> InMemoryMetricReader:
+    """The reader holding every metric of the session."""
+    return METRICS
 
 
 @pytest.fixture

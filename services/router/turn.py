@@ -50,6 +50,8 @@ SAFE_REPLY = (
 )
 
 CONFIRM_INTENT = "confirm"
+#: the slot of a plan awaiting confirmation that says what it will do; never a session slot
+AWAITING_SLOT = "_awaiting_confirmation"
 
 #: input verdicts that let a turn act
 _PASSING = (common_pb2.POLICY_ACTION_ALLOW, common_pb2.POLICY_ACTION_DISCLAIM)
@@ -184,6 +186,12 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group.exceptions[0]
 
 
+def _describe(plan: common_pb2.Plan) -> str:
+    """What a plan awaiting confirmation will do, as the customer was told."""
+    awaiting = plan.slots.get(AWAITING_SLOT, "")
+    return awaiting[0].lower() + awaiting[1:] if awaiting else "go ahead with that change"
+
+
 def _measure(turn: _Turn, latency: float) -> None:
     intent = turn.intent.name if turn.intent is not None else ""
     metrics.TURN_DURATION.record(latency, {names.INTENT: intent})
@@ -285,6 +293,15 @@ class TurnRunner:
         ):
             await self._run_confirmed(turn, waiting)
             return
+        if waiting.steps and turn.intent.name in waiting.flow.split("+"):
+            # The customer is back about the change that waits for their word ("did you manage
+            # to rebook me?"): say what is waiting instead of planning it afresh.
+            turn.pending_plan = waiting
+            await turn.say(
+                "Not yet: I'm waiting for your confirmation before I "
+                f"{_describe(waiting)}. Reply yes to go ahead, or no to cancel."
+            )
+            return
         async with _Stage(turn, "decide"):
             decision = await unary(
                 "governance",
@@ -365,6 +382,7 @@ class TurnRunner:
         await turn.say(
             f"{message} I'm about to: {actions}. Reply yes to go ahead, or no to cancel."
         )
+        plan.slots[AWAITING_SLOT] = actions
         return True
 
     async def _understand(self, turn: _Turn) -> None:
@@ -407,6 +425,15 @@ class TurnRunner:
                     classification = self.classifier.classify(request.text)
         except* DependencyFailure as group_error:
             raise _first_failure(group_error) from None
+        except* TimeoutError:
+            # Name the services that had not answered when stage 1's budget ran out.
+            pending = {"session": session, "pii": masked, "governance": checked}
+            silent = [name for name, task in pending.items() if task.cancelled()]
+            raise DependencyFailure(
+                ", ".join(silent) or "router",
+                "DEADLINE_EXCEEDED",
+                f"no answer within {self.understand_timeout_s:.1f} s",
+            ) from None
         turn.session = session.result().session
         turn.identity_verified = identity.result()
         turn.masked_text = masked.result().text
@@ -597,7 +624,7 @@ class TurnRunner:
             record.handoff.CopyFrom(turn.handoff)
         plan = turn.plan
         if plan is not None:
-            slots = dict(plan.slots)
+            slots = {k: v for k, v in plan.slots.items() if k != AWAITING_SLOT}
         else:
             slots = dict(turn.session.slots) if turn.session is not None else {}
         pending = plan.flow if plan is not None and plan.missing_slots else ""

@@ -107,11 +107,14 @@ def _wrap_stream(behavior: Any, method: str) -> Any:
 
 def _with_deadline(details: aio.ClientCallDetails) -> aio.ClientCallDetails:
     left = deadline.timeout(details.timeout)
-    if left == details.timeout:
+    # A bounded call waits for a peer that is reconnecting (a restart, a rolling update) instead
+    # of failing at once; its deadline still ends the wait.
+    ready = details.wait_for_ready
+    if ready is None and left is not None:
+        ready = True
+    if left == details.timeout and ready == details.wait_for_ready:
         return details
-    return aio.ClientCallDetails(
-        details.method, left, details.metadata, details.credentials, details.wait_for_ready
-    )
+    return aio.ClientCallDetails(details.method, left, details.metadata, details.credentials, ready)
 
 
 class DeadlineClientInterceptor(

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+from harness import LoopThread
 
 from mocks.common.app import backend_of
 from mocks.common.faults import FaultConfig, FaultSpec, Latency
 from services.mesh import Mesh
+from services.runtime.server import GrpcServer
+from services.session.service import build as build_session
 from switchboard.v1 import common_pb2, events_pb2, router_pb2, router_pb2_grpc
 
 STORM = (
@@ -67,7 +70,18 @@ def overlap(records: list[Any]) -> bool:
     return latest_start < earliest_end
 
 
-def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(mesh: Mesh) -> None:
+def restart_session_service(mesh: Mesh, loop_thread: LoopThread) -> None:
+    """Stop the session service and start a new one on the same port and store."""
+    old = mesh.servers["session"]
+    loop_thread.run(old.stop())
+    server = GrpcServer(build_session(mesh.settings), "127.0.0.1", old.port, stop_grace_s=0.5)
+    loop_thread.run(server.start())
+    mesh.servers["session"] = server
+
+
+def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(
+    mesh: Mesh, loop_thread: LoopThread
+) -> None:
     backend_of(mesh.mocks.apps["booking"]).log.clear()
     with latency(mesh, "booking", 80):
         first = turn(mesh, "storm-1", STORM, "C-1001")
@@ -86,6 +100,13 @@ def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(mesh
     assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
     assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
     assert "confirm" in reply(asked).lower()
+    assert not calls(mesh, "booking", "rebookReservation")
+
+    # The customer comes back later; the session store restarts in between. The change still
+    # waits, and asking about it does not redo it.
+    restart_session_service(mesh, loop_thread)
+    later = turn(mesh, "storm-1", "did you manage to rebook me?", "C-1001")
+    assert reply(later).startswith("Not yet") and "rebookReservation" not in finished(later)
     assert not calls(mesh, "booking", "rebookReservation")
 
     done = turn(mesh, "storm-1", "yes, go ahead", "C-1001")

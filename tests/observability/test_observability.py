@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -227,3 +228,42 @@ def test_json_logs_carry_the_trace_and_span_ids() -> None:
     assert entry["message"] == "backend slow: booking"
     assert entry["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert entry["span_id"] == format(span.get_span_context().span_id, "016x")
+
+
+def _points(reader: InMemoryMetricReader, name: str) -> list[Any]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+def test_turns_record_latency_stage_tool_and_fallback_metrics(
+    mesh: Mesh, metric_reader: InMemoryMetricReader
+) -> None:
+    with grpc.insecure_channel(mesh.target("router")) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+        for text in ("Is flight UA 123 on time?", "write me a poem about the sea"):
+            list(stub.SendTurn(router_pb2.SendTurnRequest(session_id="metrics-1", text=text)))
+    turns = _points(metric_reader, "switchboard.turn.duration")
+    assert sum(p.count for p in turns) >= 2
+    stages = {
+        p.attributes["switchboard.stage"]
+        for p in _points(metric_reader, "switchboard.stage.duration")
+    }
+    assert {"understand", "decide", "plan", "act", "answer"} <= stages
+    tools = {
+        p.attributes["switchboard.tool"]
+        for p in _points(metric_reader, "switchboard.tool.duration")
+    }
+    assert "getFlightStatus" in tools
+    reasons = {
+        p.attributes["switchboard.fallback.reason"]: p.value
+        for p in _points(metric_reader, "switchboard.fallbacks")
+    }
+    assert reasons.get("FALLBACK_REASON_OUT_OF_SCOPE", 0) >= 1
