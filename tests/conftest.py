@@ -60,6 +60,9 @@ def ephemeral_settings(data_dir: Path) -> Settings:
         settings.service(name).stop_grace_s = 0.5
     settings.mocks.ports = dict.fromkeys(settings.mocks.ports, 0)
     settings.telemetry.local_dir = ""
+    # The embedded engine, whatever OPENAI_* variables the environment holds: tests never call
+    # a real model. Tests of the model tiers configure the scripted model server explicitly.
+    settings.planner.model.enabled = False
     return settings
 
 
