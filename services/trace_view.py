@@ -9,19 +9,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from services.runtime import telemetry_names as names
+
 #: attributes worth a glance in the waterfall, in the order they are shown
 _SHOWN = (
     "rpc.grpc.status_code",
-    "http.status_code",
-    "http.response.status_code",
-    "switchboard.intent",
-    "switchboard.tool",
-    "switchboard.step.outcome",
-    "switchboard.policy.rule",
-    "switchboard.policy.action",
-    "gen_ai.request.model",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
+    names.HTTP_STATUS,
+    names.INTENT,
+    names.TOOL,
+    names.STEP_OUTCOME,
+    names.POLICY_RULE,
+    names.POLICY_ACTION,
+    names.GEN_AI_REQUEST_MODEL,
+    names.GEN_AI_USAGE_INPUT_TOKENS,
+    names.GEN_AI_USAGE_OUTPUT_TOKENS,
 )
 
 

@@ -13,6 +13,7 @@ from services.governance.engine import Governance, Intent
 from services.governance.ladder import Decision, FallbackReason, Ladder, Route
 from services.governance.output import OutputGuard, Release
 from services.governance.verdicts import Action, Stage, Verdict
+from services.runtime import telemetry_names as names
 from services.runtime.convert import struct_to_dict
 from services.runtime.errors import InvalidArgument
 from switchboard.v1 import common_pb2, events_pb2, governance_pb2, governance_pb2_grpc
@@ -133,7 +134,7 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
     ) -> governance_pb2.CheckInputResponse:
         if not request.text.strip():
             raise InvalidArgument("text is empty")
-        with telemetry.check_span(telemetry.SPAN_CHECK_INPUT) as span:
+        with telemetry.check_span(names.SPAN_CHECK_INPUT) as span:
             check = self._governance().check_input(
                 request.text, request.channel, session_facts(request, request.session_id)
             )
@@ -162,17 +163,17 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         session = session_facts(request, request.session_id)
         verdicts = [verdict_from_proto(v) for v in request.verdicts]
         intent_verdicts: list[Verdict] = []
-        with telemetry.check_span(telemetry.SPAN_DECIDE) as span:
+        with telemetry.check_span(names.SPAN_DECIDE) as span:
             # Every intent the message expresses meets the intent rules, not only the top one.
             for name in dict.fromkeys((intent.name, *intent.intents)):
                 each = intent if name == intent.name else replace(intent, name=name)
                 intent_verdicts.extend(self._governance().check_intent(each, session))
             decision = self._ladder().decide(intent, [*verdicts, *intent_verdicts], session)
-            span.set_attribute(telemetry.DECISION_ROUTE, decision.route.value)
+            span.set_attribute(names.DECISION_ROUTE, decision.route.value)
             if decision.tier:
-                span.set_attribute(telemetry.DECISION_TIER, decision.tier)
+                span.set_attribute(names.DECISION_TIER, decision.tier)
             if decision.fallback is not None:
-                span.set_attribute(telemetry.POLICY_REASON, decision.fallback.detail)
+                span.set_attribute(names.POLICY_REASON, decision.fallback.detail)
         return _decision_to_proto(decision, intent_verdicts)
 
     async def CheckToolCall(
@@ -186,8 +187,8 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
             raise InvalidArgument("step.tool is empty")
         if request.calls_in_turn < 0:
             raise InvalidArgument("calls_in_turn is negative")
-        with telemetry.check_span(telemetry.SPAN_CHECK_TOOL_CALL) as span:
-            span.set_attribute(telemetry.TOOL_NAME, request.step.tool)
+        with telemetry.check_span(names.SPAN_CHECK_TOOL_CALL) as span:
+            span.set_attribute(names.TOOL, request.step.tool)
             check = self._governance().check_tool_call(
                 request.step.tool,
                 struct_to_dict(request.step.arguments),
@@ -209,7 +210,7 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
         fired: list[str] = []
         # Not the current span: a span made current inside an async generator would be detached
         # in another context when the client goes away mid-stream.
-        span = telemetry.start_span(telemetry.SPAN_CHECK_OUTPUT)
+        span = telemetry.start_span(names.SPAN_CHECK_OUTPUT)
         try:
             async for request in request_iterator:
                 if guard is None:
@@ -224,7 +225,7 @@ class GovernanceServicer(governance_pb2_grpc.GovernanceServiceServicer):
             for response in _responses(guard.close() if guard else [], fired):
                 yield response
         finally:
-            span.set_attribute(telemetry.POLICY_MATCHED, fired)
+            span.set_attribute(names.POLICY_MATCHED, fired)
             span.end()
 
 

@@ -12,20 +12,7 @@ from contextlib import contextmanager
 from opentelemetry import trace
 
 from services.governance.verdicts import Verdict
-
-SPAN_CHECK_INPUT = "switchboard.governance.check_input"
-SPAN_DECIDE = "switchboard.governance.decide"
-SPAN_CHECK_TOOL_CALL = "switchboard.governance.check_tool_call"
-SPAN_CHECK_OUTPUT = "switchboard.governance.check_output"
-
-POLICY_STAGE = "switchboard.policy.stage"
-POLICY_ACTION = "switchboard.policy.action"
-POLICY_RULE_ID = "switchboard.policy.rule_id"
-POLICY_REASON = "switchboard.policy.reason"
-POLICY_MATCHED = "switchboard.policy.matched"
-DECISION_ROUTE = "switchboard.decision.route"
-DECISION_TIER = "switchboard.decision.tier"
-TOOL_NAME = "switchboard.tool.name"
+from services.runtime import telemetry_names as names
 
 _tracer = trace.get_tracer("switchboard.governance")
 
@@ -44,9 +31,9 @@ def start_span(name: str) -> trace.Span:
 
 def record(span: trace.Span, verdict: Verdict, matched: Sequence[Verdict] = ()) -> None:
     """Put the deciding verdict (and the ids of all matches) on the span."""
-    span.set_attribute(POLICY_STAGE, verdict.stage.value)
-    span.set_attribute(POLICY_ACTION, verdict.action.value)
-    span.set_attribute(POLICY_RULE_ID, verdict.rule_id)
-    span.set_attribute(POLICY_REASON, verdict.reason)
+    span.set_attribute(names.POLICY_STAGE, verdict.stage.value)
+    span.set_attribute(names.POLICY_ACTION, verdict.action.value)
+    span.set_attribute(names.POLICY_RULE, verdict.rule_id)
+    span.set_attribute(names.POLICY_REASON, verdict.reason)
     if matched:
-        span.set_attribute(POLICY_MATCHED, [v.rule_id for v in matched])
+        span.set_attribute(names.POLICY_MATCHED, [v.rule_id for v in matched])

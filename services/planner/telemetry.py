@@ -14,16 +14,6 @@ from opentelemetry import trace
 from services.planner.plans import Plan, Usage
 from services.runtime import telemetry_names as names
 
-SPAN_PLAN = "switchboard.planner.plan"
-SPAN_COMPOSE = "switchboard.planner.compose"
-PLAN_TIER = "switchboard.plan.tier"
-PLAN_FLOW = "switchboard.plan.flow"
-PLAN_STEPS = "switchboard.plan.steps"
-PLAN_MISSING_SLOTS = "switchboard.plan.missing_slots"
-GEN_AI_OPERATION = "gen_ai.operation.name"
-GEN_AI_SYSTEM = "gen_ai.system"
-GEN_AI_FINISH_REASONS = "gen_ai.response.finish_reasons"
-
 _tracer = trace.get_tracer("switchboard.planner")
 
 
@@ -31,8 +21,8 @@ _tracer = trace.get_tracer("switchboard.planner")
 def model_span(model: str) -> Iterator[trace.Span]:
     """A span around one Chat Completions call, named as the GenAI conventions ask."""
     with _tracer.start_as_current_span(f"chat {model}", kind=trace.SpanKind.CLIENT) as span:
-        span.set_attribute(GEN_AI_OPERATION, "chat")
-        span.set_attribute(GEN_AI_SYSTEM, "openai")
+        span.set_attribute(names.GEN_AI_OPERATION, "chat")
+        span.set_attribute(names.GEN_AI_SYSTEM, "openai")
         span.set_attribute(names.GEN_AI_REQUEST_MODEL, model)
         yield span
 
@@ -42,12 +32,12 @@ def record_usage(span: trace.Span, usage: Usage | None, finish_reason: str) -> N
         span.set_attribute(names.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens)
         span.set_attribute(names.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens)
     if finish_reason:
-        span.set_attribute(GEN_AI_FINISH_REASONS, [finish_reason])
+        span.set_attribute(names.GEN_AI_FINISH_REASONS, [finish_reason])
 
 
 @contextmanager
 def plan_span(session_id: str, turn_id: str, intent: str) -> Iterator[trace.Span]:
-    with _tracer.start_as_current_span(SPAN_PLAN) as span:
+    with _tracer.start_as_current_span(names.SPAN_PLAN) as span:
         span.set_attribute(names.SESSION_ID, session_id)
         span.set_attribute(names.TURN_ID, turn_id)
         span.set_attribute(names.INTENT, intent)
@@ -55,10 +45,10 @@ def plan_span(session_id: str, turn_id: str, intent: str) -> Iterator[trace.Span
 
 
 def record_plan(span: trace.Span, plan: Plan) -> None:
-    span.set_attribute(PLAN_TIER, plan.tier)
-    span.set_attribute(PLAN_FLOW, plan.flow)
-    span.set_attribute(PLAN_STEPS, len(plan.steps))
+    span.set_attribute(names.PLAN_TIER, plan.tier)
+    span.set_attribute(names.PLAN_FLOW, plan.flow)
+    span.set_attribute(names.PLAN_STEPS, len(plan.steps))
     if plan.missing_slots:
-        span.set_attribute(PLAN_MISSING_SLOTS, plan.missing_slots)
+        span.set_attribute(names.PLAN_MISSING_SLOTS, plan.missing_slots)
     if plan.fallback_reason:
         span.set_attribute(names.FALLBACK_REASON, plan.fallback_reason)

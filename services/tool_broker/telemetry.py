@@ -14,18 +14,13 @@ from opentelemetry import trace
 from services.runtime import telemetry_names as names
 from services.tool_broker.model import CallContext, Step, StepResult
 
-SPAN_STEP = "switchboard.tool_broker.step"
-STEP_ATTEMPTS = "switchboard.step.attempts"
-STEP_ERROR = "switchboard.step.error"
-HTTP_STATUS = "http.response.status_code"
-
 _tracer = trace.get_tracer("switchboard.tool_broker")
 
 
 @contextmanager
 def step_span(context: CallContext, step: Step) -> Iterator[trace.Span]:
     """A span around one step's whole pipeline."""
-    with _tracer.start_as_current_span(SPAN_STEP) as span:
+    with _tracer.start_as_current_span(names.SPAN_STEP) as span:
         span.set_attribute(names.SESSION_ID, context.session_id)
         span.set_attribute(names.TURN_ID, context.turn_id)
         span.set_attribute(names.STEP_ID, step.id)
@@ -36,11 +31,11 @@ def step_span(context: CallContext, step: Step) -> Iterator[trace.Span]:
 def record(span: trace.Span, result: StepResult) -> None:
     """Put the step's outcome on its span; errors are masked text, like every result."""
     span.set_attribute(names.STEP_OUTCOME, result.outcome.value)
-    span.set_attribute(STEP_ATTEMPTS, result.attempts)
+    span.set_attribute(names.STEP_ATTEMPTS, result.attempts)
     if result.http_status:
-        span.set_attribute(HTTP_STATUS, result.http_status)
+        span.set_attribute(names.HTTP_STATUS, result.http_status)
     if result.verdicts:
         span.set_attribute(names.POLICY_RULE, [v.rule_id for v in result.verdicts])
     if not result.succeeded:
-        span.set_attribute(STEP_ERROR, result.error)
+        span.set_attribute(names.STEP_ERROR, result.error)
         span.set_status(trace.Status(trace.StatusCode.ERROR, result.outcome.value))

@@ -190,7 +190,7 @@ def test_the_waterfall_draws_the_tree_from_span_files(tmp_path: Path) -> None:
     with tracer.start_as_current_span("switchboard.turn") as root:
         with tracer.start_as_current_span("switchboard.stage.act"):
             with tracer.start_as_current_span(
-                "getFlightStatus", attributes={"switchboard.tool": "getFlightStatus"}
+                "getFlightStatus", attributes={"switchboard.tool.name": "getFlightStatus"}
             ):
                 time.sleep(0.002)
     with tracer.start_as_current_span("another.trace"):
@@ -206,7 +206,7 @@ def test_the_waterfall_draws_the_tree_from_span_files(tmp_path: Path) -> None:
     assert drawn[0].startswith("trace spans=3")
     assert drawn[1].startswith("switchboard.turn [router]")
     assert drawn[2].startswith("  switchboard.stage.act")
-    assert drawn[3].startswith("    getFlightStatus") and "tool=getFlightStatus" in drawn[3]
+    assert drawn[3].startswith("    getFlightStatus") and "name=getFlightStatus" in drawn[3]
     assert render(load_spans([path], "0" * 32)) == "no spans found for that trace"
 
 
@@ -258,7 +258,7 @@ def test_turns_record_latency_stage_tool_and_fallback_metrics(
     }
     assert {"understand", "decide", "plan", "act", "answer"} <= stages
     tools = {
-        p.attributes["switchboard.tool"]
+        p.attributes["switchboard.tool.name"]
         for p in _points(metric_reader, "switchboard.tool.duration")
     }
     assert "getFlightStatus" in tools
