@@ -447,7 +447,10 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
         if step.when is not None:
             errors.extend(_template_errors("", step.when))
         for dependency in [*step.depends_on, *references(step.arguments)]:
-            if conditions.get(dependency, step.when) not in (None, step.when):
+            needed = conditions.get(dependency, step.when)
+            # A step may depend on one whose condition its own implies: "A and B" needs "A".
+            implied = step.when is not None and step.when.startswith(f"{needed} and ")
+            if needed not in (None, step.when) and not implied:
                 errors.append(
                     f"step {step.id}: depends on step {dependency}, which has another `when`"
                 )

@@ -186,10 +186,13 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group.exceptions[0]
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _describe(plan: common_pb2.Plan) -> str:
     """What a plan awaiting confirmation will do, as the customer was told."""
-    awaiting = plan.slots.get(AWAITING_SLOT, "")
-    return awaiting[0].lower() + awaiting[1:] if awaiting else "go ahead with that change"
+    return plan.slots.get(AWAITING_SLOT, "") or "go ahead with that change"
 
 
 def _measure(turn: _Turn, latency: float) -> None:
@@ -372,11 +375,17 @@ class TurnRunner:
         if not held or turn.confirmed:
             return False
         turn.pending_plan = plan
-        steps = {step.id: step for step in plan.steps}
+        # The customer confirms everything that has not run yet: the held steps and those
+        # waiting behind them, never only the first of them.
+        waiting = {
+            result.step_id
+            for result in turn.results
+            if result.outcome in (common_pb2.STEP_OUTCOME_REJECTED, common_pb2.STEP_OUTCOME_SKIPPED)
+        }
         actions = "; ".join(
-            (steps[result.step_id].description or result.tool).rstrip(".")
-            for result, _ in held
-            if result.step_id in steps
+            _lower_first((step.description or step.tool).rstrip("."))
+            for step in plan.steps
+            if step.id in waiting
         )
         message = held[0][1].message or "Please confirm that you want me to go ahead."
         await turn.say(

@@ -95,12 +95,13 @@ def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(
     assert overlap(fetched)
 
     # Naming the flight is not yet consent: the change waits for an explicit yes.
-    asked = turn(mesh, "storm-1", "book UA891", "C-1001")
+    asked = turn(mesh, "storm-1", "please book UA891 for me and use my miles to upgrade", "C-1001")
     held = finished(asked)["rebookReservation"]
     assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
     assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
-    assert "confirm" in reply(asked).lower()
+    assert "confirm" in reply(asked).lower() and "upgrade" in reply(asked)
     assert not calls(mesh, "booking", "rebookReservation")
+    assert not calls(mesh, "crm", "redeemMiles")
 
     # The customer comes back later; the session store restarts in between. The change still
     # waits, and asking about it does not redo it.
@@ -116,7 +117,9 @@ def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(
     media = [e.rich_media for e in done if e.WhichOneof("event") == "rich_media"]
     assert [m.kind for m in media] == [common_pb2.MEDIA_KIND_IMAGE]
     assert len(calls(mesh, "booking", "rebookReservation")) == 1
-    assert "UA891" in reply(done)
+    assert len(calls(mesh, "crm", "redeemMiles")) == 1
+    assert len(calls(mesh, "crm", "addInteractionNote")) == 1
+    assert "UA891" in reply(done) and "64,000 left" in reply(done)
 
     # A second yes has nothing left to confirm and changes nothing.
     again = turn(mesh, "storm-1", "yes", "C-1001")
