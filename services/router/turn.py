@@ -522,10 +522,14 @@ class TurnRunner:
             pending_flow=session.pending_flow,
             intents=turn.intent.intents if len(turn.intent.intents) > 1 else [],
         )
+        plan: common_pb2.Plan | None = None
+        # Read the stream to its end (the plan is its last message), so the call closes now.
         async for item in stream("planner", self.peers.planner.Plan(request)):
             if item.HasField("plan"):
-                return item.plan  # type: ignore[no-any-return]
-        raise DependencyFailure("planner", "INTERNAL", "the plan stream ended without a plan")
+                plan = item.plan
+        if plan is None:
+            raise DependencyFailure("planner", "INTERNAL", "the plan stream ended without a plan")
+        return plan
 
     async def _act(self, turn: _Turn, plan: common_pb2.Plan) -> None:
         request = tool_broker_pb2.ExecutePlanRequest(
