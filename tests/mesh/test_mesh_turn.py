@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent import futures
+
 import grpc
 import httpx
 import pytest
@@ -189,3 +191,29 @@ def test_converse_reports_a_bad_turn_and_keeps_the_stream_open(mesh: Mesh) -> No
     assert [e.WhichOneof("event") for e in bad] == ["error"]
     assert bad[0].error.code == "INVALID_ARGUMENT"
     assert [e.WhichOneof("event") for e in events if e.turn_id == "good"][-1] == "turn_completed"
+
+
+def test_concurrent_turns_of_one_session_are_both_recorded(mesh: Mesh) -> None:
+    # The router queues the second turn behind the first (session.concurrent_turns = queue), so
+    # neither write is lost to the other.
+    with (
+        grpc.insecure_channel(mesh.target("router")) as channel,
+        futures.ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+
+        def send(text: str) -> list[router_pb2.SendTurnResponse]:
+            request = router_pb2.SendTurnRequest(session_id="together-1", text=text)
+            return list(stub.SendTurn(request, timeout=30))
+
+        first, second = pool.map(send, [FLIGHT_QUESTION, "hello"])
+        transcript = stub.GetTranscript(
+            router_pb2.GetTranscriptRequest(session_id="together-1"), timeout=10
+        )
+    for responses in (first, second):
+        assert kinds(responses)[-1] == "turn_completed"
+        assert responses[-1].event.turn_completed.metadata.fields["persisted"].bool_value
+    assert {t.turn_id for t in transcript.turns} == {
+        first[0].event.turn_id,
+        second[0].event.turn_id,
+    }
