@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
+from services.config import SERVICES, Settings, load_settings
 from services.runtime.server import GrpcServer, Service
 
 T = TypeVar("T")
@@ -38,3 +40,17 @@ def start_service(loop: LoopThread, service: Service) -> GrpcServer:
     server = GrpcServer(service, "127.0.0.1", 0, stop_grace_s=0.5)
     loop.run(server.start())
     return server
+
+
+def ephemeral_settings(data_dir: Path) -> Settings:
+    """Default settings with every port picked by the OS, so tests never collide."""
+    settings = load_settings(data_dir=str(data_dir))
+    for name in SERVICES:
+        settings.service(name).port = 0
+        settings.service(name).stop_grace_s = 0.5
+    settings.mocks.ports = dict.fromkeys(settings.mocks.ports, 0)
+    settings.telemetry.local_dir = ""
+    # The embedded engine, whatever OPENAI_* variables the environment holds: tests never call
+    # a real model. Tests of the model tiers configure the scripted model server explicitly.
+    settings.planner.model.enabled = False
+    return settings

@@ -17,6 +17,7 @@ start with the rule's name instead of at the first customer message.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError, CELFunction, base_functions, function_matches
+
+# cel-python logs each evaluation with its activation at DEBUG: input rules see the
+# customer's raw message, which must never reach a log line.
+logging.getLogger("celpy").setLevel(logging.WARNING)
 
 # Macros bind their first argument as a variable inside the rest of the call.
 _MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -90,6 +91,27 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.setLevel(level)
 
 
+def _without_query(span: Any, request: Any) -> None:
+    # Backend calls carry restored (real) values; a query string can hold an email or a card.
+    # The span keeps the scheme, host and path only.
+    if span is None or not span.is_recording():
+        return
+    url = httpx.URL(str(request.url)).copy_with(query=None)
+    span.set_attribute("url.full", str(url))
+    span.set_attribute("http.url", str(url))
+
+
+def instrument_http_clients() -> None:
+    """Trace every httpx client (backend calls) as a child of the span that makes the call."""
+    HTTPXClientInstrumentor().instrument(
+        request_hook=_without_query, async_request_hook=_async_without_query
+    )
+
+
+async def _async_without_query(span: Any, request: Any) -> None:
+    _without_query(span, request)
+
+
 def configure_telemetry(
     service_name: str,
     *,
@@ -136,7 +158,7 @@ def configure_telemetry(
         )
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
-    HTTPXClientInstrumentor().instrument()
+    instrument_http_clients()
     _configured = True
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from services.runtime import deadline
 from services.runtime.errors import DeadlineExceeded
@@ -18,6 +17,8 @@ from services.tool_broker.config import Backend, ToolBrokerSettings
 from services.tool_broker.resilience import BreakerState, CircuitBreaker, backoff_s
 
 log = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO; backend URLs carry restored (real) PII.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # Statuses that say "not now" rather than "no": worth another attempt when a retry is safe.
 _RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -75,7 +76,6 @@ class BackendClient:
             timeout=settings.call_timeout_s,
             transport=transport,
         )
-        HTTPXClientInstrumentor.instrument_client(self._http)
         self._slots = asyncio.Semaphore(limit)
         self.breaker = CircuitBreaker(
             settings.breaker.failure_threshold, settings.breaker.reset_timeout_s

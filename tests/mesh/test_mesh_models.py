@@ -9,8 +9,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from conftest import ephemeral_settings
-from harness import LoopThread
+from harness import LoopThread, ephemeral_settings
 from pydantic import SecretStr
 
 from mocks.model.script import Match, ScriptEntry, error_status, text_reply, tool_reply
