@@ -79,8 +79,15 @@ buf-breaking: setup ## breaking-change check against the previous commit
 
 check: lint typecheck proto-check buf-breaking test ## everything CI could ask for
 
-bench: setup ## run the benchmarks (minutes; never part of make test)
-	@for bench in benchmarks/*.py; do echo "== $$bench"; $(PY) $$bench; done
+BENCH_TIMEOUT ?= 300
+bench: setup ## run the benchmarks (minutes; never in make test); JSON lines in build/bench.jsonl
+	@mkdir -p build
+	@for bench in benchmarks/*.py; do \
+	  if [ "$$bench" = benchmarks/intents_eval.py ] && [ -z "$${BENCH_FULL:-}" ]; then continue; fi; \
+	  echo "== $$bench"; \
+	  timeout $(BENCH_TIMEOUT) $(PY) $$bench | tee build/bench.last; \
+	  tail -n 1 build/bench.last >> build/bench.jsonl; \
+	done
 
 clean: ## remove generated environments and data
 	rm -rf $(VENV) node_modules build .switchboard .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,19 @@
-"""Turn load: drive RouterService.SendTurn at a fixed rate or at saturation and print figures.
+"""Turn load: drive RouterService.SendTurn at fixed rates and at saturation and print figures.
 
-Against a running mesh (`make up`, or any router address):
-    .venv/bin/python benchmarks/turn_load.py --rate 50 --duration 20
-    .venv/bin/python benchmarks/turn_load.py --concurrency 32 --duration 20   # saturation
-With no mesh running, --in-process starts one in this process on ephemeral ports.
+    .venv/bin/python benchmarks/turn_load.py                      # starts `switchboard up` itself
+    .venv/bin/python benchmarks/turn_load.py --workers router=2 --workers tool_broker=2
+    .venv/bin/python benchmarks/turn_load.py --rate 20 --rate 40 --concurrency 32 --duration 20
+    .venv/bin/python benchmarks/turn_load.py --router 127.0.0.1:50051   # a mesh already running
+    .venv/bin/python benchmarks/turn_load.py --in-process         # the whole mesh in this process
 
-Prints turns/s, latency percentiles, error and fallback counts, CPU per turn and memory of the
-mesh's processes (read from /proc), then one JSON line of the figures.
+By default the benchmark runs `switchboard up` (every service its own process, the embedded
+engine, the mock backends) on free ports of 127.0.0.1 and stops it at the end. Each phase is
+either open loop (a new turn every 1/rate s, whether or not earlier ones finished) or closed loop
+at saturation (--concurrency clients, each sending its next turn when the last one ended).
+
+Prints, per phase: turns/s, latency p50/p95/p99 (SendTurn call to the end of its stream), errors
+by code, fallbacks, the mesh's CPU per turn (from /proc: every service process, and per service)
+and its resident memory; then one JSON line with every phase.
 """
 
 from __future__ import annotations
@@ -18,196 +25,270 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import grpc
+from benchkit import ProcessSample, UpMesh, summarize
+from benchkit.procstats import find_processes, machine_busy_seconds
 from grpc import aio
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from services.config import SERVICES, load_settings
+from switchboard.v1 import router_pb2, router_pb2_grpc
 
-from services.config import load_settings  # noqa: E402
-from switchboard.v1 import router_pb2, router_pb2_grpc  # noqa: E402
-
-TEXTS = (
-    "Is flight UA 123 on time?",
-    "hello there",
-    "what is my loyalty balance",
-    "where is claim CL-9001?",
+#: the mix of turns: (text, customer_id); each runs a different flow of the embedded engine
+TURNS = (
+    ("Is flight UA 123 on time?", ""),
+    ("hello there", ""),
+    ("what is my loyalty balance", "C-1001"),
+    ("what is the baggage allowance for checked bags?", ""),
 )
 
 
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)
-    fallbacks: int = 0
-    completed: int = 0
-
-    def error(self, code: str) -> None:
-        self.errors[code] = self.errors.get(code, 0) + 1
+    errors: Counter[str] = field(default_factory=Counter)
+    fallbacks: Counter[str] = field(default_factory=Counter)
+    first_event: list[float] = field(default_factory=list)
 
 
-async def one_turn(stub: router_pb2_grpc.RouterServiceStub, n: int, tally: Tally) -> None:
+async def one_turn(
+    stub: router_pb2_grpc.RouterServiceStub, session: str, n: int, tally: Tally
+) -> None:
+    text, customer = TURNS[n % len(TURNS)]
     request = router_pb2.SendTurnRequest(
-        session_id=f"load-{n % 500}-{os.getpid()}", text=TEXTS[n % len(TEXTS)], channel="bench"
+        session_id=session, text=text, channel="bench", customer_id=customer
     )
     start = time.perf_counter()
+    first = True
     try:
         async for response in stub.SendTurn(request, timeout=30):
+            if first:
+                tally.first_event.append(time.perf_counter() - start)
+                first = False
             kind = response.event.WhichOneof("event")
             if kind == "fallback":
-                tally.fallbacks += 1
-            elif kind == "turn_completed":
-                tally.completed += 1
+                tally.fallbacks[str(response.event.fallback.reason)] += 1
             elif kind == "error":
-                tally.error(response.event.error.code)
+                tally.errors[response.event.error.code or "error"] += 1
+                return
     except aio.AioRpcError as error:
-        tally.error(error.code().name)
+        tally.errors[error.code().name] += 1
         return
     tally.latencies.append(time.perf_counter() - start)
 
 
-def _mesh_processes() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if b"services.cli serve" in cmdline:
-            pids.append(int(entry.name))
-    return pids or [os.getpid()]
+class Processes:
+    """The mesh's service processes, grouped by service, for CPU and memory readings."""
+
+    def __init__(self, groups: dict[str, list[int]], others: dict[str, list[int]]) -> None:
+        self.groups = {name: pids for name, pids in groups.items() if pids}
+        self.others = {name: pids for name, pids in others.items() if pids}
+
+    @property
+    def all(self) -> list[int]:
+        return [pid for pids in self.groups.values() for pid in pids]
+
+    def sample(self) -> dict[str, ProcessSample]:
+        return {name: ProcessSample.of(pids) for name, pids in self.groups.items()}
+
+    def sample_others(self) -> dict[str, ProcessSample]:
+        """The mock backends and this load generator: on the same cores, not part of the mesh."""
+        return {name: ProcessSample.of(pids) for name, pids in self.others.items()}
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    return total
-
-
-def _rss_mib(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def drive(target: str, rate: float, concurrency: int, duration: float) -> dict[str, object]:
+async def run_phase(
+    stub: router_pb2_grpc.RouterServiceStub,
+    procs: Processes,
+    label: str,
+    rate: float,
+    concurrency: int,
+    duration: float,
+) -> dict[str, Any]:
     tally = Tally()
-    pids = _mesh_processes()
+    before, before_other = procs.sample(), procs.sample_others()
+    machine_before = machine_busy_seconds()
+    start = time.perf_counter()
+    if rate > 0:
+        tasks: set[asyncio.Task[None]] = set()
+        n = 0
+        while time.perf_counter() - start < duration:
+            task = asyncio.create_task(one_turn(stub, f"{label}-{n}", n, tally))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            n += 1
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        if tasks:
+            await asyncio.gather(*tasks)
+    else:
+
+        async def client(k: int) -> None:
+            i = 0
+            while time.perf_counter() - start < duration:
+                # One session per client: a session serves one turn at a time.
+                await one_turn(stub, f"{label}-c{k}", k + i, tally)
+                i += 1
+
+        await asyncio.gather(*(client(k) for k in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    after, after_other = procs.sample(), procs.sample_others()
+    machine = (machine_busy_seconds() - machine_before) / elapsed
+    turns = len(tally.latencies)
+    attempted = turns + sum(tally.errors.values())
+    latency = summarize(tally.latencies)
+    cpu = {name: after[name].cpu_s - before[name].cpu_s for name in after}
+    return {
+        "phase": f"rate={rate:g}/s" if rate > 0 else f"concurrency={concurrency}",
+        "seconds": round(elapsed, 1),
+        "turns": turns,
+        "turns_per_s": round(turns / elapsed, 1),
+        "p50_ms": latency.p50_ms,
+        "p95_ms": latency.p95_ms,
+        "p99_ms": latency.p99_ms,
+        "first_event_p50_ms": summarize(tally.first_event).p50_ms,
+        "errors": dict(tally.errors),
+        "error_rate": round(sum(tally.errors.values()) / max(attempted, 1), 4),
+        "fallbacks": sum(tally.fallbacks.values()),
+        "cpu_ms_per_turn": round(sum(cpu.values()) / max(turns, 1) * 1000, 2),
+        "cpu_ms_per_turn_by_service": {
+            name: round(seconds / max(turns, 1) * 1000, 2) for name, seconds in cpu.items()
+        },
+        "cores_busy": round(sum(cpu.values()) / elapsed, 2),
+        "rss_mib": round(sum(s.rss_kib for s in after.values()) / 1024, 1),
+        "rss_mib_by_service": {name: round(s.rss_kib / 1024, 1) for name, s in after.items()},
+        "processes": len(procs.all),
+        "outside_mesh_cores_busy": {
+            name: round((after_other[name].cpu_s - before_other[name].cpu_s) / elapsed, 2)
+            for name in after_other
+        },
+        # Everything busy on the machine; more than the lines above means other work shared
+        # the cores during the phase and the throughput figures are low by that much.
+        "machine_cores_busy": round(machine, 2),
+        "cores": os.cpu_count(),
+    }
+
+
+async def drive(
+    target: str, procs: Processes, rates: list[float], concurrency: list[int], duration: float
+) -> list[dict[str, Any]]:
+    phases = []
     async with aio.insecure_channel(target) as channel:
         await asyncio.wait_for(channel.channel_ready(), 30)
         stub = router_pb2_grpc.RouterServiceStub(channel)
-        for n in range(5):  # warm up connections and caches
-            await one_turn(stub, n, Tally())
-        cpu_before = _cpu_seconds(pids)
-        start = time.perf_counter()
-        tasks: set[asyncio.Task[None]] = set()
-        n = 0
-        if rate > 0:
-            # Open loop: a new turn every 1/rate seconds, whether or not earlier ones finished.
-            while time.perf_counter() - start < duration:
-                task = asyncio.create_task(one_turn(stub, n, tally))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                n += 1
-                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-        else:
-            # Closed loop at saturation: `concurrency` clients, each sending once answered.
-            async def client(k: int) -> None:
-                i = k
-                while time.perf_counter() - start < duration:
-                    await one_turn(stub, i, tally)
-                    i += concurrency
+        warm = Tally()
+        for n in range(2 * len(TURNS)):  # warm up connections, caches and every flow
+            await one_turn(stub, f"warm-{n}", n, warm)
+        if warm.errors:
+            raise RuntimeError(f"warm-up turns failed: {dict(warm.errors)}")
+        for index, rate in enumerate(rates):
+            phases.append(await run_phase(stub, procs, f"r{index}", rate, 0, duration))
+            _show(phases[-1])
+        for index, clients in enumerate(concurrency):
+            phases.append(await run_phase(stub, procs, f"c{index}", 0.0, clients, duration))
+            _show(phases[-1])
+    return phases
 
-            await asyncio.gather(*(client(k) for k in range(concurrency)))
-        if tasks:
-            await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-        cpu = _cpu_seconds(pids) - cpu_before
-    turns = len(tally.latencies)
-    return {
-        "bench": "turn_load",
-        "mode": f"rate={rate}/s" if rate > 0 else f"concurrency={concurrency}",
-        "turns": turns,
-        "turns_per_s": round(turns / elapsed, 1),
-        "p50_ms": round(percentile(tally.latencies, 0.50) * 1000, 1),
-        "p95_ms": round(percentile(tally.latencies, 0.95) * 1000, 1),
-        "p99_ms": round(percentile(tally.latencies, 0.99) * 1000, 1),
-        "errors": tally.errors,
-        "fallbacks": tally.fallbacks,
-        "cpu_ms_per_turn": round(cpu / max(turns, 1) * 1000, 2),
-        "rss_mib": round(_rss_mib(pids), 1),
-        "processes": len(pids),
-    }
+
+def _show(phase: dict[str, Any]) -> None:
+    print(f"phase {phase['phase']} ({phase['seconds']} s)", flush=True)
+    for key, value in phase.items():
+        if key not in ("phase", "seconds"):
+            print(f"  {key:<28} {value}", flush=True)
+
+
+def _parse_workers(values: list[str]) -> dict[str, str]:
+    env = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if name not in SERVICES or not count.isdigit():
+            raise SystemExit(f"--workers wants <service>=<N> with a service of {SERVICES}")
+        env[f"SWITCHBOARD_{name.upper()}__WORKERS"] = count
+    return env
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--router", default=None, help="router address (default: from settings)")
-    parser.add_argument("--rate", type=float, default=0.0, help="turns per second (open loop)")
-    parser.add_argument("--concurrency", type=int, default=16, help="clients at saturation")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds of load")
+    parser.add_argument("--router", default=None, help="drive a router already running there")
     parser.add_argument("--in-process", action="store_true", help="start a mesh in this process")
+    parser.add_argument(
+        "--rate", type=float, action="append", help="open-loop turns/s (repeatable; default 20)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        action="append",
+        help="closed-loop clients at saturation (repeatable; default 16)",
+    )
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds per phase")
+    parser.add_argument(
+        "--workers", action="append", default=[], help="<service>=<N> worker processes (--up)"
+    )
+    parser.add_argument(
+        "--via-gateway",
+        action="store_true",
+        help="send the turns through Envoy (gRPC proxied) and count Envoy's CPU (--up)",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE for the mesh's processes (--up)"
+    )
     args = parser.parse_args()
+    rates = args.rate if args.rate is not None else [20.0]
+    concurrency = args.concurrency if args.concurrency is not None else [16]
+    rates = [r for r in rates if r > 0]
+    concurrency = [c for c in concurrency if c > 0]
+    env = _parse_workers(args.workers)
+    for item in args.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+
+    up: UpMesh | None = None
     mesh = None
-    target = args.router or load_settings().router.target
-    if args.in_process:
-        from services.config import SERVICES
+    if args.router:
+        target = args.router
+        procs = Processes(
+            {"mesh": find_processes(b"services.cli serve")}, {"load_generator": [os.getpid()]}
+        )
+        how = "a running mesh"
+    elif args.in_process:
         from services.mesh import start_mesh
 
-        settings = load_settings(data_dir=tempfile.mkdtemp(prefix="switchboard-bench-"))
+        data = tempfile.TemporaryDirectory(prefix="switchboard-bench-")
+        settings = load_settings(data_dir=data.name)
         for name in SERVICES:
             settings.service(name).port = 0
         settings.mocks.ports = dict.fromkeys(settings.mocks.ports, 0)
-        settings.telemetry.local_dir = ""
         mesh = await start_mesh(settings)
         target = mesh.target("router")
+        procs = Processes({"in-process": [os.getpid()]}, {})
+        how = "the mesh in this process (and this client)"
+    else:
+        up = UpMesh(env).start()
+        target = up.gateway if args.via_gateway else up.target("router")
+        groups = {name: up.pids(name) for name in SERVICES}
+        if args.via_gateway:
+            groups["gateway"] = find_processes(b"envoy", under=up.proc.pid if up.proc else None)
+        procs = Processes(
+            groups,
+            {"mocks": up.mock_pids(), "load_generator": [os.getpid()]},
+        )
+        how = "switchboard up " + (" ".join(f"{k}={v}" for k, v in env.items()) or "(defaults)")
+        how += ", through the Envoy gateway" if args.via_gateway else ", direct to the router"
+    print(f"turn load against {target}: {how}", flush=True)
     try:
-        figures = await drive(target, args.rate, args.concurrency, args.duration)
+        phases = await drive(target, procs, rates, concurrency, args.duration)
     except (grpc.RpcError, TimeoutError) as error:
-        sys.exit(f"cannot reach the router at {target}: {error}; start it with `make up`")
+        sys.exit(f"cannot reach the router at {target}: {error}")
     finally:
         if mesh is not None:
             await mesh.stop()
-    print(f"turn load against {target} ({figures['mode']}, {args.duration:.0f} s)")
-    for key in (
-        "turns",
-        "turns_per_s",
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "errors",
-        "fallbacks",
-        "cpu_ms_per_turn",
-        "rss_mib",
-        "processes",
-    ):
-        print(f"  {key:<16} {figures[key]}")
-    print(json.dumps(figures))
+            data.cleanup()
+        if up is not None:
+            up.stop()
+    print(json.dumps({"bench": "turn_load", "mesh": how, "phases": phases}))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ Everything is checked at load; a mistake stops the start with the file and flow 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -45,7 +46,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError
+from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -68,6 +69,7 @@ _WHOLE_SLOT = re.compile(r"^\$\{slots\.([A-Za-z0-9_]+)\}$")
 # Reply templates are written by conversation designers: sandboxed, and chained attribute access on
 # a missing field gives "" instead of an error (a backend may omit an optional field).
 _ENV = SandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+
 _STRICT_ENV = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
@@ -302,7 +304,7 @@ class Flow:
         """The first reply whose condition holds, rendered."""
         for reply in self.spec.replies:
             if reply.when is None or _truthy(reply.when, context):
-                return _normalise(_ENV.from_string(reply.text).render(**context))
+                return _normalise(_template(reply.text).render(**context))
         return ""
 
     def media(self, context: Mapping[str, Any], tools: ToolIndex) -> list[Media]:
@@ -319,9 +321,9 @@ class Flow:
             shown.append(
                 Media(
                     kind=spec.kind,
-                    title=_ENV.from_string(spec.title).render(**context).strip(),
-                    uri=_ENV.from_string(spec.uri).render(**context).strip(),
-                    alt_text=_ENV.from_string(spec.alt_text).render(**context).strip(),
+                    title=_template(spec.title).render(**context).strip(),
+                    uri=_template(spec.uri).render(**context).strip(),
+                    alt_text=_template(spec.alt_text).render(**context).strip(),
                     data=data,
                     step_id=spec.step,
                 )
@@ -344,6 +346,12 @@ def default_media(kind: str, step_id: str, tool: str, result: dict[str, Any]) ->
         "",
     )
     return Media(kind=kind, title=title, data=result, uri=uri, alt_text=title, step_id=step_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(source: str) -> Template:
+    """A reply or media template, compiled once per source text (compiling is most of the cost)."""
+    return _ENV.from_string(source)
 
 
 def reply_context(

@@ -429,9 +429,10 @@ class TurnRunner:
                     )
                 )
                 identity = group.create_task(self._identity(turn, session))
-                # Classification is CPU work on this process; it runs while the calls are in flight.
+                # Classification is CPU work (mostly numpy, which releases the GIL): run it in a
+                # thread while the calls are in flight, so the router's loop keeps serving.
                 with tracer.start_as_current_span(names.SPAN_CLASSIFY):
-                    classification = self.classifier.classify(request.text)
+                    classification = await asyncio.to_thread(self.classifier.classify, request.text)
         except* DependencyFailure as group_error:
             raise _first_failure(group_error) from None
         except* TimeoutError:
