@@ -220,8 +220,7 @@ class RouterServicer:
     ) -> router_pb2.GetTranscriptResponse:
         if isinstance(request, Undecodable):
             raise _undecodable(request)
-        if not request.session_id:
-            raise InvalidArgument("session_id is required")
+        validation.check_session_id(request.session_id)
         if self.peers is None:
             raise Unavailable("the router is starting; retry shortly")
         response = router_pb2.GetTranscriptResponse(session_id=request.session_id)
@@ -239,6 +238,8 @@ class RouterServicer:
             except DependencyFailure as failure:
                 if failure.code == "NOT_FOUND":
                     raise NotFound(f"no session {request.session_id!r}") from None
+                if failure.code == "INVALID_ARGUMENT":
+                    raise InvalidArgument(failure.details) from None
                 raise Unavailable(f"the session store is unavailable: {failure.details}") from None
             response.turns.extend(page.turns)
             token = page.next_page_token

@@ -43,6 +43,8 @@ Emit = Callable[[events_pb2.TurnEvent], Awaitable[None]]
 
 #: seconds kept back from the turn's budget so that a late turn can still be recorded and closed
 RECORD_RESERVE_S = 0.5
+#: seconds before the end of stage 1 by which the identity lookup gives up
+IDENTITY_MARGIN_S = 0.1
 
 SAFE_REPLY = (
     "I'm sorry, I can't complete that right now. I've noted your request and a colleague "
@@ -396,6 +398,7 @@ class TurnRunner:
 
     async def _understand(self, turn: _Turn) -> None:
         request = turn.input
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.understand_timeout_s), asyncio.TaskGroup() as group:
                 session = group.create_task(
@@ -428,7 +431,9 @@ class TurnRunner:
                         ),
                     )
                 )
-                identity = group.create_task(self._identity(turn, session))
+                identity = group.create_task(
+                    self._identity(turn, session, loop.time() + self.understand_timeout_s)
+                )
                 # Classification is CPU work (mostly numpy, which releases the GIL): run it in a
                 # thread while the calls are in flight, so the router's loop keeps serving.
                 with tracer.start_as_current_span(names.SPAN_CLASSIFY):
@@ -462,7 +467,10 @@ class TurnRunner:
         await turn.verdict(checked.result().verdict)
 
     async def _identity(
-        self, turn: _Turn, session: asyncio.Task[session_pb2.GetSessionResponse]
+        self,
+        turn: _Turn,
+        session: asyncio.Task[session_pb2.GetSessionResponse],
+        stage_ends: float,
     ) -> bool | None:
         """The CRM's identity state for the customer the channel names, when not yet known.
 
@@ -486,9 +494,12 @@ class TurnRunner:
             session_id=turn.input.session_id, turn_id=turn.input.turn_id, step=step
         )
         try:
-            response = await unary("tool-broker", self.peers.tool_broker.ExecuteTool(request))
-        except DependencyFailure as failure:
-            log.warning("identity lookup for turn %s failed: %s", turn.input.turn_id, failure)
+            # Finish a little before stage 1's budget, so a slow lookup leaves the identity
+            # unknown instead of failing the stage.
+            async with asyncio.timeout_at(stage_ends - IDENTITY_MARGIN_S):
+                response = await unary("tool-broker", self.peers.tool_broker.ExecuteTool(request))
+        except (DependencyFailure, TimeoutError) as failure:
+            log.warning("identity lookup for turn %s failed: %r", turn.input.turn_id, failure)
             return None
         result = response.result
         if result.outcome != common_pb2.STEP_OUTCOME_SUCCEEDED:
@@ -577,6 +588,10 @@ class TurnRunner:
             )
         )
 
+        # gRPC swallows an error raised inside a request iterator (it only cancels the call), so
+        # a planner failing mid-reply is kept here and raised once the output checks are done.
+        composing_failed: list[DependencyFailure] = []
+
         async def pieces() -> AsyncIterator[governance_pb2.CheckOutputRequest]:
             yield governance_pb2.CheckOutputRequest(
                 session_id=turn.input.session_id,
@@ -584,19 +599,24 @@ class TurnRunner:
                 intent=turn.intent.name if turn.intent else "",
                 session=turn.facts(),
             )
-            async for item in stream("planner", compose):
-                kind = item.WhichOneof("item")
-                if kind == "text_delta":
-                    yield governance_pb2.CheckOutputRequest(text=item.text_delta)
-                elif kind == "rich_media":
-                    await turn.send(turn.events.rich_media(item.rich_media))
-                elif kind == "usage":
-                    turn.add_usage(item.usage)
+            try:
+                async for item in stream("planner", compose):
+                    kind = item.WhichOneof("item")
+                    if kind == "text_delta":
+                        yield governance_pb2.CheckOutputRequest(text=item.text_delta)
+                    elif kind == "rich_media":
+                        await turn.send(turn.events.rich_media(item.rich_media))
+                    elif kind == "usage":
+                        turn.add_usage(item.usage)
+            except DependencyFailure as failure:
+                composing_failed.append(failure)
 
         async for released in stream("governance", self.peers.governance.CheckOutput(pieces())):
             if released.HasField("verdict"):
                 await turn.verdict(released.verdict)
             await turn.say(released.text)
+        if composing_failed:
+            raise composing_failed[0]
 
     async def _safe_path(self, turn: _Turn, detail: str) -> None:
         await turn.fall_back(

@@ -12,6 +12,17 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _TURN_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 
+def check_session_id(value: str) -> str:
+    """A valid session id, or InvalidArgument saying what is wrong (without echoing it)."""
+    if not value:
+        raise InvalidArgument("session_id is required")
+    if not _SESSION_ID.fullmatch(value):
+        raise InvalidArgument(
+            "session_id must be 1 to 128 characters of letters, digits and . _ : -"
+        )
+    return value
+
+
 def turn_input(
     *,
     session_id: str,
@@ -22,12 +33,7 @@ def turn_input(
     turn_id: str = "",
 ) -> TurnInput:
     """A TurnInput from request fields, or InvalidArgument saying what is wrong."""
-    if not session_id:
-        raise InvalidArgument("session_id is required")
-    if not _SESSION_ID.fullmatch(session_id):
-        raise InvalidArgument(
-            "session_id must be 1 to 128 characters of letters, digits and . _ : -"
-        )
+    check_session_id(session_id)
     if not text.strip():
         raise InvalidArgument("text is empty: send the customer's message")
     if len(text) > max_text_chars:
