@@ -7,6 +7,7 @@ service would, while the servers run on their own loop.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -54,3 +55,45 @@ def ephemeral_settings(data_dir: Path) -> Settings:
     # a real model. Tests of the model tiers configure the scripted model server explicitly.
     settings.planner.model.enabled = False
     return settings
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports on 127.0.0.1 that were free a moment ago (all bound at once, so all distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago."""
+    return free_ports(1)[0]
+
+
+#: the intents each shipped pack declares; intent packs and flows must both match it
+SHIPPED_INTENTS: dict[str, list[str]] = {
+    "airline": [
+        "flight_status",
+        "rebook_flight",
+        "cancel_reservation",
+        "baggage_policy",
+        "seat_selection",
+        "upgrade_with_miles",
+        "boarding_pass",
+        "loyalty_balance",
+        "compensation_claim",
+    ],
+    "sportsbook": [
+        "withdrawal_status",
+        "deposit_limit",
+        "self_exclusion",
+        "bet_settlement",
+        "account_verification",
+    ],
+    "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
+    "general": ["greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"],
+}

@@ -20,14 +20,13 @@ import httpx
 import pytest
 import yaml
 from google.protobuf import json_format
-from harness import LoopThread
+from harness import LoopThread, ephemeral_settings
 from opentelemetry.sdk.trace import ReadableSpan
 from pydantic import SecretStr
 
 import mocks.knowledge.app as knowledge_app
 from mocks.model.script import ScriptEntry
 from mocks.server import start_mocks
-from services.config import SERVICES, Settings, load_settings
 from services.mesh import Mesh, start_mesh
 from services.runtime.telemetry import JsonFormatter
 from switchboard.v1 import router_pb2, router_pb2_grpc, session_pb2, session_pb2_grpc
@@ -133,18 +132,6 @@ def summary(found: Iterable[str], limit: int = 12) -> str:
 
 
 # --------------------------------------------------------------------------- the mesh
-
-
-def ephemeral_settings(data_dir: Path) -> Settings:
-    """Default settings on OS-picked ports, as tests/conftest.py's (whose module name another
-    conftest.py shadows when the whole suite runs)."""
-    settings = load_settings(data_dir=str(data_dir))
-    for name in SERVICES:
-        settings.service(name).port = 0
-        settings.service(name).stop_grace_s = 0.5
-    settings.mocks.ports = dict.fromkeys(settings.mocks.ports, 0)
-    settings.telemetry.local_dir = ""
-    return settings
 
 
 def start_scripted_mesh(loop_thread: LoopThread, data_dir: Path) -> Mesh:

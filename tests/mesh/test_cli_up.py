@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from harness import LoopThread
+from harness import LoopThread, free_ports
 
 from services.config import SERVICES, load_settings
 from services.session.service import build as build_session
@@ -23,17 +22,6 @@ from switchboard.v1 import session_pb2, session_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCHBOARD = [sys.executable, "-m", "services.cli"]
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class Up:
@@ -59,7 +47,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     data_dir = tmp_path_factory.mktemp("up")
     defaults = load_settings()
     mock_names = list(defaults.mocks.ports)
-    ports = _free_ports(len(SERVICES) + len(mock_names) + 2)
+    ports = free_ports(len(SERVICES) + len(mock_names) + 2)
     gateway_port, admin_port = ports.pop(), ports.pop()
     env = {**os.environ, "SWITCHBOARD_DATA_DIR": str(data_dir)}
     for name, port in zip(SERVICES, ports, strict=False):

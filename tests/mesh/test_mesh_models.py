@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import httpx
 import pytest
-from harness import LoopThread, ephemeral_settings
+from harness import LoopThread, ephemeral_settings, free_port
 from pydantic import SecretStr
 
 from mocks.model.script import Match, ScriptEntry, error_status, text_reply, tool_reply
@@ -20,16 +19,10 @@ FAST = "gpt-4.1"
 DEEP = "gpt-5.2"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def model_mesh(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     settings = ephemeral_settings(Path(tmp_path_factory.mktemp("model-mesh")))
-    port = _free_port()
+    port = free_port()
     settings.mocks.ports["model"] = port
     settings.planner.model.enabled = True
     settings.planner.model.base_url = f"http://127.0.0.1:{port}/v1"

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import grpc
 import pytest
+from harness import free_port
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -127,17 +127,11 @@ def receiver() -> Iterator[tuple[Receiver, int]]:
     server.stop(None)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_a_service_exports_its_spans_to_an_otlp_receiver(
     receiver: tuple[Receiver, int], tmp_path: Path
 ) -> None:
     servicer, otlp_port = receiver
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SWITCHBOARD_DATA_DIR": str(tmp_path),

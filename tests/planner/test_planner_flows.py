@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from harness import LoopThread
+from harness import SHIPPED_INTENTS, LoopThread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,28 +22,7 @@ from services.planner.planner import ComposeInput, PlanInput, Planner
 from services.planner.plans import Plan, Step, StepResult
 from services.planner.tools import ToolIndex
 
-INTENTS = {
-    "airline": [
-        "flight_status",
-        "rebook_flight",
-        "cancel_reservation",
-        "baggage_policy",
-        "seat_selection",
-        "upgrade_with_miles",
-        "boarding_pass",
-        "loyalty_balance",
-        "compensation_claim",
-    ],
-    "sportsbook": [
-        "withdrawal_status",
-        "deposit_limit",
-        "self_exclusion",
-        "bet_settlement",
-        "account_verification",
-    ],
-    "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
-    "general": ["greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"],
-}
+INTENTS = SHIPPED_INTENTS
 ALL_INTENTS = [intent for intents in INTENTS.values() for intent in intents]
 
 
