@@ -23,6 +23,7 @@ from services.config import SERVICES, Settings, load_settings
 from services.mesh import KUBE_NAMES, START_ORDER
 from services.render import EventPrinter, to_json
 from services.runtime.errors import ConfigError
+from services.workers import MAX_RESTARTS, RESTART_WINDOW_S
 from switchboard.v1 import router_pb2, router_pb2_grpc
 
 SERVE_NAMES = {**{kube: name for name, kube in KUBE_NAMES.items()}, "mocks": "mocks"}
@@ -259,12 +260,23 @@ def up(config: Path | None) -> None:
         click.echo(
             'try:  .venv/bin/switchboard ask "Is flight UA 123 on time?" --session s1\nstop: Ctrl-C'
         )
+        restarts: list[float] = []
         while not stopping:
-            for name, proc in supervisor.procs.items():
-                if proc.poll() is not None:
+            for name, proc in list(supervisor.procs.items()):
+                if proc.poll() is None:
+                    continue
+                # A part that dies is started again, as a pod would be; one that keeps dying
+                # stops the mesh.
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
+                if len(restarts) > MAX_RESTARTS:
                     raise click.ClickException(
-                        f"{name} exited with code {proc.returncode}; stopping the mesh"
+                        f"{name} exited with code {proc.returncode} and parts keep dying; "
+                        "stopping the mesh"
                     )
+                click.echo(f"{name} exited with code {proc.returncode}; restarting it", err=True)
+                supervisor.start(name)
+                supervisor.wait_ready(name)
             time.sleep(0.2)
     finally:
         click.echo("stopping …", err=True)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,44 @@ def test_ask_without_a_session_is_refused_by_the_cli(up: Up) -> None:
     )
     assert result.returncode != 0
     assert "--session" in result.stderr
+
+
+def _child(parent: int, marker: bytes) -> int | None:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if ppid == parent and marker in cmdline:
+            return int(entry.name)
+    return None
+
+
+def test_up_restarts_a_part_that_dies(up: Up) -> None:
+    victim = _child(up.proc.pid, b"serve planner")
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        replacement = _child(up.proc.pid, b"serve planner")
+        if replacement not in (None, victim) and any("restarting" in line for line in up.output):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("".join(up.output[-20:]))
+    result = subprocess.run(
+        [*SWITCHBOARD, "ask", "Is flight UA 123 on time?", "--session", "after-restart", "--json"],
+        cwd=ROOT,
+        env=up.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert '"turn_completed"' in result.stdout.splitlines()[-1]
 
 
 def test_stopping_up_stops_every_process_and_the_session_survives(
