@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import grpc
 import pytest
 from grpc import aio
-from harness import LoopThread, start_service
+from harness import LoopThread, free_port, start_service
 
 from services.mesh import Mesh
 from services.router.service import RouterService
@@ -49,9 +48,7 @@ class HangingPlannerService:
 
 def _dead_target() -> str:
     # A port that was free a moment ago and has nothing listening on it.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
+    return f"127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")

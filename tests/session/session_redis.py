@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import redis
+from harness import free_port
 
 _BINARY_HINT = "/usr/bin/redis-server"
 
@@ -24,13 +24,6 @@ def redis_server_binary() -> str:
             pytrace=False,
         )
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class RedisServer:
@@ -49,7 +42,7 @@ class RedisServer:
     def start(self) -> None:
         # A port found free can be taken before redis binds it; a few attempts make that moot.
         for _ in range(3):
-            if self._launch(self.port or _free_port()):
+            if self._launch(self.port or free_port()):
                 return
             self.port = 0
         raise RuntimeError(f"redis-server did not start; see {self.directory / 'redis.log'}")
