@@ -10,11 +10,15 @@ import asyncio
 import socket
 import threading
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import grpc
+
 from services.config import SERVICES, Settings, load_settings
 from services.runtime.server import GrpcServer, Service
+from switchboard.v1 import events_pb2, router_pb2, router_pb2_grpc
 
 T = TypeVar("T")
 
@@ -97,3 +101,58 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
     "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
     "general": ["greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"],
 }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The events of one finished SendTurn call, in the order the router streamed them."""
+
+    events: list[events_pb2.TurnEvent]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [str(e.WhichOneof("event")) for e in self.events]
+
+    @property
+    def last(self) -> events_pb2.TurnEvent:
+        return self.events[-1]
+
+    def of(self, kind: str) -> list[events_pb2.TurnEvent]:
+        """The events of one kind (``"plan"``, ``"step_finished"``, ...)."""
+        return [e for e in self.events if e.WhichOneof("event") == kind]
+
+    def of_kind(self, kind: str) -> list[Any]:
+        """The payloads of the events of one kind (the ``Plan``, the ``StepFinished``, ...)."""
+        return [getattr(e, kind) for e in self.of(kind)]
+
+    @property
+    def trace_id(self) -> str:
+        return str(self.events[0].trace_id)
+
+    @property
+    def turn_id(self) -> str:
+        return str(self.events[0].turn_id)
+
+    @property
+    def reply(self) -> str:
+        (completed,) = self.of_kind("turn_completed")
+        return str(completed.reply)
+
+
+def send_turn(
+    target: str,
+    session_id: str,
+    text: str,
+    customer_id: str = "",
+    *,
+    channel: str = "test",
+    timeout: float = 20.0,
+) -> Turn:
+    """Run one turn over SendTurn against the router at ``target``; a stream that does not end
+    by ``timeout`` raises DEADLINE_EXCEEDED (tests treat that as a hung turn)."""
+    request = router_pb2.SendTurnRequest(
+        session_id=session_id, text=text, customer_id=customer_id, channel=channel
+    )
+    with grpc.insecure_channel(target) as connection:
+        stub = router_pb2_grpc.RouterServiceStub(connection)
+        return Turn([r.event for r in stub.SendTurn(request, timeout=timeout)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -72,6 +73,44 @@ class PiiSettings(ServiceSettings):
         description=(
             "base64 (url-safe) AES-256 key that encrypts the vault; empty: a random key per "
             "process (tokens then do not survive a restart; a warning is logged)"
+        ),
+    )
+    vault_store: Literal["memory", "redis"] = Field(
+        default="memory",
+        description=(
+            "where the vault keeps its sealed tokens: 'memory' (one process) or 'redis' "
+            "(replicas share sessions)"
+        ),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Redis server, when vault_store is 'redis'"
+    )
+    redis_key_prefix: str = Field(
+        default="switchboard:pii:", description="prefix of the vault's Redis keys"
+    )
+    redis_timeout_s: float = Field(
+        default=2.0, gt=0, le=60, description="socket timeout of the vault's Redis calls"
+    )
+    person_fields: list[str] = Field(
+        default_factory=lambda: [
+            "first_name",
+            "last_name",
+            "middle_name",
+            "given_name",
+            "family_name",
+            "full_name",
+            "surname",
+            "customer_name",
+            "passenger_name",
+            "member_name",
+            "holder_name",
+            "cardholder_name",
+            "patient_name",
+            "subscriber_name",
+        ],
+        description=(
+            "keys whose string values in structured data (tool results) are a person's name "
+            "whole, whatever the detector says; matched case-insensitively"
         ),
     )
     purge_interval_s: float = Field(

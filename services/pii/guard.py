@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from services.pii.entities import Entity
 from services.pii.masking import Masker
 from services.runtime import deadline
-from services.runtime.errors import DeadlineExceeded, Unavailable
+from services.runtime.errors import DeadlineExceeded, SwitchboardError, Unavailable
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class DetectionGuard:
-    """Runs :meth:`Masker.detect` in worker threads with a time budget."""
+    """Runs detection (and the masking after it) in worker threads with a time budget."""
 
     def __init__(self, masker: Masker, budget_s: float, workers: int) -> None:
         self.masker = masker
@@ -32,9 +35,15 @@ class DetectionGuard:
         self, texts: Sequence[str], known_names: Sequence[str] = ()
     ) -> list[list[Entity]]:
         """Entities of each text; DeadlineExceeded or Unavailable instead of a partial answer."""
+        texts, names = list(texts), list(known_names)
+        return await self.run(lambda: self.masker.detect(texts, names))
+
+    async def run(self, job: Callable[[], T]) -> T:
+        """``job`` (detection, and the masking that follows it) in a worker thread, under the
+        budget; DeadlineExceeded or Unavailable instead of a partial answer."""
         budget = deadline.timeout(self.budget_s)
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._pool, self.masker.detect, list(texts), list(known_names))
+        work = loop.run_in_executor(self._pool, job)
         try:
             return await asyncio.wait_for(work, budget)
         except TimeoutError:
@@ -44,6 +53,8 @@ class DetectionGuard:
             raise DeadlineExceeded(
                 "PII detection did not finish in time; the text was not released"
             ) from None
+        except SwitchboardError:
+            raise
         except Exception as error:  # noqa: BLE001 - any detector failure must fail closed
             log.error("PII detection failed (%s); failing closed", type(error).__name__)
             raise Unavailable("PII detection failed; the text was not released") from error

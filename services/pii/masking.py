@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.pii import entities as et
 from services.pii.detector import PLACEHOLDER_RE, Detector
 from services.pii.entities import Entity
 from services.pii.vault import Vault
@@ -36,36 +37,75 @@ class Masked:
 
 def collect_strings(data: Any) -> list[str]:
     """Every string value in a JSON value, depth first (keys are not values: they stay as is)."""
-    found: list[str] = []
+    return [value for _, value in collect_fields(data)]
 
-    def visit(value: str) -> str:
-        found.append(value)
+
+def collect_fields(data: Any) -> list[tuple[str, str]]:
+    """(key, value) of every string value, depth first, in :func:`collect_strings`' order;
+    the key is that of the nearest enclosing object ("" at the top or in a top-level list)."""
+    found: list[tuple[str, str]] = []
+
+    def visit(key: str, value: str) -> str:
+        found.append((key, value))
         return value
 
-    _walk(data, visit)
+    _walk_keyed(data, "", visit)
     return found
 
 
 def _walk(data: Any, visit: Callable[[str], str]) -> Any:
+    return _walk_keyed(data, "", lambda _key, value: visit(value))
+
+
+def _walk_keyed(data: Any, key: str, visit: Callable[[str, str], str]) -> Any:
     if isinstance(data, str):
-        return visit(data)
+        return visit(key, data)
     if isinstance(data, dict):
-        return {key: _walk(value, visit) for key, value in data.items()}
+        return {k: _walk_keyed(value, str(k), visit) for k, value in data.items()}
     if isinstance(data, list):
-        return [_walk(value, visit) for value in data]
+        return [_walk_keyed(value, key, visit) for value in data]
     return data
+
+
+def whole_value(value: str, entity_type: str) -> list[Entity]:
+    """The value, trimmed of surrounding blanks, as one entity of ``entity_type``."""
+    stripped = value.strip()
+    if not stripped or PLACEHOLDER_RE.fullmatch(stripped):
+        return []
+    start = value.index(stripped)
+    return [Entity(start, start + len(stripped), entity_type, 1.0, stripped)]
 
 
 class Masker:
     """Replaces detected entities with session-stable placeholders, and restores them."""
 
-    def __init__(self, detector: Detector, vault: Vault) -> None:
+    def __init__(
+        self, detector: Detector, vault: Vault, person_fields: Collection[str] = ()
+    ) -> None:
         self.detector = detector
         self.vault = vault
+        self.person_fields = frozenset(key.lower() for key in person_fields)
 
     def detect(self, texts: Sequence[str], known_names: Sequence[str] = ()) -> list[list[Entity]]:
         """Entities of each text. Pure: safe to run in a worker thread."""
         return [self.detector.detect(text, known_names) for text in texts]
+
+    def detect_fields(
+        self, fields: Sequence[tuple[str, str]], known_names: Sequence[str] = ()
+    ) -> list[list[Entity]]:
+        """Entities of each (key, value) of :func:`collect_fields`: a value under one of the
+        person fields is a name whole; the others go through the detector."""
+        return [
+            whole_value(value, et.PERSON)
+            if key.lower() in self.person_fields
+            else self.detector.detect(value, known_names)
+            for key, value in fields
+        ]
+
+    def known_names(self, session_id: str, given: Sequence[str] = ()) -> list[str]:
+        """The names to mask in this session: those the caller gave and every person name the
+        session's vault already holds (so a name seen once is masked wherever it appears)."""
+        return [*given, *self.vault.originals(session_id, et.PERSON)]
 
     def mask(self, session_id: str, text: str, found: Sequence[Entity]) -> Masked:
         """``text`` with each of ``found`` replaced by its placeholder."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from services.pii.config import PiiSettings
 from services.pii.detector import Detector
 from services.pii.guard import DetectionGuard
 from services.pii.masking import Masker
+from services.pii.redis_vault import RedisVaultStore
 from services.pii.servicer import PiiServicer
 from services.pii.vault import InMemoryVaultStore, Vault, VaultStore, load_key
 from services.runtime.periodic import Periodic
@@ -38,6 +40,17 @@ def build_detector(settings: PiiSettings, *, every_type: bool = False) -> Detect
     )
 
 
+def build_store(settings: PiiSettings) -> VaultStore:
+    """The vault store the settings name."""
+    if settings.vault_store == "redis":
+        return RedisVaultStore(
+            settings.redis_url,
+            key_prefix=settings.redis_key_prefix,
+            timeout_s=settings.redis_timeout_s,
+        )
+    return InMemoryVaultStore()
+
+
 class PiiService:
     """Serves switchboard.v1.PiiService and purges expired vault sessions in the background."""
 
@@ -47,11 +60,11 @@ class PiiService:
     def __init__(self, settings: PiiSettings, store: VaultStore | None = None) -> None:
         self.settings = settings
         self.vault = Vault(
-            store or InMemoryVaultStore(),
+            store or build_store(settings),
             load_key(settings.vault_key.get_secret_value()),
             settings.vault_ttl_s,
         )
-        self.masker = Masker(build_detector(settings), self.vault)
+        self.masker = Masker(build_detector(settings), self.vault, settings.person_fields)
         self.guard = DetectionGuard(self.masker, settings.detect_timeout_s, settings.detect_workers)
         self._purger = Periodic("pii-vault-purge", settings.purge_interval_s, self._purge)
 
@@ -60,11 +73,15 @@ class PiiService:
         pii_pb2_grpc.add_PiiServiceServicer_to_server(servicer, server)
 
     async def start(self) -> None:
+        if isinstance(self.vault.store, RedisVaultStore):
+            await asyncio.to_thread(self.vault.store.ping)
         self._purger.start()
 
     async def stop(self) -> None:
         await self._purger.stop()
         self.guard.close()
+        if isinstance(self.vault.store, RedisVaultStore):
+            self.vault.store.close()
 
     async def _purge(self) -> None:
         purged = self.vault.purge_expired()

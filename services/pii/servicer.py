@@ -7,7 +7,7 @@ from typing import Any
 from grpc import aio
 
 from services.pii.guard import DetectionGuard
-from services.pii.masking import MaskedEntity, Masker, collect_strings
+from services.pii.masking import Masked, MaskedEntity, Masker, collect_fields
 from services.runtime.convert import dict_to_struct, struct_to_dict
 from services.runtime.errors import InvalidArgument
 from switchboard.v1 import pii_pb2, pii_pb2_grpc
@@ -53,8 +53,14 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
     ) -> pii_pb2.RedactResponse:
         session_id = _session_id(request.session_id)
         self._check_size([request.text])
-        (found,) = await self._guard.detect([request.text], list(request.known_names))
-        masked = self._masker.mask(session_id, request.text, found)
+        text, given = request.text, list(request.known_names)
+
+        def redact() -> Masked:
+            known = self._masker.known_names(session_id, given)
+            (found,) = self._masker.detect([text], known)
+            return self._masker.mask(session_id, text, found)
+
+        masked = await self._guard.run(redact)
         return pii_pb2.RedactResponse(
             text=masked.text, entities=[_entity(e) for e in masked.entities]
         )
@@ -64,10 +70,16 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
     ) -> pii_pb2.RedactDataResponse:
         session_id = _session_id(request.session_id)
         data = struct_to_dict(request.data)
-        texts = collect_strings(data)
-        self._check_size(texts)
-        found = await self._guard.detect(texts, list(request.known_names))
-        masked, entities = self._masker.mask_data(session_id, data, found)
+        fields = collect_fields(data)
+        self._check_size([value for _, value in fields])
+        given = list(request.known_names)
+
+        def redact() -> tuple[dict[str, Any], list[MaskedEntity]]:
+            known = self._masker.known_names(session_id, given)
+            found = self._masker.detect_fields(fields, known)
+            return self._masker.mask_data(session_id, data, found)
+
+        masked, entities = await self._guard.run(redact)
         return pii_pb2.RedactDataResponse(
             data=dict_to_struct(masked), entities=[_entity(e) for e in entities]
         )
@@ -76,13 +88,15 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
         self, request: pii_pb2.RestoreRequest, context: aio.ServicerContext[Any, Any]
     ) -> pii_pb2.RestoreResponse:
         session_id = _session_id(request.session_id)
-        restored, refused = self._masker.restore(
-            session_id, struct_to_dict(request.data), list(request.allowed_types)
+        data, allowed = struct_to_dict(request.data), list(request.allowed_types)
+        restored, refused = await self._guard.run(
+            lambda: self._masker.restore(session_id, data, allowed)
         )
         return pii_pb2.RestoreResponse(data=dict_to_struct(restored), refused=refused)
 
     async def EraseSession(
         self, request: pii_pb2.EraseSessionRequest, context: aio.ServicerContext[Any, Any]
     ) -> pii_pb2.EraseSessionResponse:
-        erased = self._masker.vault.erase(_session_id(request.session_id))
+        session_id = _session_id(request.session_id)
+        erased = await self._guard.run(lambda: self._masker.vault.erase(session_id))
         return pii_pb2.EraseSessionResponse(erased=erased)

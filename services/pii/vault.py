@@ -4,7 +4,8 @@ A placeholder such as ``<CARD_1>`` stands for the same value every time within a
 store never holds an original in clear: each one is sealed with AES-256-GCM (the session id and
 placeholder bound as associated data, so a ciphertext cannot be replayed under another token),
 and the "have I seen this value" index is an HMAC of the normalised value. Storage sits behind
-:class:`VaultStore`, so a Redis-backed store can replace :class:`InMemoryVaultStore`.
+:class:`VaultStore`: :class:`InMemoryVaultStore` for one process, ``RedisVaultStore``
+(``services.pii.redis_vault``) for replicas that share sessions.
 """
 
 from __future__ import annotations
@@ -130,6 +131,9 @@ class VaultStore(Protocol):
     def purge_expired(self, now: float) -> int:
         """Delete every expired session; how many sessions were deleted."""
 
+    def records(self, session_id: str, now: float) -> list[TokenRecord]:
+        """Every live record of a session, in the order they were issued."""
+
 
 @dataclass
 class _Session:
@@ -193,11 +197,12 @@ class InMemoryVaultStore:
                 del self._sessions[session_id]
             return len(expired)
 
-    def records(self, session_id: str) -> list[TokenRecord]:
-        """Every record of a session (for inspection and tests)."""
+    def records(self, session_id: str, now: float) -> list[TokenRecord]:
         with self._lock:
             session = self._sessions.get(session_id)
-            return [] if session is None else list(session.records.values())
+            if session is None or session.expires_at <= now:
+                return []
+            return list(session.records.values())
 
 
 class Vault:
@@ -237,6 +242,23 @@ class Vault:
         except InvalidTag:
             log.error("vault record %s of a session failed authentication", placeholder)
             return None
+
+    def originals(self, session_id: str, entity_type: str) -> list[str]:
+        """The originals of every live placeholder of ``entity_type`` in the session.
+
+        The service uses the session's PERSON originals as known names: a name seen once (said
+        by the customer, or in a CRM record a tool returned) is masked wherever it appears later,
+        in any case, whole or by part.
+        """
+        found: list[str] = []
+        for record in self.store.records(session_id, self._clock()):
+            if record.entity_type != entity_type:
+                continue
+            try:
+                found.append(self._cipher.open(session_id, record.placeholder, record.ciphertext))
+            except InvalidTag:
+                log.error("vault record %s of a session failed authentication", record.placeholder)
+        return found
 
     def erase(self, session_id: str) -> int:
         return self.store.erase(session_id)

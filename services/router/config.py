@@ -18,6 +18,9 @@ class IdentityCheck(BaseModel):
     ``prefix``, ``tool`` is called with ``{argument: id}`` and the caller counts as verified when
     the result's ``field`` equals ``equals``; an empty ``tool`` means the channel's own
     authentication is the verification (e.g. dental offices signed in to the provider portal).
+    The default tool for customers (``getCustomer``) returns the CRM record, so the lookup also
+    teaches the session's PII vault the names the enterprise knows for the customer (the router
+    masks the customer's text after the lookup, see ``TurnRunner._redact``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -50,7 +53,7 @@ class RouterSettings(ServiceSettings):
     )
     identity_checks: list[IdentityCheck] = Field(
         default_factory=lambda: [
-            IdentityCheck(prefix="C-", tool="getIdentityVerification"),
+            IdentityCheck(prefix="C-", tool="getCustomer", field="verification_status"),
             IdentityCheck(prefix="P-", tool=""),
         ],
         description="how the identity of the customer (or office) a channel names is verified; "

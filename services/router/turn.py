@@ -44,7 +44,7 @@ Emit = Callable[[events_pb2.TurnEvent], Awaitable[None]]
 #: seconds kept back from the turn's budget so that a late turn can still be recorded and closed
 RECORD_RESERVE_S = 0.5
 #: seconds before the end of stage 1 by which the identity lookup gives up
-IDENTITY_MARGIN_S = 0.1
+IDENTITY_MARGIN_S = 0.3
 
 SAFE_REPLY = (
     "I'm sorry, I can't complete that right now. I've noted your request and a colleague "
@@ -52,8 +52,6 @@ SAFE_REPLY = (
 )
 
 CONFIRM_INTENT = "confirm"
-#: the slot of a plan awaiting confirmation that says what it will do; never a session slot
-AWAITING_SLOT = "_awaiting_confirmation"
 
 #: input verdicts that let a turn act
 _PASSING = (common_pb2.POLICY_ACTION_ALLOW, common_pb2.POLICY_ACTION_DISCLAIM)
@@ -194,7 +192,7 @@ def _lower_first(text: str) -> str:
 
 def _describe(plan: common_pb2.Plan) -> str:
     """What a plan awaiting confirmation will do, as the customer was told."""
-    return plan.slots.get(AWAITING_SLOT, "") or "go ahead with that change"
+    return plan.awaiting_confirmation or "go ahead with that change"
 
 
 def _measure(turn: _Turn, latency: float) -> None:
@@ -222,6 +220,28 @@ def _measure(turn: _Turn, latency: float) -> None:
     tokens = turn.usage.input_tokens + turn.usage.output_tokens
     if tokens:
         metrics.TOKENS.add(tokens, {names.GEN_AI_REQUEST_MODEL: turn.usage.model})
+
+
+def _carried(
+    turn: _Turn, session: session_pb2.Session | None
+) -> tuple[dict[str, str], str, common_pb2.Plan | None]:
+    """The slots, pending flow and plan awaiting confirmation the turn leaves in the session.
+
+    A turn that planned sets them from its plan; one that did not (the safe path, an off-path
+    answer) keeps the session's slots, and its pending flow and plan when it ended on the safe
+    path before understanding anything.
+    """
+    plan = turn.plan
+    if plan is not None:
+        slots = dict(plan.slots)
+        return slots, plan.flow if plan.missing_slots else "", turn.pending_plan
+    if session is None:
+        return {}, "", turn.pending_plan
+    pending_plan = turn.pending_plan
+    if turn.intent is None and pending_plan is None and session.pending_plan.steps:
+        pending_plan = session.pending_plan
+    pending = session.pending_flow if turn.intent is None else ""
+    return dict(session.slots), pending, pending_plan
 
 
 class TurnRunner:
@@ -393,7 +413,7 @@ class TurnRunner:
         await turn.say(
             f"{message} I'm about to: {actions}. Reply yes to go ahead, or no to cancel."
         )
-        plan.slots[AWAITING_SLOT] = actions
+        plan.awaiting_confirmation = actions
         return True
 
     async def _understand(self, turn: _Turn) -> None:
@@ -411,14 +431,10 @@ class TurnRunner:
                         ),
                     )
                 )
-                masked = group.create_task(
-                    unary(
-                        "pii",
-                        self.peers.pii.Redact(
-                            pii_pb2.RedactRequest(session_id=request.session_id, text=request.text)
-                        ),
-                    )
+                identity = group.create_task(
+                    self._identity(turn, session, loop.time() + self.understand_timeout_s)
                 )
+                masked = group.create_task(self._redact(turn, identity))
                 checked = group.create_task(
                     unary(
                         "governance",
@@ -430,9 +446,6 @@ class TurnRunner:
                             )
                         ),
                     )
-                )
-                identity = group.create_task(
-                    self._identity(turn, session, loop.time() + self.understand_timeout_s)
                 )
                 # Classification is CPU work (mostly numpy, which releases the GIL): run it in a
                 # thread while the calls are in flight, so the router's loop keeps serving.
@@ -465,6 +478,26 @@ class TurnRunner:
         )
         await turn.send(turn.events.intent(turn.intent))
         await turn.verdict(checked.result().verdict)
+
+    async def _redact(
+        self, turn: _Turn, identity: asyncio.Task[bool | None]
+    ) -> pii_pb2.RedactResponse:
+        """The customer's text, masked.
+
+        When the router looks the customer up in the CRM this turn, masking waits for that
+        lookup: the tool-broker masks the CRM record through the session's vault, and the pii
+        service masks every name the vault holds for the session, so the names the enterprise
+        knows for this customer are masked even where the detector alone would miss them.
+        """
+        if self._identity_check(turn.input.customer_id) is not None:
+            await identity
+        request = pii_pb2.RedactRequest(session_id=turn.input.session_id, text=turn.input.text)
+        return await unary("pii", self.peers.pii.Redact(request))
+
+    def _identity_check(self, customer: str) -> IdentityCheck | None:
+        """The identity check that looks ``customer`` up through a tool, if any."""
+        check = next((c for c in self.identity_checks if customer.startswith(c.prefix)), None)
+        return check if customer and check is not None and check.tool else None
 
     async def _identity(
         self,
@@ -619,6 +652,11 @@ class TurnRunner:
             raise composing_failed[0]
 
     async def _safe_path(self, turn: _Turn, detail: str) -> None:
+        # A plan waiting for the customer's word still waits: a turn that failed is no answer.
+        # (Re-running it after a "yes" is safe: the plan id keeps its idempotency keys.)
+        if turn.pending_plan is None and turn.session is not None:
+            waiting = turn.session.pending_plan
+            turn.pending_plan = waiting if waiting.steps else None
         await turn.fall_back(
             events_pb2.Fallback(
                 reason=events_pb2.FALLBACK_REASON_DEPENDENCY_DOWN,
@@ -656,12 +694,7 @@ class TurnRunner:
             record.plan.CopyFrom(turn.plan)
         if turn.handoff is not None:
             record.handoff.CopyFrom(turn.handoff)
-        plan = turn.plan
-        if plan is not None:
-            slots = {k: v for k, v in plan.slots.items() if k != AWAITING_SLOT}
-        else:
-            slots = dict(turn.session.slots) if turn.session is not None else {}
-        pending = plan.flow if plan is not None and plan.missing_slots else ""
+        slots, pending, pending_plan = _carried(turn, turn.session)
         version = turn.session.version if turn.session is not None else 0
         for attempt in range(2):
             try:
@@ -677,6 +710,9 @@ class TurnRunner:
                             ),
                         )
                         version = current.session.version
+                        if turn.session is None:
+                            # Stage 1 never read the session (it was down): keep what it holds.
+                            slots, pending, pending_plan = _carried(turn, current.session)
                     await unary(
                         "session",
                         self.peers.session.AppendTurn(
@@ -688,7 +724,7 @@ class TurnRunner:
                                 customer_id=turn.input.customer_id,
                                 pending_flow=pending,
                                 identity_verified=turn.identity_verified,
-                                pending_plan=turn.pending_plan,
+                                pending_plan=pending_plan,
                             )
                         ),
                     )

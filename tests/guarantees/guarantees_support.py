@@ -20,7 +20,8 @@ import httpx
 import pytest
 import yaml
 from google.protobuf import json_format
-from harness import LoopThread, ephemeral_settings
+from harness import LoopThread, Turn, ephemeral_settings
+from harness import send_turn as harness_send_turn
 from opentelemetry.sdk.trace import ReadableSpan
 from pydantic import SecretStr
 
@@ -29,7 +30,7 @@ from mocks.model.script import ScriptEntry
 from mocks.server import start_mocks
 from services.mesh import Mesh, start_mesh
 from services.runtime.telemetry import JsonFormatter
-from switchboard.v1 import router_pb2, router_pb2_grpc, session_pb2, session_pb2_grpc
+from switchboard.v1 import session_pb2, session_pb2_grpc
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 CONVERSATIONS = CORPUS_DIR / "conversations.yaml"
@@ -231,45 +232,12 @@ def mutations(mesh: Mesh, *names: str) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- turns
 
 
-@dataclass
-class Turn:
-    """A turn's events, as the router streamed them."""
-
-    responses: list[router_pb2.SendTurnResponse]
-
-    @property
-    def events(self) -> list[Any]:
-        return [r.event for r in self.responses]
-
-    def kinds(self) -> list[str]:
-        return [e.WhichOneof("event") or "" for e in self.events]
-
-    def of_kind(self, kind: str) -> list[Any]:
-        return [getattr(e, kind) for e in self.events if e.WhichOneof("event") == kind]
-
-    @property
-    def trace_id(self) -> str:
-        return str(self.events[0].trace_id)
-
-    @property
-    def turn_id(self) -> str:
-        return str(self.events[0].turn_id)
-
-    @property
-    def reply(self) -> str:
-        (completed,) = self.of_kind("turn_completed")
-        return str(completed.reply)
-
-
 def send_turn(mesh: Mesh, session_id: str, text: str, customer_id: str = "") -> Turn:
-    with grpc.insecure_channel(mesh.target("router")) as channel:
-        stub = router_pb2_grpc.RouterServiceStub(channel)
-        request = router_pb2.SendTurnRequest(
-            session_id=session_id, text=text, channel="test", customer_id=customer_id
-        )
-        turn = Turn(list(stub.SendTurn(request, timeout=TURN_TIMEOUT_S)))
-    kinds = turn.kinds()
-    assert kinds[0] == "turn_started" and kinds[-1] == "turn_completed", kinds
+    """One turn through the mesh's router; it must start and complete."""
+    turn = harness_send_turn(
+        mesh.target("router"), session_id, text, customer_id, timeout=TURN_TIMEOUT_S
+    )
+    assert turn.kinds[0] == "turn_started" and turn.kinds[-1] == "turn_completed", turn.kinds
     return turn
 
 

@@ -162,7 +162,7 @@ def assert_governed(turn: Turn) -> None:
         blocking = [v for v in result.verdicts if v.action != common_pb2.POLICY_ACTION_ALLOW]
         assert blocking, f"{result.tool} was rejected without a policy verdict: {result}"
         assert all(v.rule_id for v in blocking), blocking
-    assert refused(turn), turn.kinds()
+    assert refused(turn), turn.kinds
 
 
 @pytest.mark.parametrize(("customer", "text"), DIRECT_INJECTIONS)

@@ -282,14 +282,6 @@ def test_the_broker_restored_an_email_for_the_crm_only(corpus_run: CorpusRun) ->
             assert not found_in(request_text(request)), (backend, request)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services/router/turn.py TurnRunner._understand calls pii.Redact without known_names, so "
-        "the names the CRM holds for the channel's customer are not masked as the issue asks: "
-        "sb-01 (customer C-1002, 'I'm Jordan Patel') sends 'Jordan Patel' to the model"
-    ),
-)
 def test_names_the_crm_knows_never_reach_the_model(corpus_run: CorpusRun) -> None:
     (known,) = [c for c in CORPUS if c.id == "sb-01"]
     assert known.customer_id == "C-1002"

@@ -70,7 +70,9 @@ def mesh(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> I
 def turn(mesh: Mesh) -> Turn:
     set_script(mesh, SCRIPT)
     clear_logs(mesh)
-    return send_turn(mesh, "restore-1", TEXT, "C-1001")
+    # An anonymous caller (no customer id from the channel): the email they give is the
+    # session's first, so the model sees it as <EMAIL_1>.
+    return send_turn(mesh, "restore-1", TEXT)
 
 
 def results(turn: Turn) -> dict[str, common_pb2.StepResult]:

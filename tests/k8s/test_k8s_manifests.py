@@ -225,6 +225,8 @@ def test_the_mounted_settings_load_and_name_real_services(
     if "redis" in services:
         assert config.session.store == "redis"
         assert re.match(r"redis://redis:6379/", config.session.redis_url)
+        assert config.pii.vault_store == "redis"
+        assert re.match(r"redis://redis:6379/", config.pii.redis_url)
     if "mocks" in services:
         for backend in config.tool_broker.backends.values():
             assert backend.base_url.startswith("http://mocks:")

@@ -15,7 +15,15 @@ from harness import LoopThread, free_port, start_service
 from services.mesh import Mesh
 from services.router.service import RouterService
 from services.runtime.server import GrpcServer
-from switchboard.v1 import events_pb2, planner_pb2_grpc, router_pb2, router_pb2_grpc
+from switchboard.v1 import (
+    common_pb2,
+    events_pb2,
+    planner_pb2_grpc,
+    router_pb2,
+    router_pb2_grpc,
+    session_pb2,
+    session_pb2_grpc,
+)
 
 QUESTION = "Is flight UA 123 on time?"
 
@@ -165,3 +173,53 @@ def test_converse_cancels_a_running_turn(
     assert order[-1] == "error", order
     assert events[-1].error.code == "CANCELLED"
     assert "turn_completed" not in order
+
+
+STORM = "My flight got cancelled because of the storm, get me on the next one"
+
+
+def _mesh_turn(
+    mesh: Mesh, session_id: str, text: str, customer: str = "C-1005"
+) -> list[events_pb2.TurnEvent]:
+    with grpc.insecure_channel(mesh.target("router")) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+        request = router_pb2.SendTurnRequest(session_id=session_id, text=text, customer_id=customer)
+        return [r.event for r in stub.SendTurn(request, timeout=30)]
+
+
+def _waiting_plan(mesh: Mesh, session_id: str) -> common_pb2.Plan:
+    with grpc.insecure_channel(mesh.target("session")) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        reply = stub.GetSession(session_pb2.GetSessionRequest(session_id=session_id), timeout=10)
+    return reply.session.pending_plan
+
+
+@pytest.mark.parametrize("broken", ["pii", "planner"])
+def test_a_turn_that_fails_keeps_the_change_waiting_for_confirmation(
+    loop_thread: LoopThread, mesh: Mesh, hanging_planner: GrpcServer, broken: str
+) -> None:
+    session_id = f"keep-waiting-{broken}"
+    _mesh_turn(mesh, session_id, STORM)
+    _mesh_turn(mesh, session_id, "please book DL2215 for me")
+    waiting = _waiting_plan(mesh, session_id)
+    assert "rebookReservation" in [s.tool for s in waiting.steps], waiting
+    # pii down fails the turn in its first stage (the session is never read); a hanging planner
+    # fails it after the session was read. Neither is an answer to the question waiting.
+    target = _dead_target() if broken == "pii" else hanging_planner.target
+    router = _router(loop_thread, mesh, **{broken: target})
+    try:
+        with grpc.insecure_channel(router.target) as channel:
+            stub = router_pb2_grpc.RouterServiceStub(channel)
+            request = router_pb2.SendTurnRequest(
+                session_id=session_id,
+                text="what is the checked baggage allowance?",
+                customer_id="C-1005",
+            )
+            events = [r.event for r in stub.SendTurn(request, timeout=20)]
+    finally:
+        loop_thread.run(router.stop())
+    _assert_safe_ending(events)
+    assert events[-1].turn_completed.metadata.fields["persisted"].bool_value is True
+    assert _waiting_plan(mesh, session_id) == waiting
+    later = _mesh_turn(mesh, session_id, "did you manage to rebook me?")
+    assert later[-1].turn_completed.reply.startswith("Not yet"), later[-1]

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import httpx
+from harness import Turn
+from harness import send_turn as harness_send_turn
 
-from switchboard.v1 import events_pb2, router_pb2, router_pb2_grpc
+from switchboard.v1 import events_pb2
 
 FLIGHT_QUESTION = "Is flight UA 123 on time?"
 
@@ -33,35 +34,13 @@ UTTERANCES: tuple[tuple[str, str], ...] = (
 TERMINAL = frozenset({"turn_completed", "error"})
 
 
-@dataclass(frozen=True)
-class Turn:
-    """The events of one finished SendTurn call."""
-
-    events: list[events_pb2.TurnEvent]
-
-    @property
-    def kinds(self) -> list[str]:
-        return [str(e.WhichOneof("event")) for e in self.events]
-
-    @property
-    def last(self) -> events_pb2.TurnEvent:
-        return self.events[-1]
-
-    def of(self, kind: str) -> list[events_pb2.TurnEvent]:
-        return [e for e in self.events if e.WhichOneof("event") == kind]
-
-
 def send_turn(
     target: str, session_id: str, text: str, customer_id: str = "", timeout: float = 20.0
 ) -> Turn:
-    """Run one turn over SendTurn; a stream that does not end by ``timeout`` raises
-    DEADLINE_EXCEEDED, which the tests treat as a hung turn."""
-    request = router_pb2.SendTurnRequest(
-        session_id=session_id, text=text, customer_id=customer_id, channel="reliability"
+    """One turn on the "reliability" channel (see :func:`harness.send_turn`)."""
+    return harness_send_turn(
+        target, session_id, text, customer_id, channel="reliability", timeout=timeout
     )
-    with grpc.insecure_channel(target) as channel:
-        stub = router_pb2_grpc.RouterServiceStub(channel)
-        return Turn([r.event for r in stub.SendTurn(request, timeout=timeout)])
 
 
 def assert_ended_cleanly(turn: Turn) -> None:

@@ -169,7 +169,7 @@ def test_the_same_backend_failure_gives_the_same_fallback(faulty_mesh: Mesh) -> 
 def test_a_slow_identity_lookup_leaves_the_identity_unknown(faulty_mesh: Mesh) -> None:
     crm = {"crm": faulty_mesh.mocks.base_urls["crm"]}
     slow = {"timeout_rate": 1.0, "timeout_s": 5.0, "timeout_phase": "before"}
-    set_faults(crm, {"operations": {"getIdentityVerification": slow}})
+    set_faults(crm, {"operations": {"getCustomer": slow}})
     try:
         turn = send_turn(
             faulty_mesh.target("router"), "slow-identity", FLIGHT_QUESTION, "C-1001", HANG_GUARD_S

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 from harness import LoopThread, start_service
-from session_redis import RedisServer
+from redis_server import RedisServer
 
 from services.config import Settings, load_settings
 from services.runtime.errors import ConfigError

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import redis
-from session_redis import RedisServer
+from redis_server import RedisServer
 
 from services.runtime.errors import Aborted, Unavailable
 from services.session.redis_store import RedisSessionStore, redact_url

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from session_redis import RedisServer
+from redis_server import RedisServer
 
 from services.runtime.errors import Aborted, InvalidArgument, NotFound
 from services.session.redis_store import RedisSessionStore

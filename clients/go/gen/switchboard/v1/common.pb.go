@@ -586,9 +586,12 @@ type Plan struct {
 	// model was unreachable, or its plan stayed invalid after one repair); empty otherwise.
 	FallbackReason string `protobuf:"bytes,7,opt,name=fallback_reason,json=fallbackReason,proto3" json:"fallback_reason,omitempty"`
 	// usage lists the model tokens of each planning call, in call order.
-	Usage         []*TokenUsage `protobuf:"bytes,8,rep,name=usage,proto3" json:"usage,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Usage []*TokenUsage `protobuf:"bytes,8,rep,name=usage,proto3" json:"usage,omitempty"`
+	// awaiting_confirmation describes, for the customer, the steps a policy held for their explicit
+	// confirmation ("rebook reservation BK-123; upgrade with miles"); empty when nothing waits.
+	AwaitingConfirmation string `protobuf:"bytes,9,opt,name=awaiting_confirmation,json=awaitingConfirmation,proto3" json:"awaiting_confirmation,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
@@ -675,6 +678,13 @@ func (x *Plan) GetUsage() []*TokenUsage {
 		return x.Usage
 	}
 	return nil
+}
+
+func (x *Plan) GetAwaitingConfirmation() string {
+	if x != nil {
+		return x.AwaitingConfirmation
+	}
+	return ""
 }
 
 // StepResult is the outcome of one executed (or refused) plan step.
@@ -977,7 +987,7 @@ const file_switchboard_v1_common_proto_rawDesc = "" +
 	"\targuments\x18\x03 \x01(\v2\x17.google.protobuf.StructR\targuments\x12\x1d\n" +
 	"\n" +
 	"depends_on\x18\x04 \x03(\tR\tdependsOn\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xdf\x02\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x94\x03\n" +
 	"\x04Plan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x05steps\x18\x02 \x03(\v2\x18.switchboard.v1.PlanStepR\x05steps\x12\x12\n" +
@@ -986,7 +996,8 @@ const file_switchboard_v1_common_proto_rawDesc = "" +
 	"\rmissing_slots\x18\x05 \x03(\tR\fmissingSlots\x125\n" +
 	"\x05slots\x18\x06 \x03(\v2\x1f.switchboard.v1.Plan.SlotsEntryR\x05slots\x12'\n" +
 	"\x0ffallback_reason\x18\a \x01(\tR\x0efallbackReason\x120\n" +
-	"\x05usage\x18\b \x03(\v2\x1a.switchboard.v1.TokenUsageR\x05usage\x1a8\n" +
+	"\x05usage\x18\b \x03(\v2\x1a.switchboard.v1.TokenUsageR\x05usage\x123\n" +
+	"\x15awaiting_confirmation\x18\t \x01(\tR\x14awaitingConfirmation\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

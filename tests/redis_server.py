@@ -1,4 +1,4 @@
-"""A real redis-server for the session tests: its own temp dir, a free 127.0.0.1 port, AOF on."""
+"""A real redis-server for tests: its own temp dir, a free 127.0.0.1 port, AOF on."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server") or (_BINARY_HINT if Path(_BINARY_HINT).exists() else None)
     if found is None:
         pytest.fail(
-            "redis-server is not installed, and the Redis session store tests need a real one: "
+            "redis-server is not installed, and the Redis store tests need a real one: "
             "run `make setup` (or `make redis`; it installs redis-server via apt)",
             pytrace=False,
         )
