@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.governance.expressions import EvaluationError
-from services.governance.packs import PolicySet, Rule
+from services.governance.expressions import Bindings, EvaluationError, Params
+from services.governance.packs import VARIABLES, PolicySet, Rule
 from services.governance.verdicts import Action, Stage, Verdict, strictest
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,17 @@ class Intent:
         return sorted(candidates.items(), key=lambda item: item[1], reverse=True)
 
 
-def evaluate(rule: Rule, variables: Mapping[str, Any]) -> Verdict | None:
-    """The rule's verdict when its condition holds; an evaluation error fails closed by default."""
+def evaluate(rule: Rule, variables: Mapping[str, Any] | Bindings) -> Verdict | None:
+    """The rule's verdict when its condition holds; an evaluation error fails closed by default.
+
+    ``variables`` are a check's :class:`Bindings` (converted to CEL once for all its rules) or
+    plain JSON-like values.
+    """
+    if not isinstance(variables, Bindings):
+        variables = Bindings(variables, rule.condition.variables)
+    params = rule.params if isinstance(rule.params, Params) else Params(rule.params)
     try:
-        holds = rule.condition.evaluate({**variables, "params": rule.params})
+        holds = rule.condition.evaluate_in(variables, params)
     except EvaluationError as error:
         log.warning("rule %s could not be evaluated: %s", rule.rule_id, error)
         if not rule.fail_closed:
@@ -86,9 +93,37 @@ def evaluate(rule: Rule, variables: Mapping[str, Any]) -> Verdict | None:
     return rule.verdict(rule.description) if holds else None
 
 
-def evaluate_all(rules: Iterable[Rule], variables: Mapping[str, Any]) -> list[Verdict]:
+def evaluate_all(rules: Iterable[Rule], variables: Mapping[str, Any] | Bindings) -> list[Verdict]:
     """The verdicts of the rules whose conditions hold, in rule order."""
+    rules = tuple(rules)
+    if not isinstance(variables, Bindings):
+        variables = Bindings(
+            variables, {name for rule in rules for name in rule.condition.variables}
+        )
     return [v for v in (evaluate(rule, variables) for rule in rules) if v is not None]
+
+
+class RuleIndex:
+    """A stage's rules by the value of one variable that their scopes may pin, in rule order.
+
+    A rule whose scope (see ``Condition.scope``) rules out the value is left out: its condition
+    cannot hold, so evaluating it could not add a verdict. Order, and so precedence, is kept.
+    """
+
+    def __init__(self, rules: Iterable[Rule], variable: str) -> None:
+        self.rules = tuple(rules)
+        self.variable = variable
+        names = {name for rule in self.rules for name in rule.scope.get(variable, ())}
+        self._by_name = {
+            name: tuple(r for r in self.rules if r.admits(variable, name)) for name in names
+        }
+        self._unscoped = tuple(r for r in self.rules if variable not in r.scope)
+
+    def select(self, value: object) -> tuple[Rule, ...]:
+        """The rules that can hold when the variable has ``value``."""
+        if not isinstance(value, str):
+            return self.rules
+        return self._by_name.get(value, self._unscoped)
 
 
 def contract_view(spec: ToolContract | None) -> dict[str, Any]:
@@ -114,13 +149,15 @@ class Governance:
         self.policy = policy
         self.contracts = contracts
         stage_rules = policy.rules(Stage.INPUT)
-        self._text_rules = tuple(r for r in stage_rules if not r.needs_intent)
-        self._intent_rules = tuple(r for r in stage_rules if r.needs_intent)
+        self._text_rules = RuleIndex((r for r in stage_rules if not r.needs_intent), "channel")
+        self._intent_rules = RuleIndex((r for r in stage_rules if r.needs_intent), "intent")
+        self._tool_rules = RuleIndex(policy.rules(Stage.TOOL_CALL), "tool")
 
     def check_input(self, text: str, channel: str, session: Mapping[str, Any]) -> Check:
         """The input rules over the customer's text."""
         variables = {"text": text, "channel": channel, "session": dict(session)}
-        matched = evaluate_all(self._text_rules, variables)
+        bindings = Bindings(variables, VARIABLES[Stage.INPUT])
+        matched = evaluate_all(self._text_rules.select(channel), bindings)
         return Check(strictest(Stage.INPUT, matched), tuple(matched))
 
     def check_intent(self, intent: Intent, session: Mapping[str, Any]) -> list[Verdict]:
@@ -131,7 +168,8 @@ class Governance:
             "candidates": [{"name": n, "confidence": c} for n, c in intent.ranked()],
             "session": dict(session),
         }
-        return evaluate_all(self._intent_rules, variables)
+        bindings = Bindings(variables, VARIABLES[Stage.INPUT])
+        return evaluate_all(self._intent_rules.select(intent.name), bindings)
 
     def check_tool_call(
         self,
@@ -165,7 +203,8 @@ class Governance:
             "calls_in_turn": calls_in_turn,
             "session": dict(session),
         }
-        matched.extend(evaluate_all(self.policy.rules(Stage.TOOL_CALL), variables))
+        bindings = Bindings(variables, VARIABLES[Stage.TOOL_CALL])
+        matched.extend(evaluate_all(self._tool_rules.select(tool), bindings))
         return Check(strictest(Stage.TOOL_CALL, matched), tuple(matched))
 
     def output_rules(self) -> Sequence[Rule]:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.governance.engine import evaluate
-from services.governance.packs import Rule
-from services.governance.verdicts import Action, Verdict
+from services.governance.expressions import Bindings
+from services.governance.packs import VARIABLES, Rule
+from services.governance.verdicts import Action, Stage, Verdict
 
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n+")
 # Abbreviations whose period does not end a sentence.
@@ -47,8 +48,12 @@ class OutputGuard:
         session: Mapping[str, Any],
         max_hold_chars: int = 600,
     ) -> None:
-        self._rules = rules
-        self._variables: dict[str, Any] = {"intent": intent, "session": dict(session)}
+        # Rules whose scope rules the reply's intent out cannot hold on any of its sentences.
+        self._rules = tuple(rule for rule in rules if rule.admits("intent", intent))
+        # The intent and session, converted to CEL once per reply; each sentence adds its text.
+        self._bindings = Bindings(
+            {"intent": intent, "session": dict(session)}, VARIABLES[Stage.OUTPUT]
+        )
         self._max_hold = max_hold_chars
         self._buffer = ""
         self._blocked_rules: set[str] = set()
@@ -103,8 +108,8 @@ class OutputGuard:
             return [Release(piece)]
         leading = piece[: len(piece) - len(piece.lstrip())]
         trailing = piece[len(piece.rstrip()) :]
-        variables = {**self._variables, "text": text}
-        fired = [(rule, v) for rule in self._rules if (v := evaluate(rule, variables)) is not None]
+        bindings = self._bindings.bind("text", text)
+        fired = [(rule, v) for rule in self._rules if (v := evaluate(rule, bindings)) is not None]
         for rule, verdict in fired:
             if verdict.action is Action.DISCLAIM:
                 self._disclaimers.setdefault(rule.rule_id, verdict)

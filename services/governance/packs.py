@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 
 from services.governance.config import BASE_PACK, GovernanceSettings
-from services.governance.expressions import Condition, ExpressionError, compile_condition
+from services.governance.expressions import Condition, ExpressionError, Params, compile_condition
 from services.governance.verdicts import Action, Stage, Verdict
 from services.runtime.errors import ConfigError
 
@@ -69,6 +69,13 @@ class Rule:
     fail_closed: bool
     line: int
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: variable -> the names it must have for the condition to hold (see Condition.scope)
+    scope: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def admits(self, variable: str, value: object) -> bool:
+        """False only when the rule's scope rules out ``value`` for ``variable``."""
+        names = self.scope.get(variable)
+        return names is None or not isinstance(value, str) or value in names
 
     @property
     def rule_id(self) -> str:
@@ -272,7 +279,7 @@ def _compile_rule(
     index: int,
     raw: Mapping[str, Any],
     lines: _Lines,
-    params: Mapping[str, Any],
+    params: Params,
 ) -> Rule:
     stage = Stage(raw["stage"])
     rule_path: tuple[str | int, ...] = ("rules", index)
@@ -312,6 +319,7 @@ def _compile_rule(
         fail_closed=raw.get("on_error", "match") == "match",
         line=lines.line(rule_path) or 0,
         params=params,
+        scope=condition.scope(params),
     )
 
 
@@ -322,7 +330,11 @@ def load_pack(path: Path, schema: Validator, defaults: FallbackPolicy) -> Pack:
     name = data["pack"]
     if name != path.stem:
         raise PackError(path, lines.line(("pack",)), f"pack {name!r} must be named {path.stem!r}")
-    params = dict(data.get("params") or {})
+    try:
+        params = Params(data.get("params") or {})
+    except (TypeError, ValueError) as error:
+        line = lines.line(("params",))
+        raise PackError(path, line, f"params: not JSON-like values: {error}") from None
     seen: dict[str, int] = {}
     rules: list[Rule] = []
     for index, raw in enumerate(data["rules"]):
