@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from services.pii.config import DEFAULT_EVAL_DATA, PiiSettings
+from services.pii.detector import Detector
 from services.pii.evaluation import evaluate, load_samples, select
-from services.pii.service import build_detector
+from services.pii.tagger import DEFAULT_MODEL, SequenceTagger
+from services.pii.training import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_BACKGROUND_COUNT,
+    DEFAULT_C1,
+    DEFAULT_C2,
+    DEFAULT_ITERATIONS,
+    TrainingParameters,
+    cross_validate,
+    load_background,
+    train,
+)
 
-pii = click.Group("pii", help="The PII detector: evaluation.")
+pii = click.Group("pii", help="The PII detector: evaluation and training of its tagger.")
+
+
+def _detector(settings: PiiSettings, tagger_model: Path | None) -> Detector:
+    """The service's detector with every type reported, as the evaluation needs."""
+    return Detector(
+        phone_regions=tuple(settings.phone_regions),
+        patterns=tuple(settings.patterns),
+        min_score=settings.min_score,
+        types=None,
+        tagger_model=tagger_model,
+    )
 
 
 def _format(result: dict[str, Any]) -> str:
@@ -61,13 +85,127 @@ def _format(result: dict[str, Any]) -> str:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="score the first N only")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def eval_command(data: Path, split: str, limit: int | None, as_json: bool) -> None:
+@click.option(
+    "--model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="the sequence tagger's model",
+)
+@click.option("--no-tagger", is_flag=True, help="score the rule recognisers alone")
+def eval_command(
+    data: Path, split: str, limit: int | None, as_json: bool, model: Path, no_tagger: bool
+) -> None:
     """Score the detector: precision, recall and F2 (IoU >= 0.9), per entity type and overall."""
     samples = select(load_samples(data), split)  # type: ignore[arg-type]
     if limit is not None:
         samples = samples[:limit]
     # Every type the detector knows is scored, as upstream scores every label; the "in scope"
     # line is what the service masks by default.
-    detector = build_detector(PiiSettings(), every_type=True)
+    detector = _detector(PiiSettings(), None if no_tagger else model)
     result = evaluate(detector, samples, split).as_dict()
+    click.echo(json.dumps(result, indent=2) if as_json else _format(result))
+
+
+def _training_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``train`` and ``cv`` share: data, CRF weights, background texts."""
+    options = [
+        click.option(
+            "--data",
+            "data",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=DEFAULT_EVAL_DATA,
+            show_default=True,
+            help="the Presidio synthetic dataset (synth_dataset_v2.json)",
+        ),
+        click.option("--c1", type=click.FloatRange(min=0.0), default=DEFAULT_C1, show_default=True),
+        click.option("--c2", type=click.FloatRange(min=0.0), default=DEFAULT_C2, show_default=True),
+        click.option(
+            "--iterations",
+            type=click.IntRange(min=1),
+            default=DEFAULT_ITERATIONS,
+            show_default=True,
+        ),
+        click.option(
+            "--background",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=DEFAULT_BACKGROUND,
+            show_default=True,
+            help="a CSV of customer-service texts (column 'text') labelled by the rules alone",
+        ),
+        click.option(
+            "--background-count",
+            type=click.IntRange(min=0),
+            default=DEFAULT_BACKGROUND_COUNT,
+            show_default=True,
+            help="how many background texts to use (0: none)",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@pii.command("train")
+@_training_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="where to write the model",
+)
+def train_command(
+    data: Path,
+    out: Path,
+    c1: float,
+    c2: float,
+    iterations: int,
+    background: Path,
+    background_count: int,
+) -> None:
+    """Rebuild the sequence tagger from the validation split (never the test split)."""
+    samples = select(load_samples(data), "validation")
+    texts = load_background(background, background_count)
+    rules = _detector(PiiSettings(), None)
+    parameters = TrainingParameters(c1=c1, c2=c2, max_iterations=iterations)
+    model = train(samples, rules, parameters, texts)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(model)
+    labels = SequenceTagger(model).labels
+    click.echo(
+        f"trained on {len(samples)} validation samples and {len(texts)} background texts: "
+        f"{len(model)} bytes, {len(labels)} labels -> {out}"
+    )
+
+
+@pii.command("cv")
+@_training_options
+@click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="which assignment of templates to folds",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def cv_command(
+    data: Path,
+    c1: float,
+    c2: float,
+    iterations: int,
+    background: Path,
+    background_count: int,
+    folds: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Cross-validate the tagger by template inside the validation split (how it was tuned)."""
+    samples = select(load_samples(data), "validation")
+    texts = load_background(background, background_count)
+    rules = _detector(PiiSettings(), None)
+    parameters = TrainingParameters(c1=c1, c2=c2, max_iterations=iterations)
+    report = cross_validate(samples, rules, parameters, texts, folds=folds, seed=seed)
+    result = report.as_dict()
     click.echo(json.dumps(result, indent=2) if as_json else _format(result))

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from services.pii.tagger import DEFAULT_MODEL as DEFAULT_TAGGER_MODEL
 from services.runtime.settings import ServiceSettings
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -139,6 +140,13 @@ class PiiSettings(ServiceSettings):
             "licence, IP address, loyalty, member and policy numbers) plus every declared "
             "pattern's type. Quasi-identifiers (LOCATION, NATIONALITY, AGE, DATE, ORGANIZATION, "
             "URL) are masked only when listed here"
+        ),
+    )
+    tagger_model: Path | None = Field(
+        default=DEFAULT_TAGGER_MODEL,
+        description=(
+            "the sequence tagger's model (names, addresses, places, organisations); "
+            "None: the rule recognisers alone. Rebuild it with `switchboard pii train`"
         ),
     )
     min_score: float = Field(

@@ -3,15 +3,21 @@
 Each recogniser (:mod:`identifiers`, :mod:`addresses`, :mod:`names`, :mod:`quasi`, and the
 patterns declared in settings) proposes candidate entities with a score; candidates below the
 minimum score or of types not asked for are dropped, and overlapping ones are resolved to the
-best span (:func:`services.pii.entities.resolve_overlaps`). No model, no network.
+best span (:func:`services.pii.entities.resolve_overlaps`). A small sequence tagger
+(:mod:`services.pii.tagger`, a CRF shipped as a file) then reads the text and the rules' output and
+adds the names, addresses, places and organisations that have no fixed shape. No network.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from services.pii import entities as et
 from services.pii.addresses import find_addresses
 from services.pii.config import PatternSpec
 from services.pii.entities import Entity, resolve_overlaps
@@ -26,11 +32,34 @@ from services.pii.identifiers import (
     find_phones,
 )
 from services.pii.lexicon import has_context
-from services.pii.names import find_cued_names, find_known_names, find_name_shapes
+from services.pii.names import (
+    KNOWN_NAME_SCORE,
+    find_cued_names,
+    find_known_names,
+    find_name_shapes,
+)
 from services.pii.quasi import find_quasi_identifiers
+from services.pii.tagger import DEFAULT_MODEL, SequenceTagger
 
 # A placeholder the service wrote earlier; text inside one is never detected again.
 PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z0-9_]*?)_(\d+)>")
+
+
+# What the tagger finds: the types without a fixed shape. The rules still find them too (their
+# output is one of the tagger's features), but where the tagger has a say its span wins.
+TAGGED_TYPES: frozenset[str] = frozenset(
+    {et.PERSON, et.ADDRESS, et.LOCATION, et.ORGANIZATION, et.NATIONALITY}
+)
+
+
+@functools.cache
+def _load_tagger(path: Path) -> SequenceTagger:
+    if not path.is_file():
+        raise ValueError(
+            f"the PII tagger model {path} does not exist: rebuild it with `switchboard pii train` "
+            "or run without the tagger (tagger_model=None)"
+        )
+    return SequenceTagger.load(path)
 
 
 @dataclass
@@ -42,23 +71,47 @@ class Detector:
     min_score: float = 0.5
     #: the entity types to report; None: all of them
     types: frozenset[str] | None = None
+    #: the sequence tagger's model file; None: rules only
+    tagger_model: Path | None = DEFAULT_MODEL
     _declared: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
+    _tagger: SequenceTagger | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._declared = [(spec, re.compile(spec.regex)) for spec in self.patterns]
+        self._tagger = None if self.tagger_model is None else _load_tagger(self.tagger_model)
 
     def detect(self, text: str, known_names: Sequence[str] = ()) -> list[Entity]:
         """Non-overlapping entities in ``text``, in text order."""
-        protected = [(m.start(), m.end()) for m in PLACEHOLDER_RE.finditer(text)]
-        candidates = [
+        candidates = self._rule_candidates(text, known_names)
+        wanted = [e for e in candidates if self.types is None or e.type in self.types]
+        if self._tagger is None:
+            return resolve_overlaps(wanted)
+        # The tagger reads what the rules found of every type, as it did in training; the
+        # types not asked for are dropped only afterwards, so they never hide one that was.
+        protected = _placeholders(text)
+        tagged = [
+            entity
+            for entity in self._tagger.tag(text, resolve_overlaps(candidates))
+            if entity.type in TAGGED_TYPES
+            and (self.types is None or entity.type in self.types)
+            and entity.score >= self.min_score
+            and not _inside(entity, protected)
+        ]
+        return combine(wanted, tagged)
+
+    def rule_entities(self, text: str, known_names: Sequence[str] = ()) -> list[Entity]:
+        """What the rule recognisers alone find, of every type, without overlaps."""
+        return resolve_overlaps(self._rule_candidates(text, known_names))
+
+    def _rule_candidates(self, text: str, known_names: Sequence[str]) -> list[Entity]:
+        protected = _placeholders(text)
+        return [
             entity
             for entity in self._candidates(text, known_names)
             if entity.score >= self.min_score
-            and (self.types is None or entity.type in self.types)
             and entity.end > entity.start
-            and not any(entity.start < end and start < entity.end for start, end in protected)
+            and not _inside(entity, protected)
         ]
-        return resolve_overlaps(candidates)
 
     def _candidates(self, text: str, known_names: Sequence[str]) -> Iterator[Entity]:
         yield from find_emails(text)
@@ -84,3 +137,77 @@ class Detector:
                 ):
                     continue
                 yield Entity(m.start(), m.end(), spec.type, spec.score, m.group())
+
+
+def _placeholders(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in PLACEHOLDER_RE.finditer(text)]
+
+
+def _inside(entity: Entity, protected: Sequence[tuple[int, int]]) -> bool:
+    return any(entity.start < end and start < entity.end for start, end in protected)
+
+
+def combine(rules: Sequence[Entity], tagged: Sequence[Entity]) -> list[Entity]:
+    """The rules' identifiers and known names, then the tagger's entities, then the other rules.
+
+    ``rules`` are candidates (they may overlap), ``tagged`` the tagger's entities (they do not).
+    Among the rules, overlaps are resolved first, so an identifier that lost to a longer span
+    (a postcode read as a phone number inside an address) stays lost. Of what wins, the
+    identifiers and known names are kept whatever the tagger says; then the tagger's entities
+    that do not overlap them; then the rules' remaining names, addresses and places where the
+    tagger found nothing.
+    """
+    resolved = resolve_overlaps(rules)
+    hard = [e for e in resolved if e.type not in TAGGED_TYPES or e.score >= KNOWN_NAME_SCORE]
+    taken = _Disjoint(hard)
+    by_start: dict[int, list[Entity]] = {}
+    for entity in resolved:
+        by_start.setdefault(entity.start, []).append(entity)
+    kept: list[Entity] = []
+    for entity in tagged:
+        if not taken.overlaps(entity):
+            kept.extend(_split_leading(entity, by_start.get(entity.start, ())))
+    taken = _Disjoint([*hard, *kept])
+    soft = resolve_overlaps(
+        entity
+        for entity in rules
+        if entity.type in TAGGED_TYPES
+        and entity.score < KNOWN_NAME_SCORE
+        and not taken.overlaps(entity)
+    )
+    return sorted([*hard, *kept, *soft])
+
+
+class _Disjoint:
+    """Non-overlapping entities, for overlap queries in logarithmic time (texts can be long)."""
+
+    def __init__(self, entities: Iterable[Entity]) -> None:
+        ordered = sorted(entities)
+        self._starts = [e.start for e in ordered]
+        self._ends = [e.end for e in ordered]
+
+    def overlaps(self, entity: Entity) -> bool:
+        # The last entity starting before ``entity`` ends is the only one that can reach it.
+        i = bisect.bisect_left(self._starts, entity.end) - 1
+        return i >= 0 and self._ends[i] > entity.start
+
+
+_SEPARATOR_RE = re.compile(r"[\s,;:]+")
+
+
+def _split_leading(entity: Entity, rules_at_start: Iterable[Entity]) -> list[Entity]:
+    """``entity``, or a rule entity of another type at its start and the rest after it.
+
+    "Linda Nguyen, 88 Oak Street, San Jose" tagged as one address keeps the rules' person and
+    the address after the comma, so each is masked as what it is.
+    """
+    for rule in rules_at_start:
+        if rule.end >= entity.end or rule.type == entity.type:
+            continue
+        separator = _SEPARATOR_RE.match(entity.value, rule.end - entity.start)
+        if separator is None or entity.start + separator.end() >= entity.end:
+            continue
+        start = entity.start + separator.end()
+        value = entity.value[start - entity.start :]
+        return [rule, Entity(start, entity.end, entity.type, entity.score, value)]
+    return [entity]

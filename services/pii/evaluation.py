@@ -301,11 +301,12 @@ def evaluate(
         started = clock()
         found: list[Entity] = detector.detect(sample.text)
         report.latencies_ms.append((clock() - started) * 1000)
-        _score_sample(report, sample, found)
+        score_sample(report, sample, found)
     return report
 
 
-def _score_sample(report: Report, sample: Sample, found: Sequence[Entity]) -> None:
+def score_sample(report: Report, sample: Sample, found: Sequence[Entity]) -> None:
+    """Add one sample's gold spans and the detector's entities to ``report``."""
     text = sample.text
     pii_gold = _spans(text, [("PII", s, e) for _, s, e in sample.spans])
     pii_pred = _spans(text, [("PII", e.start, e.end) for e in found])

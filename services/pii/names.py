@@ -35,6 +35,10 @@ _LONE_WORD_RE = re.compile(rf"(?<=[a-z,] )(?P<word>{CAP_WORD})(?![ \t]+[{UPPER}]
 # A lookahead, so overlapping pairs are all seen ("Kyle Alpatu Shervashidze").
 _PAIR_RE = re.compile(rf"(?=\b({CAP_WORD})[ \t]+({CAP_WORD})\b)")
 
+# The CRM's names for the customer: above every other name recogniser, and never overridden
+# by the tagger.
+KNOWN_NAME_SCORE = 0.95
+
 # After these a name may be written in lower case ("my name is anna").
 _STRONG_CUES = ("my name is", "my name's", "name is", "name:", "named", "maiden name is")
 _CUE_RES = [
@@ -61,7 +65,7 @@ def find_known_names(text: str, known_names: Sequence[str]) -> Iterator[Entity]:
     for variant in sorted(variants, key=len, reverse=True):
         pattern = re.compile(rf"(?<!\w){re.escape(variant)}(?!\w)", re.IGNORECASE)
         for m in pattern.finditer(text):
-            yield Entity(m.start(), m.end(), et.PERSON, 0.95, m.group())
+            yield Entity(m.start(), m.end(), et.PERSON, KNOWN_NAME_SCORE, m.group())
 
 
 def find_cued_names(text: str) -> Iterator[Entity]:

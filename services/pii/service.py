@@ -37,6 +37,7 @@ def build_detector(settings: PiiSettings, *, every_type: bool = False) -> Detect
         patterns=tuple(settings.patterns),
         min_score=settings.min_score,
         types=None if every_type else masked_types(settings),
+        tagger_model=settings.tagger_model,
     )
 
 

@@ -14,9 +14,9 @@ from services.pii.entities import Entity
 from services.pii.evaluation import (
     Report,
     Sample,
-    _score_sample,
     f_beta,
     load_samples,
+    score_sample,
     select,
     split_of,
 )
@@ -66,7 +66,7 @@ def test_split_is_deterministic_by_template_and_about_30_percent() -> None:
 
 def _report(sample: Sample, found: list[Entity]) -> Report:
     report = Report(split="unit", samples=1)
-    _score_sample(report, sample, found)
+    score_sample(report, sample, found)
     return report
 
 
