@@ -1,4 +1,5 @@
-"""Local intent classification: packs, the MiniLM + TF-IDF classifier, and its evaluation."""
+"""Local intent classification: packs, the classifier (MiniLM layer features on onnxruntime, TF-IDF
+for the packs, logistic regression with an out-of-scope class), and its evaluation."""
 
 from __future__ import annotations
 

@@ -22,6 +22,25 @@ FloatArray = npt.NDArray[np.float32]
 ACCURACY_BUDGET = 0.01
 
 
+@dataclass(frozen=True)
+class ThresholdRule:
+    """How the out-of-scope threshold is chosen on held-out scores.
+
+    With ``min_oos_recall`` unset: the highest out-of-scope recall that costs at most
+    ``budget`` in-scope accuracy. With it set: the highest in-scope accuracy whose
+    out-of-scope recall is at least ``min_oos_recall`` (the highest recall if none reaches it).
+    """
+
+    budget: float = ACCURACY_BUDGET
+    min_oos_recall: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.budget <= 1.0:
+            raise ValueError(f"budget must be within [0, 1], got {self.budget}")
+        if self.min_oos_recall is not None and not 0.0 <= self.min_oos_recall <= 1.0:
+            raise ValueError(f"min_oos_recall must be within [0, 1], got {self.min_oos_recall}")
+
+
 def softmax(logits: FloatArray, temperature: float = 1.0) -> FloatArray:
     z = logits.astype(np.float64) / temperature
     z -= z.max(axis=-1, keepdims=True)
@@ -69,13 +88,15 @@ def choose_threshold(
     correct: Sequence[bool] | npt.NDArray[np.bool_],
     is_oos: Sequence[bool] | npt.NDArray[np.bool_],
     budget: float = ACCURACY_BUDGET,
+    min_oos_recall: float | None = None,
 ) -> OperatingPoint:
     """Pick the threshold on the in-scope score below which a message is out of scope.
 
     ``in_scope_score`` is each validation message's in-scope evidence, ``predicted_oos``
     whether the out-of-scope class already won, ``correct`` whether the best in-scope intent is
-    the right one, ``is_oos`` the truth. With no out-of-scope messages nothing is rejected
-    (the threshold is minus infinity).
+    the right one, ``is_oos`` the truth. ``budget`` and ``min_oos_recall`` are the
+    :class:`ThresholdRule`. With no out-of-scope messages nothing is rejected (the threshold
+    is minus infinity).
     """
     top = np.asarray(in_scope_score, dtype=np.float64)
     won = np.asarray(predicted_oos, dtype=bool)
@@ -92,9 +113,15 @@ def choose_threshold(
     base = point(-math.inf)
     if not oos.any():
         return base
+    candidates = [base] + [point(float(t)) for t in np.unique(np.round(top, 4))]
+    if min_oos_recall is not None:
+        feasible = [c for c in candidates if c.oos_recall >= min_oos_recall]
+        if feasible:
+            # Highest accuracy; among ties the lowest threshold (the first one met).
+            return max(feasible, key=lambda c: (c.in_scope_accuracy, -c.threshold))
+        return max(candidates, key=lambda c: (c.oos_recall, c.in_scope_accuracy))
     best = base
-    for threshold in np.unique(np.round(top, 4)):
-        candidate = point(float(threshold))
+    for candidate in candidates[1:]:
         if candidate.in_scope_accuracy < base.in_scope_accuracy - budget:
             continue
         if candidate.oos_recall > best.oos_recall or (

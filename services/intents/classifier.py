@@ -2,8 +2,9 @@
 
 ``classify`` returns the best intent with a calibrated probability, the top-k in-scope
 candidates, an out-of-scope decision, and every intent of a multi-intent message. Training
-fits the linear model (:mod:`services.intents.model`), then fits a temperature and an
-out-of-scope threshold on held-out scores: a validation split when one is given, otherwise
+fits the linear model (:mod:`services.intents.model`) on MiniLM features (by default the
+pooled states of layers 1-6, :mod:`services.intents.features`), then fits a temperature and
+an out-of-scope threshold on held-out scores: a validation split when one is given, otherwise
 out-of-fold scores from k-fold cross-validation on the examples themselves.
 """
 
@@ -13,15 +14,20 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.model_selection import StratifiedKFold
 
-from services.intents.calibration import choose_threshold, fit_temperature, softmax
-from services.intents.encoder import MiniLMEncoder, encode_cached
+from services.intents.calibration import (
+    ThresholdRule,
+    choose_threshold,
+    fit_temperature,
+    softmax,
+)
+from services.intents.features import LayerPoolingEncoder, SentenceFeatures, encode_cached
 from services.intents.model import FloatArray, LinearIntentModel, ModelOptions
 from services.intents.packs import OUT_OF_SCOPE, IntentPack, load_packs
 from services.intents.threads import one_blas_thread
@@ -95,7 +101,7 @@ class IntentClassifier:
 
     def __init__(
         self,
-        encoder: MiniLMEncoder,
+        encoder: SentenceFeatures,
         model: LinearIntentModel,
         calibration: Calibration,
         clause_confidence: float = 0.5,
@@ -118,7 +124,7 @@ class IntentClassifier:
         cls,
         packs_dir: Path,
         *,
-        encoder: MiniLMEncoder | None = None,
+        encoder: SentenceFeatures | None = None,
         cache_dir: Path | None = None,
     ) -> IntentClassifier:
         """Train on every intent pack in a folder; calibrated by cross-validation.
@@ -133,7 +139,7 @@ class IntentClassifier:
         cls,
         packs: Sequence[IntentPack],
         *,
-        encoder: MiniLMEncoder | None = None,
+        encoder: SentenceFeatures | None = None,
         cache_dir: Path | None = None,
     ) -> IntentClassifier:
         texts: list[str] = []
@@ -154,8 +160,9 @@ class IntentClassifier:
         oos_texts: Sequence[str] = (),
         *,
         validation: tuple[Sequence[str], Sequence[str]] | None = None,
-        encoder: MiniLMEncoder | None = None,
+        encoder: SentenceFeatures | None = None,
         options: ModelOptions | None = None,
+        rule: ThresholdRule | None = None,
         folds: int = 4,
         cache_dir: Path | None = None,
         progress: Progress = _no_progress,
@@ -164,15 +171,18 @@ class IntentClassifier:
 
         ``oos_texts`` are extra out-of-scope utterances. ``validation`` is a held-out
         ``(texts, labels)`` pair for the temperature and the threshold; without it they are
-        fitted on out-of-fold scores from ``folds``-fold cross-validation. ``cache_dir``
-        keeps the training embeddings (see :func:`encode_cached`).
+        fitted on out-of-fold scores from ``folds``-fold cross-validation. ``rule`` says how
+        the threshold is chosen (default: :class:`ThresholdRule`'s accuracy budget).
+        ``cache_dir`` keeps the training features (see :func:`encode_cached`).
         """
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
         if not texts:
             raise ValueError("no training examples")
-        encoder = encoder or MiniLMEncoder()
+        encoder = encoder or LayerPoolingEncoder()
         options = options or ModelOptions()
+        if options.sentence_dimension != encoder.sentence_dimension:
+            options = replace(options, sentence_dimension=encoder.sentence_dimension)
         all_texts = list(texts) + list(oos_texts)
         all_labels = list(labels) + [OUT_OF_SCOPE] * len(oos_texts)
         if len({label for label in all_labels if label != OUT_OF_SCOPE}) < 1:
@@ -180,7 +190,15 @@ class IntentClassifier:
 
         with one_blas_thread():
             return cls._train(
-                all_texts, all_labels, validation, encoder, options, folds, cache_dir, progress
+                all_texts,
+                all_labels,
+                validation,
+                encoder,
+                options,
+                rule or ThresholdRule(),
+                folds,
+                cache_dir,
+                progress,
             )
 
     @classmethod
@@ -189,8 +207,9 @@ class IntentClassifier:
         all_texts: list[str],
         all_labels: list[str],
         validation: tuple[Sequence[str], Sequence[str]] | None,
-        encoder: MiniLMEncoder,
+        encoder: SentenceFeatures,
         options: ModelOptions,
+        rule: ThresholdRule,
         folds: int,
         cache_dir: Path | None,
         progress: Progress,
@@ -214,7 +233,7 @@ class IntentClassifier:
             held_logits, held_support, held_labels, held_model_labels = _out_of_fold(
                 all_texts, all_labels, embeddings, options, folds
             )
-        calibration = _calibrate(held_logits, held_support, held_labels, held_model_labels)
+        calibration = _calibrate(held_logits, held_support, held_labels, held_model_labels, rule)
         logger.info(
             "intent classifier trained on %d utterances, %d intents in %.1fs "
             "(temperature %.3f, threshold %.3f)",
@@ -225,6 +244,37 @@ class IntentClassifier:
             calibration.threshold,
         )
         return cls(encoder, model, calibration)
+
+    def refit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        *,
+        options: ModelOptions | None = None,
+        cache_dir: Path | None = None,
+    ) -> IntentClassifier:
+        """The same features, temperature and threshold over a model retrained on ``texts``.
+
+        For a final model on train + validation once validation has chosen everything: the
+        calibration stays the one fitted on validation scores of the train-only model.
+        """
+        if len(texts) != len(labels):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+        if not texts:
+            raise ValueError("no training examples")
+        options = replace(
+            options or ModelOptions(), sentence_dimension=self.encoder.sentence_dimension
+        )
+        with one_blas_thread():
+            embeddings = encode_cached(self.encoder, list(texts), cache_dir)
+            model = LinearIntentModel.fit(list(texts), list(labels), embeddings, options)
+        if (OUT_OF_SCOPE in model.labels) != (OUT_OF_SCOPE in self.model.labels):
+            # The threshold was fitted with (or without) an out-of-scope class competing.
+            raise ValueError(
+                "the refit examples must include out-of-scope ones exactly when the "
+                "calibrated model's did"
+            )
+        return IntentClassifier(self.encoder, model, self.calibration, self.clause_confidence)
 
     def classify(self, text: str, top_k: int = 5) -> Classification:
         """Classify one message; multi-intent messages list every confident intent."""
@@ -324,7 +374,11 @@ def _out_of_fold(
 
 
 def _calibrate(
-    logits: FloatArray, support: FloatArray, labels: Sequence[str], model_labels: Sequence[str]
+    logits: FloatArray,
+    support: FloatArray,
+    labels: Sequence[str],
+    model_labels: Sequence[str],
+    rule: ThresholdRule,
 ) -> Calibration:
     index = {name: i for i, name in enumerate(model_labels)}
     known = [i for i, label in enumerate(labels) if label in index]
@@ -341,5 +395,12 @@ def _calibrate(
     won = probabilities[:, oos_column] > top if oos_column >= 0 else np.zeros(len(top), dtype=bool)
     oos_p = probabilities[:, oos_column] if oos_column >= 0 else np.zeros(len(top))
     evidence = top - oos_p + SUPPORT_WEIGHT * support
-    point = choose_threshold(evidence, won, names == truth, truth == OUT_OF_SCOPE)
+    point = choose_threshold(
+        evidence,
+        won,
+        names == truth,
+        truth == OUT_OF_SCOPE,
+        budget=rule.budget,
+        min_oos_recall=rule.min_oos_recall,
+    )
     return Calibration(temperature, point.threshold, point.in_scope_accuracy, point.oos_recall)

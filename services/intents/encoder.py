@@ -19,8 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,45 +317,15 @@ class MiniLMEncoder:
         return vector
 
     def _forward(self, batch: list[list[int]]) -> FloatArray:
-        length = max(len(ids) for ids in batch)
-        token_ids = np.zeros((len(batch), length), dtype=np.int64)
-        mask = np.zeros((len(batch), length), dtype=np.float32)
-        for row, ids in enumerate(batch):
-            token_ids[row, : len(ids)] = ids
-            mask[row, : len(ids)] = 1.0
-        return self._transformer.forward(token_ids, mask)
+        return self._transformer.forward(*padded(batch))
 
 
-def encode_cached(
-    encoder: MiniLMEncoder, texts: Sequence[str], cache_dir: Path | None
-) -> FloatArray:
-    """``encoder.encode(texts)``, kept in ``cache_dir`` under a hash of the model and the texts.
-
-    Training from the intent packs is mostly encoding their examples; with the cache a restart
-    with unchanged packs skips it. A missing, unreadable or mismatched file is recomputed.
-    """
-    if cache_dir is None:
-        return encoder.encode(texts)
-    digest = hashlib.sha256(encoder.fingerprint.encode())
-    for text in texts:
-        digest.update(text.encode("utf-8") + b"\0")
-    path = cache_dir / f"minilm-{digest.hexdigest()[:24]}.npy"
-    try:
-        cached = np.load(path, allow_pickle=False)
-        if cached.shape == (len(texts), encoder.dimension) and cached.dtype == np.float32:
-            logger.debug("embeddings of %d texts read from %s", len(texts), path)
-            result: FloatArray = cached
-            return result
-    except (OSError, ValueError):
-        pass
-    vectors = encoder.encode(texts)
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a concurrent reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npy.tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, vectors, allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError as exc:
-        logger.warning("cannot cache embeddings in %s: %s", cache_dir, exc)
-    return vectors
+def padded(batch: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """Token ids of a batch, right-padded to the longest, and the attention mask."""
+    length = max(len(ids) for ids in batch)
+    token_ids = np.zeros((len(batch), length), dtype=np.int64)
+    mask = np.zeros((len(batch), length), dtype=np.float32)
+    for row, ids in enumerate(batch):
+        token_ids[row, : len(ids)] = ids
+        mask[row, : len(ids)] = 1.0
+    return token_ids, mask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +51,16 @@ class RouterSettings(ServiceSettings):
     )
     intents_dir: Path = Field(
         default=PACKS_DIR / "intents", description="folder of intent packs the classifier learns"
+    )
+    classifier_backend: Literal["onnx", "numpy"] = Field(
+        default="onnx",
+        description="what runs the classifier's MiniLM encoder: onnxruntime, or numpy alone",
+    )
+    classifier_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="threads one classification may use (1: turns run concurrently instead)",
     )
     identity_checks: list[IdentityCheck] = Field(
         default_factory=lambda: [

@@ -36,14 +36,20 @@ class RouterService:
 
     async def start(self) -> None:
         from services.intents import IntentClassifier
+        from services.intents.features import LayerPoolingEncoder
 
         config = self.settings.router
-        # Training from the packs is CPU work; keep the loop free while it runs.
-        classifier = await asyncio.to_thread(
-            IntentClassifier.from_packs,
-            config.intents_dir,
-            cache_dir=self.settings.data_dir / "intents",
-        )
+
+        def train() -> IntentClassifier:
+            encoder = LayerPoolingEncoder(
+                backend=config.classifier_backend, threads=config.classifier_threads
+            )
+            return IntentClassifier.from_packs(
+                config.intents_dir, encoder=encoder, cache_dir=self.settings.data_dir / "intents"
+            )
+
+        # Loading the encoder and training from the packs is CPU work; keep the loop free.
+        classifier = await asyncio.to_thread(train)
         peers = Peers(
             session=self.settings.session.target,
             pii=self.settings.pii.target,

@@ -43,17 +43,17 @@ RESTORE_RPC = "/switchboard.v1.PiiService/Restore"
 def plan(*steps: dict[str, Any]) -> ScriptEntry:
     call = ToolCallSpec(name="submit_plan", arguments={"steps": list(steps)})
     return ScriptEntry(
-        match=Match(forced_tool="submit_plan", contains="<EMAIL_1>"),
+        match=Match(forced_tool="submit_plan", contains="<EMAIL_2>"),
         reply=Reply(tool_calls=[call]),
     )
 
 
 SCRIPT = [
     # The fast tier makes no call, so the deep tier plans both steps at once.
-    text_reply("", offers_tool="findCustomers", contains="<EMAIL_1>"),
+    text_reply("", offers_tool="findCustomers", contains="<EMAIL_2>"),
     plan(
-        {"id": "caller", "tool": "findCustomers", "arguments": {"email": "<EMAIL_1>"}},
-        {"id": "kb", "tool": "searchArticles", "arguments": {"q": "baggage for <EMAIL_1>"}},
+        {"id": "caller", "tool": "findCustomers", "arguments": {"email": "<EMAIL_2>"}},
+        {"id": "kb", "tool": "searchArticles", "arguments": {"q": "baggage for <EMAIL_2>"}},
     ),
     text_reply("I looked that up for you.", offers_tool="show_media"),
 ]
@@ -70,9 +70,9 @@ def mesh(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> I
 def turn(mesh: Mesh) -> Turn:
     set_script(mesh, SCRIPT)
     clear_logs(mesh)
-    # An anonymous caller (no customer id from the channel): the email they give is the
-    # session's first, so the model sees it as <EMAIL_1>.
-    return send_turn(mesh, "restore-1", TEXT)
+    # The router reads C-1001's CRM record before masking the message, so the record's email
+    # is the session's <EMAIL_1> and the one the customer gives is <EMAIL_2>.
+    return send_turn(mesh, "restore-1", TEXT, "C-1001")
 
 
 def results(turn: Turn) -> dict[str, common_pb2.StepResult]:
@@ -89,7 +89,7 @@ def test_an_allowed_type_is_restored_for_the_backend(mesh: Mesh, turn: Turn) -> 
 def test_a_tool_not_allowed_the_type_is_refused_and_nothing_is_sent(mesh: Mesh, turn: Turn) -> None:
     kb = results(turn)["kb"]
     assert kb.outcome == common_pb2.STEP_OUTCOME_REJECTED
-    assert "searchArticles may not receive <EMAIL_1>" in kb.error
+    assert "searchArticles may not receive <EMAIL_2>" in kb.error
     searched = backend_requests(mesh, "knowledge")
     assert searched == [], "a search carrying the placeholder reached the knowledge backend"
 
@@ -97,12 +97,12 @@ def test_a_tool_not_allowed_the_type_is_refused_and_nothing_is_sent(mesh: Mesh, 
 def test_only_placeholders_leave_the_broker(mesh: Mesh, turn: Turn) -> None:
     """The model, the turn's events and the session record see the placeholder, never the value."""
     requests = [request_text(r) for r in model_requests(mesh)]
-    assert any("<EMAIL_1>" in text for text in requests)
+    assert any("<EMAIL_2>" in text for text in requests)
     assert not any(EMAIL in text for text in requests)
     started = {s.step_id: s for s in turn.of_kind("step_started")}
-    assert started["caller"].arguments.fields["email"].string_value == "<EMAIL_1>"
+    assert started["caller"].arguments.fields["email"].string_value == "<EMAIL_2>"
     (record,) = list_turns(mesh, "restore-1")
-    assert "<EMAIL_1>" in record.customer_text
+    assert "<EMAIL_2>" in record.customer_text
     assert EMAIL not in record_text(record)
     assert all(EMAIL not in str(event) for event in turn.events)
 

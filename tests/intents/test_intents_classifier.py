@@ -10,7 +10,7 @@ import pytest
 from services.intents import Classification, IntentClassifier
 from services.intents.calibration import choose_threshold, fit_temperature, softmax
 from services.intents.classifier import split_clauses
-from services.intents.encoder import MiniLMEncoder
+from services.intents.features import LayerPoolingEncoder
 from services.intents.packs import OUT_OF_SCOPE, IntentPack, load_packs
 
 PACKS = Path(__file__).resolve().parents[2] / "packs" / "intents"
@@ -18,8 +18,8 @@ HELD_OUT_PER_INTENT = 3
 
 
 @pytest.fixture(scope="module")
-def encoder() -> MiniLMEncoder:
-    return MiniLMEncoder()
+def encoder() -> LayerPoolingEncoder:
+    return LayerPoolingEncoder()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def split_packs() -> tuple[list[IntentPack], list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 def classifier(
-    encoder: MiniLMEncoder, split_packs: tuple[list[IntentPack], list[tuple[str, str]]]
+    encoder: LayerPoolingEncoder, split_packs: tuple[list[IntentPack], list[tuple[str, str]]]
 ) -> IntentClassifier:
     return IntentClassifier.from_intent_packs(split_packs[0], encoder=encoder)
 
@@ -136,13 +136,13 @@ def test_batch_and_single_paths_agree(classifier: IntentClassifier) -> None:
         assert one.confidence == pytest.approx(row.confidence, abs=1e-5)
 
 
-def test_from_packs_reads_the_folder(encoder: MiniLMEncoder) -> None:
+def test_from_packs_reads_the_folder(encoder: LayerPoolingEncoder) -> None:
     classifier = IntentClassifier.from_packs(PACKS, encoder=encoder)
     assert len(classifier.intent_names) == 9 + 5 + 4 + 6
     assert classifier.classify("Is flight UA 123 on time?").intent == "flight_status"
 
 
-def test_from_examples_rejects_bad_input(encoder: MiniLMEncoder) -> None:
+def test_from_examples_rejects_bad_input(encoder: LayerPoolingEncoder) -> None:
     with pytest.raises(ValueError, match="labels"):
         IntentClassifier.from_examples(["a", "b"], ["x"], encoder=encoder)
     with pytest.raises(ValueError, match="no training examples"):
@@ -183,22 +183,24 @@ def test_threshold_respects_the_accuracy_budget() -> None:
 
 
 def test_embedding_cache_is_reused_and_survives_a_bad_file(
-    encoder: MiniLMEncoder, tmp_path: Path
+    encoder: LayerPoolingEncoder, tmp_path: Path
 ) -> None:
-    from services.intents.encoder import encode_cached
+    from services.intents.features import encode_cached
 
     texts = ["is my flight on time", "where is my withdrawal", "hello"]
     first = encode_cached(encoder, texts, tmp_path)
-    files = list(tmp_path.glob("minilm-*.npy"))
+    files = list(tmp_path.glob("features-*.npy"))
     assert len(files) == 1
-    np.save(files[0], np.zeros((3, 384), dtype=np.float32))  # a planted value proves a read
+    np.save(
+        files[0], np.zeros((3, encoder.dimension), dtype=np.float32)
+    )  # a planted value proves a read
     assert not encode_cached(encoder, texts, tmp_path).any()
     files[0].write_bytes(b"not numpy")
     np.testing.assert_allclose(encode_cached(encoder, texts, tmp_path), first, atol=1e-6)
-    assert len(list(tmp_path.glob("minilm-*.npy"))) == 1
+    assert len(list(tmp_path.glob("features-*.npy"))) == 1
     # Different texts, different key.
     encode_cached(encoder, texts[:2], tmp_path)
-    assert len(list(tmp_path.glob("minilm-*.npy"))) == 2
+    assert len(list(tmp_path.glob("features-*.npy"))) == 2
 
 
 def test_blank_and_long_messages(classifier: IntentClassifier) -> None:
@@ -215,3 +217,84 @@ def test_clause_count_is_bounded() -> None:
     from services.intents.classifier import MAX_CLAUSES
 
     assert len(split_clauses("where is my bag. " * 50)) == MAX_CLAUSES
+
+
+def test_layer_features_match_the_sentence_encoder(encoder: LayerPoolingEncoder) -> None:
+    from services.intents.encoder import MiniLMEncoder
+
+    texts = ["Is flight UA 123 on time?", "hello", "what's the capital of France"]
+    rows = encoder.encode(texts)
+    assert rows.shape == (3, len(encoder.layers) * 384) == (3, encoder.dimension)
+    # Every layer's block is a unit vector, and the last one is the sentence embedding.
+    blocks = rows.reshape(3, len(encoder.layers), 384)
+    np.testing.assert_allclose(np.linalg.norm(blocks, axis=2), 1.0, atol=1e-5)
+    np.testing.assert_allclose(rows[:, -384:], MiniLMEncoder().encode(texts), atol=1e-5)
+    # The middle layers are not copies of the last one.
+    assert float(blocks[0, 0] @ blocks[0, -1]) < 0.9
+    one = np.stack([encoder.encode_one(text) for text in texts])
+    np.testing.assert_allclose(one, rows, atol=1e-5)
+    numpy_rows = LayerPoolingEncoder(backend="numpy", layers=encoder.layers).encode(texts)
+    np.testing.assert_allclose(numpy_rows, rows, atol=1e-5)
+
+
+def test_layer_features_reject_bad_layers() -> None:
+    with pytest.raises(ValueError, match="within 0..6"):
+        LayerPoolingEncoder(layers=(1, 7))
+    with pytest.raises(ValueError, match="repeat"):
+        LayerPoolingEncoder(layers=(3, 3))
+    assert LayerPoolingEncoder(layers=(6,)).dimension == 384
+
+
+def test_threshold_with_a_recall_floor() -> None:
+    from services.intents.calibration import ThresholdRule
+
+    # Five in-scope (four right) and four out-of-scope messages, scored by in-scope evidence.
+    score = [0.9, 0.8, 0.7, 0.6, 0.3, 0.65, 0.5, 0.2, 0.1]
+    right = [True, True, True, True, False, False, False, False, False]
+    is_oos = [False] * 5 + [True] * 4
+    # Recall >= 0.5 keeps every right answer; of the thresholds that do, the lowest is taken.
+    point = choose_threshold(score, [False] * 9, right, is_oos, min_oos_recall=0.5)
+    assert (point.threshold, point.in_scope_accuracy, point.oos_recall) == (0.3, 0.8, 0.5)
+    # Recall 1.0 must also reject 0.65, which costs the in-scope answer at 0.6.
+    point = choose_threshold(score, [False] * 9, right, is_oos, min_oos_recall=1.0)
+    assert (point.in_scope_accuracy, point.oos_recall) == (0.6, 1.0)
+    with pytest.raises(ValueError, match="min_oos_recall"):
+        ThresholdRule(min_oos_recall=1.5)
+
+
+def test_refit_keeps_the_calibration(
+    classifier: IntentClassifier, split_packs: tuple[list[IntentPack], list[tuple[str, str]]]
+) -> None:
+    packs, held = split_packs
+    texts = [text for pack in packs for intent in pack.intents for text in intent.examples]
+    labels = [intent.name for pack in packs for intent in pack.intents for _ in intent.examples]
+    oos = [text for pack in packs for text in pack.out_of_scope]
+    refitted = classifier.refit(
+        texts + [text for text, _ in held] + oos,
+        labels + [label for _, label in held] + [OUT_OF_SCOPE] * len(oos),
+    )
+    assert refitted.calibration == classifier.calibration
+    assert refitted.model is not classifier.model
+    # Taught the held-out phrasings, it now gets (nearly) all of them.
+    wrong = [text for text, label in held if refitted.classify(text).intent != label]
+    assert len(wrong) <= 2, wrong
+    with pytest.raises(ValueError, match="out-of-scope ones exactly when"):
+        classifier.refit(texts, labels)
+
+
+def test_layer_pooling_graph_is_valid_onnx() -> None:
+    import json
+
+    import onnx
+    from safetensors.numpy import load_file
+
+    from services.intents.encoder import default_model_dir
+    from services.intents.features import layer_pooling_graph
+    from services.intents.onnx_graph import BertShape
+
+    model_dir = default_model_dir()
+    shape = BertShape.from_config(json.loads((model_dir / "config.json").read_text()))
+    model = layer_pooling_graph(load_file(str(model_dir / "model.safetensors")), shape, (1, 6))
+    onnx.checker.check_model(model, full_check=True)  # types and shapes of every node
+    (output,) = model.graph.output
+    assert [d.dim_value for d in output.type.tensor_type.shape.dim][1] == 2 * shape.hidden

@@ -28,6 +28,9 @@ def test_clinc150_slice_json() -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1], parse_constant=_reject)
     assert KEYS <= set(report)
     assert report["test_size"] == report["train_size"] == 300
+    assert report["model"] == "MiniLM layers 1,2,3,4,5,6, LR C=20"
+    assert report["refit_on_validation"] is False
+    assert report["threshold_rule"] == "max validation in-scope accuracy with OOS recall >= 0.75"
     # 300 training utterances over 151 classes is two per intent: far from the full figures,
     # but well above chance (1/151) if training, calibration and scoring are wired right.
     assert 0.2 <= report["in_scope_accuracy"] <= 1.0
@@ -38,8 +41,35 @@ def test_clinc150_slice_json() -> None:
 
 
 @needs_data
+def test_clinc150_slice_with_the_earlier_configuration() -> None:
+    result = CliRunner().invoke(
+        intents,
+        [
+            "eval",
+            "--dataset",
+            "clinc150",
+            "--limit",
+            "300",
+            "--json",
+            "--features",
+            "sentence",
+            "--tfidf",
+            "--oos-rule",
+            "budget",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1], parse_constant=_reject)
+    assert report["model"] == "MiniLM sentence embedding + TF-IDF, LR C=20"
+    assert report["threshold_rule"] == "max validation OOS recall costing <= 0.01 in-scope accuracy"
+    assert 0.0 <= report["oos_recall"] <= 1.0
+
+
+@needs_data
 def test_banking77_slice_table() -> None:
-    result = CliRunner().invoke(intents, ["eval", "--dataset", "banking77", "--limit", "200"])
+    result = CliRunner().invoke(
+        intents, ["eval", "--dataset", "banking77", "--limit", "200", "--refit-on-validation"]
+    )
     assert result.exit_code == 0, result.output
     assert (
         "| classifier | in-scope acc | OOS recall | macro F1 | p50 ms | p99 ms |" in result.stdout
@@ -48,6 +78,7 @@ def test_banking77_slice_table() -> None:
     accuracy = float(row.split("|")[2])
     assert 10.0 <= accuracy <= 100.0
     assert row.split("|")[3].strip() == "—"  # BANKING77 has no out-of-scope queries
+    assert "refit on train+val" in row
 
 
 @needs_data
