@@ -12,7 +12,7 @@ import click
 from services.pii.config import DEFAULT_EVAL_DATA, PiiSettings
 from services.pii.detector import Detector
 from services.pii.evaluation import evaluate, load_samples, select
-from services.pii.tagger import DEFAULT_MODEL, SequenceTagger
+from services.pii.tagger import DEFAULT_CLASSES, DEFAULT_MODEL, SequenceTagger
 from services.pii.training import (
     DEFAULT_BACKGROUND,
     DEFAULT_BACKGROUND_COUNT,
@@ -20,8 +20,10 @@ from services.pii.training import (
     DEFAULT_C2,
     DEFAULT_ITERATIONS,
     TrainingParameters,
+    build_word_classes,
     cross_validate,
     load_background,
+    save_word_classes,
     train,
 )
 
@@ -155,16 +157,29 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
     show_default=True,
     help="where to write the model",
 )
+@click.option(
+    "--classes-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_CLASSES,
+    show_default=True,
+    help="where to write the word classes (the tagger reads the shipped ones)",
+)
 def train_command(
     data: Path,
     out: Path,
+    classes_out: Path,
     c1: float,
     c2: float,
     iterations: int,
     background: Path,
     background_count: int,
 ) -> None:
-    """Rebuild the sequence tagger from the validation split (never the test split)."""
+    """Rebuild the word classes and the sequence tagger (validation split, never the test split).
+
+    The classes come first: the tagger's features read them.
+    """
+    classes = build_word_classes()
+    save_word_classes(classes, classes_out)
     samples = select(load_samples(data), "validation")
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
@@ -175,7 +190,8 @@ def train_command(
     labels = SequenceTagger(model).labels
     click.echo(
         f"trained on {len(samples)} validation samples and {len(texts)} background texts: "
-        f"{len(model)} bytes, {len(labels)} labels -> {out}"
+        f"{len(model)} bytes, {len(labels)} labels -> {out}; "
+        f"{int(classes.max()) + 1} word classes -> {classes_out}"
     )
 
 

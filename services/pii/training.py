@@ -6,6 +6,8 @@ PERSON continues that person ("Dr." "Kyle Kuefer" is one PERSON). The rule detec
 output for each text is a feature, so the rules run first, exactly as at detection time.
 
 Training is deterministic: the same samples, rules and parameters give the same model bytes.
+The word classes the tagger reads (:func:`build_word_classes`) come from k-means with a fixed
+seed over MiniLM's input embeddings, also the same bytes on every run.
 """
 
 from __future__ import annotations
@@ -19,12 +21,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import pycrfsuite
+from safetensors import safe_open
+from sklearn.cluster import KMeans
 
 from services.pii.config import DATA_DIR
 from services.pii.detector import Detector
 from services.pii.evaluation import DATASET_TO_OURS, Report, Sample, score_sample
-from services.pii.tagger import OUTSIDE, TITLE, Token, features, rule_labels, tokenize
+from services.pii.tagger import (
+    OUTSIDE,
+    TITLE,
+    Token,
+    features,
+    minilm_file,
+    piece_ids,
+    rule_labels,
+    tokenize,
+)
 
 DEFAULT_C1 = 0.05
 DEFAULT_C2 = 0.01
@@ -32,6 +47,37 @@ DEFAULT_ITERATIONS = 150
 #: BANKING77's training questions: customer-service text with (almost) no personal data
 DEFAULT_BACKGROUND = DATA_DIR / "banking77" / "train.csv"
 DEFAULT_BACKGROUND_COUNT = 500
+#: how many word classes (with the other features, cross-validation preferred 32 to 64 and 128)
+WORD_CLASSES = 32
+_EMBEDDINGS = "embeddings.word_embeddings.weight"
+
+
+def build_word_classes(
+    count: int = WORD_CLASSES, seed: int = 0, weights: Path | None = None
+) -> npt.NDArray[np.uint16]:
+    """The class of each WordPiece: k-means over MiniLM's static input embeddings.
+
+    The classic Brown-cluster trick for CRF taggers, with the encoder's first layer for
+    distributions: pieces used alike (given names, surnames, towns, company-like stems) land
+    in one class, so a name never seen in training shares a feature with the ones that were.
+    Vectors are length-normalised (cosine k-means); one initialisation with a fixed seed, so
+    the result is the same on every run.
+    """
+    path = weights or minilm_file("model.safetensors")
+    with safe_open(str(path), "np") as handle:
+        vectors = np.asarray(handle.get_tensor(_EMBEDDINGS), dtype=np.float32)
+    if vectors.shape[0] != len(piece_ids()):
+        raise ValueError(f"{path}: {vectors.shape[0]} embeddings for {len(piece_ids())} pieces")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    kmeans = KMeans(n_clusters=count, n_init=1, max_iter=30, random_state=seed).fit(vectors)
+    return np.asarray(kmeans.labels_, dtype=np.uint16)
+
+
+def save_word_classes(classes: npt.NDArray[np.uint16], path: Path) -> None:
+    """Write the classes as a ``.npy`` file (no timestamps: the same classes, the same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        np.save(handle, classes, allow_pickle=False)
 
 
 @dataclass(frozen=True)

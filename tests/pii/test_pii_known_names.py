@@ -73,8 +73,8 @@ def test_names_from_a_record_are_masked_in_later_text_in_any_case(
 
 def test_known_names_stay_in_their_session(stub: pii_pb2_grpc.PiiServiceStub) -> None:
     first, last = names_of(redact_data(stub, "mine", RECORD))
-    text = "it was qorrin ZYXWV who called"
-    assert redact(stub, "mine", text) == f"it was {first} {last} who called"
+    text = "hi, this is qorrin ZYXWV about my trip"
+    assert redact(stub, "mine", text) == f"hi, this is {first} {last} about my trip"
     assert redact(stub, "someone-else", text) == text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -13,16 +14,21 @@ from services.pii.detector import Detector, combine
 from services.pii.entities import Entity
 from services.pii.evaluation import Sample
 from services.pii.tagger import (
+    DEFAULT_CLASSES,
     DEFAULT_MODEL,
     SequenceTagger,
     features,
+    first_piece,
+    piece_ids,
     rule_labels,
     spans_from_labels,
     tokenize,
     word_pieces,
 )
 from services.pii.training import (
+    WORD_CLASSES,
     TrainingParameters,
+    build_word_classes,
     cross_validate,
     gold_labels,
     load_background,
@@ -89,6 +95,34 @@ def test_features_describe_shape_lists_neighbours_and_rules() -> None:
     assert "in_vocab" not in zorvath  # a made-up surname is no English word
     assert "in_vocab" in rows[3]  # "lives"
     assert "street_word" in rows[-1] and "honorific" in rows[0]
+    assert "3:r=O" in rows[0] and "-3:r=edge" in rows[0]  # rule labels three tokens away
+    assert sum(fact.startswith("class=") for fact in zorvath) == 1
+    assert any(fact.startswith("-1:class=") for fact in rows[3])  # the neighbours' too
+    assert not any(fact.startswith("class=") for fact in rows[1])  # punctuation has none
+
+
+def test_the_rules_places_are_not_read_but_their_names_are() -> None:
+    text = "Ann flew to Oslo"
+    tokens = tokenize(text)
+    rows = features(text, tokens, ["B-PERSON", "O", "O", "B-LOCATION"])
+    assert "r=B-PERSON" in rows[0] and "3:r=O" in rows[0]
+    assert "r=O" in rows[3] and not any("LOCATION" in fact for row in rows for fact in row)
+
+
+def test_a_words_class_is_its_first_pieces() -> None:
+    ids = piece_ids()
+    assert first_piece("hallgrimsen", ids) == ids["hall"]
+    assert first_piece("london", ids) == ids["london"]
+    assert first_piece("\u0394\u03b4", {"x": 1}) is None
+
+
+def test_similar_words_share_a_class_and_unlike_ones_do_not() -> None:
+    classes = np.load(DEFAULT_CLASSES)
+    ids = piece_ids()
+    assert classes.shape == (len(ids),) and classes.dtype == np.uint16
+    assert int(classes.max()) + 1 == WORD_CLASSES
+    assert classes[ids["paris"]] == classes[ids["berlin"]]  # two capitals
+    assert classes[ids["paris"]] != classes[ids["the"]]
 
 
 def test_spans_from_labels_join_an_honorific_to_the_name() -> None:
@@ -146,7 +180,7 @@ def shipped() -> Detector:
 
 
 def test_the_shipped_model_is_small() -> None:
-    assert DEFAULT_MODEL.stat().st_size < 400_000
+    assert DEFAULT_MODEL.stat().st_size + DEFAULT_CLASSES.stat().st_size < 400_000
 
 
 @pytest.mark.parametrize(
@@ -230,13 +264,29 @@ needs_data = pytest.mark.skipif(
 
 @needs_data
 def test_train_command_writes_a_model_that_loads(tmp_path: Path) -> None:
-    out = tmp_path / "tagger.crfsuite"
+    out, classes = tmp_path / "tagger.crfsuite", tmp_path / "classes.npy"
     result = CliRunner().invoke(
-        pii, ["train", "--out", str(out), "--iterations", "5", "--background-count", "20"]
+        pii,
+        [
+            "train",
+            *("--out", str(out), "--classes-out", str(classes)),
+            *("--iterations", "5", "--background-count", "20"),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "460 validation samples" in result.output
     assert "B-PERSON" in SequenceTagger.load(out).labels
+    # The word classes are rebuilt byte for byte: k-means with a fixed seed.
+    assert classes.read_bytes() == DEFAULT_CLASSES.read_bytes()
+
+
+def test_word_classes_need_the_vocabularys_embeddings(tmp_path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    weights = tmp_path / "weights.safetensors"
+    save_file({"embeddings.word_embeddings.weight": np.ones((3, 4), dtype=np.float32)}, weights)
+    with pytest.raises(ValueError, match="3 embeddings"):
+        build_word_classes(weights=weights)
 
 
 def test_cross_validation_scores_each_sample_once_with_a_model_that_never_saw_it() -> None:
