@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -299,15 +299,9 @@ class MiniLMEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> FloatArray:
         """Embed texts; returns a (len(texts), 384) float32 array of unit vectors."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.empty((len(ids), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            out[chunk] = self._forward([ids[i] for i in chunk])
-        return out
+        return encode_in_batches(
+            self._tokenizer, texts, self.dimension, batch_size, self._transformer.forward
+        )
 
     def encode_one(self, text: str) -> FloatArray:
         """Embed one text; returns a (384,) float32 unit vector (the per-turn fast path)."""
@@ -316,8 +310,25 @@ class MiniLMEncoder:
         vector: FloatArray = self._transformer.forward(token_ids, mask)[0]
         return vector
 
-    def _forward(self, batch: list[list[int]]) -> FloatArray:
-        return self._transformer.forward(*padded(batch))
+
+def encode_in_batches(
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+    dimension: int,
+    batch_size: int,
+    forward: Callable[[npt.NDArray[np.int64], FloatArray], FloatArray],
+) -> FloatArray:
+    """Rows of ``forward(token_ids, mask)`` for many texts, in their order: texts of similar
+    length are batched together so little of each batch is padding."""
+    if not texts:
+        return np.zeros((0, dimension), dtype=np.float32)
+    ids = [enc.ids for enc in tokenizer.encode_batch(list(texts))]
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.empty((len(ids), dimension), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        out[chunk] = forward(*padded([ids[i] for i in chunk]))
+    return out
 
 
 def padded(batch: Sequence[Sequence[int]]) -> tuple[npt.NDArray[np.int64], FloatArray]:

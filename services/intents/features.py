@@ -38,7 +38,7 @@ from services.intents.encoder import (
     _layer_norm,
     _NumpyTransformer,
     default_model_dir,
-    padded,
+    encode_in_batches,
 )
 from services.intents.onnx_graph import ATTENTION_MASK, INPUT_IDS, BertShape, build_minilm_graph
 
@@ -249,16 +249,11 @@ class LayerPoolingEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> FloatArray:
         """Features of many texts: a (len(texts), dimension) float32 array."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        ids = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.empty((len(ids), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            pooled = self._pooler.pooled(*padded([ids[i] for i in chunk]))
-            out[chunk] = _normalise_blocks(pooled, len(self.layers))
-        return out
+
+        def forward(token_ids: npt.NDArray[np.int64], mask: FloatArray) -> FloatArray:
+            return _normalise_blocks(self._pooler.pooled(token_ids, mask), len(self.layers))
+
+        return encode_in_batches(self._tokenizer, texts, self.dimension, batch_size, forward)
 
     def encode_one(self, text: str) -> FloatArray:
         """Features of one text: a (dimension,) float32 array (the per-turn path)."""

@@ -69,8 +69,8 @@ def _format(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@pii.command("eval")
-@click.option(
+#: --data, shared by eval, train and cv
+_data_option = click.option(
     "--data",
     "data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -78,6 +78,10 @@ def _format(result: dict[str, Any]) -> str:
     show_default=True,
     help="the Presidio synthetic dataset (synth_dataset_v2.json)",
 )
+
+
+@pii.command("eval")
+@_data_option
 @click.option(
     "--split",
     type=click.Choice(["test", "validation", "all"]),
@@ -112,14 +116,7 @@ def eval_command(
 def _training_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options ``train`` and ``cv`` share: data, CRF weights, background texts."""
     options = [
-        click.option(
-            "--data",
-            "data",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            default=DEFAULT_EVAL_DATA,
-            show_default=True,
-            help="the Presidio synthetic dataset (synth_dataset_v2.json)",
-        ),
+        _data_option,
         click.option("--c1", type=click.FloatRange(min=0.0), default=DEFAULT_C1, show_default=True),
         click.option("--c2", type=click.FloatRange(min=0.0), default=DEFAULT_C2, show_default=True),
         click.option(
