@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from services.pii.entities import Entity
 from services.pii.masking import Masker
 from services.runtime import deadline
 from services.runtime.errors import DeadlineExceeded, SwitchboardError, Unavailable
@@ -24,22 +23,16 @@ T = TypeVar("T")
 
 
 class DetectionGuard:
-    """Runs detection (and the masking after it) in worker threads with a time budget."""
+    """Runs the service's work (detection and masking, vault operations) in worker threads with
+    a time budget."""
 
     def __init__(self, masker: Masker, budget_s: float, workers: int) -> None:
         self.masker = masker
         self.budget_s = budget_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pii-detect")
 
-    async def detect(
-        self, texts: Sequence[str], known_names: Sequence[str] = ()
-    ) -> list[list[Entity]]:
-        """Entities of each text; DeadlineExceeded or Unavailable instead of a partial answer."""
-        texts, names = list(texts), list(known_names)
-        return await self.run(lambda: self.masker.detect(texts, names))
-
     async def run(self, job: Callable[[], T]) -> T:
-        """``job`` (detection, and the masking that follows it) in a worker thread, under the
+        """``job`` (detection and masking, or a vault operation) in a worker thread, under the
         budget; DeadlineExceeded or Unavailable instead of a partial answer."""
         budget = deadline.timeout(self.budget_s)
         loop = asyncio.get_running_loop()
@@ -49,15 +42,15 @@ class DetectionGuard:
         except TimeoutError:
             # The worker thread cannot be interrupted; it finishes in the background and its
             # result is dropped. Nothing it found is used.
-            log.warning("PII detection exceeded its %.3fs budget; failing closed", budget)
+            log.warning("PII work exceeded its %.3fs budget; failing closed", budget)
             raise DeadlineExceeded(
-                "PII detection did not finish in time; the text was not released"
+                "the PII service did not finish in time; nothing was released"
             ) from None
         except SwitchboardError:
             raise
         except Exception as error:  # noqa: BLE001 - any detector failure must fail closed
-            log.error("PII detection failed (%s); failing closed", type(error).__name__)
-            raise Unavailable("PII detection failed; the text was not released") from error
+            log.error("PII work failed (%s); failing closed", type(error).__name__)
+            raise Unavailable("the PII service failed; nothing was released") from error
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -107,6 +107,18 @@ class Masker:
         session's vault already holds (so a name seen once is masked wherever it appears)."""
         return [*given, *self.vault.originals(session_id, et.PERSON)]
 
+    def redact(self, session_id: str, text: str, given_names: Sequence[str] = ()) -> Masked:
+        """``text`` detected and masked, with the session's known names (blocking: vault I/O)."""
+        (found,) = self.detect([text], self.known_names(session_id, given_names))
+        return self.mask(session_id, text, found)
+
+    def redact_data(
+        self, session_id: str, data: dict[str, Any], given_names: Sequence[str] = ()
+    ) -> tuple[dict[str, Any], list[MaskedEntity]]:
+        """Every string value of ``data`` detected and masked, person fields whole."""
+        found = self.detect_fields(collect_fields(data), self.known_names(session_id, given_names))
+        return self.mask_data(session_id, data, found)
+
     def mask(self, session_id: str, text: str, found: Sequence[Entity]) -> Masked:
         """``text`` with each of ``found`` replaced by its placeholder."""
         parts: list[str] = []

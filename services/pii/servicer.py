@@ -7,7 +7,7 @@ from typing import Any
 from grpc import aio
 
 from services.pii.guard import DetectionGuard
-from services.pii.masking import Masked, MaskedEntity, Masker, collect_fields
+from services.pii.masking import MaskedEntity, Masker, collect_strings
 from services.runtime.convert import dict_to_struct, struct_to_dict
 from services.runtime.errors import InvalidArgument
 from switchboard.v1 import pii_pb2, pii_pb2_grpc
@@ -54,13 +54,7 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
         session_id = _session_id(request.session_id)
         self._check_size([request.text])
         text, given = request.text, list(request.known_names)
-
-        def redact() -> Masked:
-            known = self._masker.known_names(session_id, given)
-            (found,) = self._masker.detect([text], known)
-            return self._masker.mask(session_id, text, found)
-
-        masked = await self._guard.run(redact)
+        masked = await self._guard.run(lambda: self._masker.redact(session_id, text, given))
         return pii_pb2.RedactResponse(
             text=masked.text, entities=[_entity(e) for e in masked.entities]
         )
@@ -70,16 +64,11 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
     ) -> pii_pb2.RedactDataResponse:
         session_id = _session_id(request.session_id)
         data = struct_to_dict(request.data)
-        fields = collect_fields(data)
-        self._check_size([value for _, value in fields])
+        self._check_size(collect_strings(data))
         given = list(request.known_names)
-
-        def redact() -> tuple[dict[str, Any], list[MaskedEntity]]:
-            known = self._masker.known_names(session_id, given)
-            found = self._masker.detect_fields(fields, known)
-            return self._masker.mask_data(session_id, data, found)
-
-        masked, entities = await self._guard.run(redact)
+        masked, entities = await self._guard.run(
+            lambda: self._masker.redact_data(session_id, data, given)
+        )
         return pii_pb2.RedactDataResponse(
             data=dict_to_struct(masked), entities=[_entity(e) for e in entities]
         )

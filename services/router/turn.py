@@ -150,6 +150,11 @@ class _Turn:
             self.reply.append(text)
             await self.send(self.events.text(text))
 
+    @property
+    def failed(self) -> bool:
+        """Whether the turn ended on the safe path (a dependency down or out of time)."""
+        return any(f.reason == events_pb2.FALLBACK_REASON_DEPENDENCY_DOWN for f in self.fallbacks)
+
     async def fall_back(self, fallback: events_pb2.Fallback) -> None:
         self.fallbacks.append(fallback)
         await self.send(self.events.fallback(fallback))
@@ -227,21 +232,20 @@ def _carried(
 ) -> tuple[dict[str, str], str, common_pb2.Plan | None]:
     """The slots, pending flow and plan awaiting confirmation the turn leaves in the session.
 
-    A turn that planned sets them from its plan; one that did not (the safe path, an off-path
-    answer) keeps the session's slots, and its pending flow and plan when it ended on the safe
-    path before understanding anything.
+    A turn that planned sets slots and flow from its plan; one that did not keeps the session's
+    slots. A turn that failed is no answer: it also keeps the session's pending flow and the plan
+    waiting for the customer's word (re-running that plan after a "yes" is safe: its id keeps
+    the idempotency keys).
     """
+    pending_plan = turn.pending_plan
+    if turn.failed and pending_plan is None and session is not None and session.pending_plan.steps:
+        pending_plan = session.pending_plan
     plan = turn.plan
     if plan is not None:
-        slots = dict(plan.slots)
-        return slots, plan.flow if plan.missing_slots else "", turn.pending_plan
+        return dict(plan.slots), plan.flow if plan.missing_slots else "", pending_plan
     if session is None:
-        return {}, "", turn.pending_plan
-    pending_plan = turn.pending_plan
-    if turn.intent is None and pending_plan is None and session.pending_plan.steps:
-        pending_plan = session.pending_plan
-    pending = session.pending_flow if turn.intent is None else ""
-    return dict(session.slots), pending, pending_plan
+        return {}, "", pending_plan
+    return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan
 
 
 class TurnRunner:
@@ -489,15 +493,17 @@ class TurnRunner:
         service masks every name the vault holds for the session, so the names the enterprise
         knows for this customer are masked even where the detector alone would miss them.
         """
-        if self._identity_check(turn.input.customer_id) is not None:
+        check = self._identity_check(turn.input.customer_id)
+        if check is not None and check.tool:
             await identity
         request = pii_pb2.RedactRequest(session_id=turn.input.session_id, text=turn.input.text)
         return await unary("pii", self.peers.pii.Redact(request))
 
     def _identity_check(self, customer: str) -> IdentityCheck | None:
-        """The identity check that looks ``customer`` up through a tool, if any."""
-        check = next((c for c in self.identity_checks if customer.startswith(c.prefix)), None)
-        return check if customer and check is not None and check.tool else None
+        """The first identity check whose prefix ``customer`` has (None: no customer, no check)."""
+        if not customer:
+            return None
+        return next((c for c in self.identity_checks if customer.startswith(c.prefix)), None)
 
     async def _identity(
         self,
@@ -512,8 +518,8 @@ class TurnRunner:
         no tool configured, the lookup failing) leaves the session's own state in force.
         """
         customer = turn.input.customer_id
-        check = next((c for c in self.identity_checks if customer.startswith(c.prefix)), None)
-        if not customer or check is None:
+        check = self._identity_check(customer)
+        if check is None:
             return None
         if not check.tool:
             return True
@@ -652,11 +658,6 @@ class TurnRunner:
             raise composing_failed[0]
 
     async def _safe_path(self, turn: _Turn, detail: str) -> None:
-        # A plan waiting for the customer's word still waits: a turn that failed is no answer.
-        # (Re-running it after a "yes" is safe: the plan id keeps its idempotency keys.)
-        if turn.pending_plan is None and turn.session is not None:
-            waiting = turn.session.pending_plan
-            turn.pending_plan = waiting if waiting.steps else None
         await turn.fall_back(
             events_pb2.Fallback(
                 reason=events_pb2.FALLBACK_REASON_DEPENDENCY_DOWN,
