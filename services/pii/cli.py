@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from services.pii.config import DEFAULT_EVAL_DATA, PiiSettings
+from services.pii.context import context_path
 from services.pii.detector import Detector
 from services.pii.evaluation import evaluate, load_samples, select
 from services.pii.tagger import DEFAULT_CLASSES, DEFAULT_MODEL, SequenceTagger
@@ -18,6 +19,7 @@ from services.pii.training import (
     DEFAULT_BACKGROUND_COUNT,
     DEFAULT_C1,
     DEFAULT_C2,
+    DEFAULT_CONTEXT_C,
     DEFAULT_ITERATIONS,
     TrainingParameters,
     build_word_classes,
@@ -99,8 +101,19 @@ _data_option = click.option(
     help="the sequence tagger's model",
 )
 @click.option("--no-tagger", is_flag=True, help="score the rule recognisers alone")
+@click.option(
+    "--no-context",
+    is_flag=True,
+    help="tag without the contextual read-out, as the service does for tool results",
+)
 def eval_command(
-    data: Path, split: str, limit: int | None, as_json: bool, model: Path, no_tagger: bool
+    data: Path,
+    split: str,
+    limit: int | None,
+    as_json: bool,
+    model: Path,
+    no_tagger: bool,
+    no_context: bool,
 ) -> None:
     """Score the detector: precision, recall and F2 (IoU >= 0.9), per entity type and overall."""
     samples = select(load_samples(data), split)  # type: ignore[arg-type]
@@ -109,7 +122,7 @@ def eval_command(
     # Every type the detector knows is scored, as upstream scores every label; the "in scope"
     # line is what the service masks by default.
     detector = _detector(PiiSettings(), None if no_tagger else model)
-    result = evaluate(detector, samples, split).as_dict()
+    result = evaluate(detector, samples, split, context=not no_context).as_dict()
     click.echo(json.dumps(result, indent=2) if as_json else _format(result))
 
 
@@ -138,6 +151,18 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
             default=DEFAULT_BACKGROUND_COUNT,
             show_default=True,
             help="how many background texts to use (0: none)",
+        ),
+        click.option(
+            "--context-c",
+            type=click.FloatRange(min=0.0, min_open=True),
+            default=DEFAULT_CONTEXT_C,
+            show_default=True,
+            help="inverse L2 weight of the contextual read-out (MiniLM's layer 4)",
+        ),
+        click.option(
+            "--no-context",
+            is_flag=True,
+            help="train without the contextual read-out (the CRF's own features only)",
         ),
     ]
     for option in reversed(options):
@@ -170,6 +195,8 @@ def train_command(
     iterations: int,
     background: Path,
     background_count: int,
+    context_c: float,
+    no_context: bool,
 ) -> None:
     """Rebuild the word classes and the sequence tagger (validation split, never the test split).
 
@@ -180,15 +207,27 @@ def train_command(
     samples = select(load_samples(data), "validation")
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
-    parameters = TrainingParameters(c1=c1, c2=c2, max_iterations=iterations)
+    parameters = _parameters(c1, c2, iterations, context_c, no_context)
     model = train(samples, rules, parameters, texts)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(model)
-    labels = SequenceTagger(model).labels
+    model.save(out)
+    labels = SequenceTagger.load(out).labels
+    read_out = (
+        "no contextual read-out"
+        if model.read_out is None
+        else f"contextual read-out ({len(model.read_out.classes)} types) -> {context_path(out)}"
+    )
     click.echo(
         f"trained on {len(samples)} validation samples and {len(texts)} background texts: "
-        f"{len(model)} bytes, {len(labels)} labels -> {out}; "
+        f"{len(model.crf)} bytes, {len(labels)} labels -> {out}; {read_out}; "
         f"{int(classes.max()) + 1} word classes -> {classes_out}"
+    )
+
+
+def _parameters(
+    c1: float, c2: float, iterations: int, context_c: float, no_context: bool
+) -> TrainingParameters:
+    return TrainingParameters(
+        c1=c1, c2=c2, max_iterations=iterations, context_c=None if no_context else context_c
     )
 
 
@@ -210,6 +249,8 @@ def cv_command(
     iterations: int,
     background: Path,
     background_count: int,
+    context_c: float,
+    no_context: bool,
     folds: int,
     seed: int,
     as_json: bool,
@@ -218,7 +259,7 @@ def cv_command(
     samples = select(load_samples(data), "validation")
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
-    parameters = TrainingParameters(c1=c1, c2=c2, max_iterations=iterations)
+    parameters = _parameters(c1, c2, iterations, context_c, no_context)
     report = cross_validate(samples, rules, parameters, texts, folds=folds, seed=seed)
     result = report.as_dict()
     click.echo(json.dumps(result, indent=2) if as_json else _format(result))

@@ -145,8 +145,9 @@ class PiiSettings(ServiceSettings):
     tagger_model: Path | None = Field(
         default=DEFAULT_TAGGER_MODEL,
         description=(
-            "the sequence tagger's model (names, addresses, places, organisations); "
-            "None: the rule recognisers alone. Rebuild it with `switchboard pii train`"
+            "the sequence tagger's model (names, addresses, places, organisations), with its "
+            "contextual read-out beside it (tagger.context.npz); None: the rule recognisers "
+            "alone. Rebuild both with `switchboard pii train`"
         ),
     )
     min_score: float = Field(

@@ -80,8 +80,14 @@ class Detector:
         self._declared = [(spec, re.compile(spec.regex)) for spec in self.patterns]
         self._tagger = None if self.tagger_model is None else _load_tagger(self.tagger_model)
 
-    def detect(self, text: str, known_names: Sequence[str] = ()) -> list[Entity]:
-        """Non-overlapping entities in ``text``, in text order."""
+    def detect(
+        self, text: str, known_names: Sequence[str] = (), *, context: bool = True
+    ) -> list[Entity]:
+        """Non-overlapping entities in ``text``, in text order.
+
+        ``context=False`` tags without the encoder's contextual read-out where the tagger
+        allows it (:meth:`SequenceTagger.tag`): for the many short values of a tool result.
+        """
         candidates = self._rule_candidates(text, known_names)
         wanted = [e for e in candidates if self.types is None or e.type in self.types]
         if self._tagger is None:
@@ -91,7 +97,7 @@ class Detector:
         protected = _placeholders(text)
         tagged = [
             entity
-            for entity in self._tagger.tag(text, resolve_overlaps(candidates))
+            for entity in self._tagger.tag(text, resolve_overlaps(candidates), context=context)
             if entity.type in TAGGED_TYPES
             and (self.types is None or entity.type in self.types)
             and entity.score >= self.min_score

@@ -28,12 +28,16 @@ import pycrfsuite
 
 from services.pii import entities as et
 from services.pii import wordlists
+from services.pii.context import Context, context_path
 from services.pii.entities import Entity
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "tagger.crfsuite"
 #: the word class of each WordPiece of MiniLM's vocabulary (uint16, in vocabulary order)
 DEFAULT_CLASSES = Path(__file__).resolve().parent / "models" / "word_classes.npy"
 
+#: longer texts are tagged without the contextual read-out (when the model allows it): the
+#: encoder costs ~0.15 ms per word piece, and a 100,000-character text would take seconds
+MAX_CONTEXT_CHARS = 4000
 # The evaluation's tokens: runs of word characters and single punctuation marks.
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 OUTSIDE = "O"
@@ -231,8 +235,14 @@ _RULE_WINDOW = 3
 UNREAD_RULE_TYPES = frozenset({et.LOCATION, et.ORGANIZATION, et.NATIONALITY})
 
 
-def features(text: str, tokens: Sequence[Token], rules: Sequence[str]) -> list[list[str]]:
-    """The CRF's binary features for each token; ``rules`` holds the rule BIO label of each."""
+def features(
+    text: str,
+    tokens: Sequence[Token],
+    rules: Sequence[str],
+    context: Sequence[Sequence[str]] | None = None,
+) -> list[list[str]]:
+    """The CRF's binary features for each token; ``rules`` holds the rule BIO label of each,
+    ``context`` the contextual read-out's facts about each (:mod:`services.pii.context`)."""
     rules = [OUTSIDE if label[2:] in UNREAD_RULE_TYPES else label for label in rules]
     lexical = [_lexical(t.text) for t in tokens]
     gaps = [
@@ -281,6 +291,13 @@ def features(text: str, tokens: Sequence[Token], rules: Sequence[str]) -> list[l
         for offset in (-_RULE_WINDOW, _RULE_WINDOW):
             j = i + offset
             row.append(f"{offset}:r={rules[j] if 0 <= j < len(tokens) else 'edge'}")
+        if context is not None:
+            row.extend(context[i])
+            # The neighbours' likeliest types (not their "is nothing" certainty).
+            for offset in (-1, 1):
+                j = i + offset
+                if 0 <= j < len(tokens):
+                    row.extend(f"{offset}:{fact}" for fact in context[j] if fact[:4] != "ctxO")
         out.append(row)
     return out
 
@@ -322,19 +339,31 @@ def spans_from_labels(
 
 
 class SequenceTagger:
-    """A trained CRF; ``tag`` is safe to call from several threads at once."""
+    """A trained CRF, with its contextual read-out if it was trained with one; ``tag`` is safe
+    to call from several threads at once."""
 
-    def __init__(self, model: bytes) -> None:
+    def __init__(self, model: bytes, context: Context | None = None) -> None:
         if not model:
             raise ValueError("the tagger model is empty")
         self._model = model
         self._local = threading.local()
-        self._crf()  # fail now, not on the first text, if the bytes are not a model
+        crf = self._crf()  # fail now, not on the first text, if the bytes are not a model
         _word_classes()  # and read the vocabulary and word classes now, not during a turn
+        self.needs_context = any(name.startswith("ctx") for name in crf.info().attributes)
+        if self.needs_context and context is None:
+            raise ValueError(
+                "this tagger model was trained with contextual features and needs its read-out "
+                "(tagger.context.npz beside it): rebuild both with `switchboard pii train`"
+            )
+        self.context = context if self.needs_context else None
+        if self.context is not None:
+            _ = self.context.encoder  # load MiniLM now, not during a turn
 
     @classmethod
     def load(cls, path: Path) -> SequenceTagger:
-        return cls(path.read_bytes())
+        """The model at ``path`` and, if it has one, the read-out beside it."""
+        side = context_path(path)
+        return cls(path.read_bytes(), Context.load(side) if side.is_file() else None)
 
     def _crf(self) -> pycrfsuite.Tagger:
         crf = getattr(self._local, "crf", None)
@@ -348,12 +377,24 @@ class SequenceTagger:
     def labels(self) -> list[str]:
         return list(self._crf().labels())
 
-    def tag(self, text: str, rule_entities: Sequence[Entity]) -> list[Entity]:
-        """The entities the model finds in ``text``, given the rules' non-overlapping ones."""
+    def tag(
+        self, text: str, rule_entities: Sequence[Entity], *, context: bool = True
+    ) -> list[Entity]:
+        """The entities the model finds in ``text``, given the rules' non-overlapping ones.
+
+        ``context=False`` (and a text over :data:`MAX_CONTEXT_CHARS`) skips the contextual
+        read-out when the model was trained to run without it; otherwise it is always read.
+        """
         tokens = tokenize(text)
         if not tokens:
             return []
         crf = self._crf()
-        labels: list[str] = crf.tag(features(text, tokens, rule_labels(tokens, rule_entities)))
+        facts = None
+        if self.context is not None and (
+            not self.context.read_out.optional or (context and len(text) <= MAX_CONTEXT_CHARS)
+        ):
+            facts = self.context.facts_for(text, [(t.start, t.end) for t in tokens])
+        xseq = features(text, tokens, rule_labels(tokens, rule_entities), facts)
+        labels: list[str] = crf.tag(xseq)
         scores = [crf.marginal(label, i) for i, label in enumerate(labels)]
         return spans_from_labels(text, tokens, labels, scores)

@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,14 @@ from safetensors import safe_open
 from sklearn.cluster import KMeans
 
 from services.pii.config import DATA_DIR
+from services.pii.context import (
+    FloatArray,
+    ReadOut,
+    WordEncoder,
+    context_path,
+    facts,
+    shared_encoder,
+)
 from services.pii.detector import Detector
 from services.pii.evaluation import DATASET_TO_OURS, Report, Sample, score_sample
 from services.pii.tagger import (
@@ -44,6 +52,7 @@ from services.pii.tagger import (
 DEFAULT_C1 = 0.05
 DEFAULT_C2 = 0.01
 DEFAULT_ITERATIONS = 150
+DEFAULT_CONTEXT_C = 1.0
 #: BANKING77's training questions: customer-service text with (almost) no personal data
 DEFAULT_BACKGROUND = DATA_DIR / "banking77" / "train.csv"
 DEFAULT_BACKGROUND_COUNT = 500
@@ -89,6 +98,12 @@ class TrainingParameters:
     max_iterations: int = DEFAULT_ITERATIONS
     #: keep only features seen at least this many times
     min_feature_count: int = 1
+    #: inverse L2 weight of the contextual read-out (:mod:`services.pii.context`); None: no
+    #: contextual features
+    context_c: float | None = DEFAULT_CONTEXT_C
+    #: also train on every sequence without the contextual features, so the tagger may run
+    #: without them (long texts, tool results)
+    context_optional: bool = True
 
 
 def _label(dataset_label: str) -> str:
@@ -116,9 +131,13 @@ def gold_labels(sample: Sample, tokens: Sequence[Token]) -> list[str]:
 
 
 Sequence_ = tuple[list[list[str]], list[str]]
+#: the contextual facts of each token of a text, by text
+ContextFacts = Mapping[str, Sequence[Sequence[str]]]
 
 
-def sequences(samples: Sequence[Sample], rules: Detector) -> list[Sequence_]:
+def sequences(
+    samples: Sequence[Sample], rules: Detector, context: ContextFacts | None = None
+) -> list[Sequence_]:
     """(features, labels) for each sample; ``rules`` is a detector without a tagger."""
     out: list[Sequence_] = []
     for sample in samples:
@@ -126,12 +145,15 @@ def sequences(samples: Sequence[Sample], rules: Detector) -> list[Sequence_]:
         if not tokens:
             continue
         found = rules.rule_entities(sample.text)
-        xseq = features(sample.text, tokens, rule_labels(tokens, found))
+        facts = None if context is None else context[sample.text]
+        xseq = features(sample.text, tokens, rule_labels(tokens, found), facts)
         out.append((xseq, gold_labels(sample, tokens)))
     return out
 
 
-def background_sequences(texts: Sequence[str], rules: Detector) -> list[Sequence_]:
+def background_sequences(
+    texts: Sequence[str], rules: Detector, context: ContextFacts | None = None
+) -> list[Sequence_]:
     """(features, labels) for unlabelled customer-service texts, labelled by the rules alone.
 
     The Presidio set has personal data in almost every sentence, written by templates; real
@@ -145,7 +167,8 @@ def background_sequences(texts: Sequence[str], rules: Detector) -> list[Sequence
         if not tokens:
             continue
         labels = rule_labels(tokens, rules.rule_entities(text))
-        out.append((features(text, tokens, labels), labels))
+        facts = None if context is None else context[text]
+        out.append((features(text, tokens, labels, facts), labels))
     return out
 
 
@@ -159,16 +182,114 @@ def load_background(path: Path, count: int) -> list[str]:
     return texts[::step][:count]
 
 
+@dataclass(frozen=True)
+class TrainedTagger:
+    """A CRF model's bytes and, when it reads contextual features, its read-out."""
+
+    crf: bytes
+    read_out: ReadOut | None
+
+    def save(self, path: Path) -> None:
+        """Write the model to ``path`` and its read-out beside it (or remove a stale one)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(self.crf)
+        side = context_path(path)
+        if self.read_out is not None:
+            side.write_bytes(self.read_out.to_bytes())
+        else:
+            side.unlink(missing_ok=True)
+
+
+class _WordVectors:
+    """Texts' word vectors (computed once per text) and word types for the read-out."""
+
+    def __init__(self, encoder: WordEncoder, rules: Detector) -> None:
+        self._encoder = encoder
+        self._rules = rules
+        self._cache: dict[str, FloatArray] = {}
+
+    def vectors(self, text: str) -> FloatArray:
+        if text not in self._cache:
+            tokens = tokenize(text)
+            self._cache[text] = self._encoder.vectors(text, [(t.start, t.end) for t in tokens])
+        return self._cache[text]
+
+    def fit(
+        self,
+        samples: Sequence[Sample],
+        background: Sequence[str],
+        c: float,
+        optional: bool = False,
+    ) -> ReadOut | None:
+        """A read-out of the samples' gold types and the background texts' rule types (None if
+        they hold one type only: there is nothing to tell apart)."""
+        labels: list[str] = []
+        for sample in samples:
+            labels += _types(gold_labels(sample, tokenize(sample.text)))
+        for text in background:
+            tokens = tokenize(text)
+            labels += _types(rule_labels(tokens, self._rules.rule_entities(text)))
+        if len(set(labels)) < 2:
+            return None
+        texts = [s.text for s in samples] + list(background)
+        vectors = np.concatenate([self.vectors(text) for text in texts])
+        return ReadOut.fit(vectors, labels, c, self._encoder.layer, optional)
+
+    def facts(self, read_out: ReadOut, text: str) -> list[list[str]]:
+        return facts(read_out.probabilities(self.vectors(text)), read_out.classes)
+
+
+def _types(labels: Sequence[str]) -> list[str]:
+    """BIO labels without their B-/I- prefix: the read-out learns types, not boundaries."""
+    return [label[2:] if label != OUTSIDE else OUTSIDE for label in labels]
+
+
+#: the inner folds that give the training samples' contextual facts
+CONTEXT_FOLDS = 4
+_CONTEXT_SEED = 100
+
+
 def train(
     samples: Sequence[Sample],
     rules: Detector,
     parameters: TrainingParameters = TrainingParameters(),
     background: Sequence[str] = (),
-) -> bytes:
-    """A CRF model (its file's bytes) trained on ``samples`` and ``background`` texts."""
-    data = sequences(samples, rules) + background_sequences(background, rules)
-    if not data:
+    *,
+    word_vectors: _WordVectors | None = None,
+) -> TrainedTagger:
+    """A CRF model trained on ``samples`` and ``background`` texts, with its read-out.
+
+    The read-out is fitted on the samples' gold types and the background's rule types. The
+    CRF must learn how far to trust it on sentences it has not seen, so each training sample's
+    contextual facts come from a read-out fitted without the sample's template (inner
+    cross-validation by template); the background's come from the final read-out.
+    """
+    samples = [s for s in samples if tokenize(s.text)]
+    background = [t for t in background if tokenize(t)]
+    if not samples and not background:
         raise ValueError("no samples to train on")
+    read_out: ReadOut | None = None
+    context: dict[str, list[list[str]]] | None = None
+    if parameters.context_c is not None:
+        vectors = word_vectors or _WordVectors(shared_encoder(), rules)
+        read_out = vectors.fit(
+            samples, background, parameters.context_c, parameters.context_optional
+        )
+        if read_out is None:
+            raise ValueError("the contextual read-out needs labels of at least two types")
+        context = {text: vectors.facts(read_out, text) for text in background}
+        for fold in range(CONTEXT_FOLDS):
+            inner = [s for s in samples if fold_of(s, CONTEXT_FOLDS, _CONTEXT_SEED) == fold]
+            rest = [s for s in samples if fold_of(s, CONTEXT_FOLDS, _CONTEXT_SEED) != fold]
+            if not inner:
+                continue
+            # A fold whose other templates hold one type only (tiny sets) uses the full read-out.
+            fold_read_out = vectors.fit(rest, background, parameters.context_c) or read_out
+            for sample in inner:
+                context[sample.text] = vectors.facts(fold_read_out, sample.text)
+    data = sequences(samples, rules, context) + background_sequences(background, rules, context)
+    if context is not None and parameters.context_optional:
+        data += sequences(samples, rules) + background_sequences(background, rules)
     trainer = pycrfsuite.Trainer(verbose=False)
     for xseq, yseq in data:
         trainer.append(xseq, yseq)
@@ -184,7 +305,7 @@ def train(
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "tagger.crfsuite"
         trainer.train(str(path))
-        return path.read_bytes()
+        return TrainedTagger(path.read_bytes(), read_out)
 
 
 def fold_of(sample: Sample, folds: int, seed: int) -> int:
@@ -208,6 +329,7 @@ def cross_validate(
     is scored once, by the model that did not train on its template.
     """
     report = Report(split=f"{folds}-fold cross-validation by template", samples=len(samples))
+    vectors = None if parameters.context_c is None else _WordVectors(shared_encoder(), rules)
     with tempfile.TemporaryDirectory() as directory:
         for fold in range(folds):
             held_out = [s for s in samples if fold_of(s, folds, seed) == fold]
@@ -215,7 +337,7 @@ def cross_validate(
             if not held_out or not trained_on:
                 continue
             path = Path(directory) / f"fold-{fold}.crfsuite"
-            path.write_bytes(train(trained_on, rules, parameters, background))
+            train(trained_on, rules, parameters, background, word_vectors=vectors).save(path)
             detector = dataclasses.replace(rules, tagger_model=path)
             for sample in held_out:
                 started = time.perf_counter()

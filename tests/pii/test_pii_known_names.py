@@ -16,9 +16,9 @@ from services.pii.vault import new_key
 from services.runtime.convert import dict_to_struct, struct_to_dict
 from switchboard.v1 import pii_pb2, pii_pb2_grpc
 
-# "Zyxwv" and "Qorrin" are in no word list: only the record can teach them to the detector.
+# "Summer" and "Field" read as plain words: only the record can teach the detector they are a name.
 RECORD = {
-    "customer": {"customer_id": "C-9", "first_name": "Qorrin", "last_name": "Zyxwv"},
+    "customer": {"customer_id": "C-9", "first_name": "Summer", "last_name": "Field"},
     "product": {"name": "Economy Plus"},
 }
 
@@ -65,7 +65,7 @@ def test_person_fields_are_masked_whole_and_other_keys_are_not(
 def test_names_from_a_record_are_masked_in_later_text_in_any_case(
     stub: pii_pb2_grpc.PiiServiceStub,
 ) -> None:
-    text = "hi, this is qorrin ZYXWV about my trip"
+    text = "hi, this is summer FIELD about my trip"
     assert redact(stub, "later", text) == text  # the detector alone does not know the name
     first, last = names_of(redact_data(stub, "later", RECORD))
     assert redact(stub, "later", text) == f"hi, this is {first} {last} about my trip"
@@ -73,16 +73,16 @@ def test_names_from_a_record_are_masked_in_later_text_in_any_case(
 
 def test_known_names_stay_in_their_session(stub: pii_pb2_grpc.PiiServiceStub) -> None:
     first, last = names_of(redact_data(stub, "mine", RECORD))
-    text = "hi, this is qorrin ZYXWV about my trip"
+    text = "hi, this is summer FIELD about my trip"
     assert redact(stub, "mine", text) == f"hi, this is {first} {last} about my trip"
     assert redact(stub, "someone-else", text) == text
 
 
 def test_erasing_a_session_forgets_its_names(stub: pii_pb2_grpc.PiiServiceStub) -> None:
     first, _ = names_of(redact_data(stub, "erased", RECORD))
-    assert redact(stub, "erased", "it was qorrin") == f"it was {first}"
+    assert redact(stub, "erased", "it was summer") == f"it was {first}"
     stub.EraseSession(pii_pb2.EraseSessionRequest(session_id="erased"), timeout=10)
-    assert redact(stub, "erased", "it was qorrin") == "it was qorrin"
+    assert redact(stub, "erased", "it was summer") == "it was summer"
 
 
 def test_collect_fields_pairs_each_value_with_its_nearest_key() -> None:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from services.pii.cli import pii
 from services.pii.config import DEFAULT_EVAL_DATA
+from services.pii.context import context_path
 from services.pii.detector import Detector, combine
 from services.pii.entities import Entity
 from services.pii.evaluation import Sample
@@ -134,8 +135,11 @@ def test_spans_from_labels_join_an_honorific_to_the_name() -> None:
 
 
 def test_a_tiny_model_learns_to_tag_names_from_context() -> None:
-    model = train(TINY, RULES, TrainingParameters(c1=0.0, c2=0.01, max_iterations=50))
-    tagger = SequenceTagger(model)
+    parameters = TrainingParameters(c1=0.0, c2=0.01, max_iterations=50, context_c=None)
+    model = train(TINY, RULES, parameters)
+    assert model.read_out is None
+    tagger = SequenceTagger(model.crf)
+    assert not tagger.needs_context
     assert {"B-PERSON", "I-PERSON", "O"} <= set(tagger.labels)
     text = "Please ask Quorrin Delv about it"
     found = tagger.tag(text, RULES.rule_entities(text))
@@ -146,7 +150,10 @@ def test_a_tiny_model_learns_to_tag_names_from_context() -> None:
 
 def test_training_is_reproducible() -> None:
     parameters = TrainingParameters(c1=0.05, c2=0.01, max_iterations=20)
-    assert train(TINY, RULES, parameters) == train(TINY, RULES, parameters)
+    first, second = train(TINY, RULES, parameters), train(TINY, RULES, parameters)
+    assert first.crf == second.crf
+    assert first.read_out is not None and second.read_out is not None
+    assert first.read_out.to_bytes() == second.read_out.to_bytes()
 
 
 def test_training_needs_samples_and_a_model_needs_bytes() -> None:
@@ -275,7 +282,9 @@ def test_train_command_writes_a_model_that_loads(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "460 validation samples" in result.output
-    assert "B-PERSON" in SequenceTagger.load(out).labels
+    tagger = SequenceTagger.load(out)
+    assert "B-PERSON" in tagger.labels
+    assert tagger.needs_context and context_path(out).is_file()  # the read-out beside it
     # The word classes are rebuilt byte for byte: k-means with a fixed seed.
     assert classes.read_bytes() == DEFAULT_CLASSES.read_bytes()
 
