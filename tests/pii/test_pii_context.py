@@ -181,3 +181,22 @@ def test_the_read_out_is_skipped_only_where_the_model_was_trained_without_it(
     else:
         assert calls == [text, text, long_text]  # a model that needs it always reads it
     assert [e.value for e in with_context] == ["Quorrin Delv"]
+
+
+def test_tool_result_values_are_tagged_without_the_read_out_and_free_text_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.pii.masking import CleanValues, Masker
+    from services.pii.vault import InMemoryVaultStore, Vault, load_key, new_key
+
+    detector = Detector()
+    assert detector._tagger is not None and detector._tagger.context is not None
+    calls = _counting(detector._tagger, monkeypatch)
+    masker = Masker(
+        detector, Vault(InMemoryVaultStore(), load_key(new_key()), ttl_s=60), (), CleanValues(0)
+    )
+    masker.redact_data("s", {"note": "Luiza is from Xignite", "status": "delayed"})
+    assert calls == []  # two values, no encoder run
+    masked = masker.redact("s", "Luiza is from Xignite")
+    assert calls == ["Luiza is from Xignite"]
+    assert "<PERSON_1>" in masked.text
