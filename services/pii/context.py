@@ -23,22 +23,17 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import onnx
-from safetensors.numpy import load_file
-from tokenizers import Tokenizer
 
-from services.intents.encoder import default_model_dir
-from services.intents.onnx_graph import (
-    ATTENTION_MASK,
-    INPUT_IDS,
-    BertShape,
-    build_minilm_graph,
-    hidden_state_name,
-)
+if TYPE_CHECKING:
+    import onnx
+
+# onnx, onnxruntime, tokenizers and the intents package (which brings scikit-learn) are imported
+# where the encoder is built: every service process imports this module through the CLI, and
+# only the pii service runs the encoder (the imports alone are ~100 MB of memory).
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -56,6 +51,8 @@ def context_path(tagger_model: Path) -> Path:
 
 def _prune(model: onnx.ModelProto, output: str) -> onnx.ModelProto:
     """The graph cut down to what ``output`` needs (the later layers are never run)."""
+    import onnx
+
     graph = model.graph
     needed = {output}
     kept = []
@@ -86,6 +83,19 @@ class WordEncoder:
 
     def __init__(self, layer: int = LAYER, threads: int = 1) -> None:
         import onnxruntime  # type: ignore[import-untyped]
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        from services.intents.encoder import default_model_dir
+        from services.intents.onnx_graph import (
+            ATTENTION_MASK,
+            INPUT_IDS,
+            BertShape,
+            build_minilm_graph,
+            hidden_state_name,
+        )
+
+        self._inputs = (INPUT_IDS, ATTENTION_MASK)
 
         directory = default_model_dir()
         config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
@@ -126,7 +136,8 @@ class WordEncoder:
             window = [self._cls, *ids[start : start + _WINDOW], self._sep]
             token_ids = np.array([window], dtype=np.int64)
             mask = np.ones(token_ids.shape, dtype=np.float32)
-            hidden = self._session.run(None, {INPUT_IDS: token_ids, ATTENTION_MASK: mask})[0]
+            ids_name, mask_name = self._inputs
+            hidden = self._session.run(None, {ids_name: token_ids, mask_name: mask})[0]
             states[start : start + _WINDOW] = hidden[0, 1:-1]
         # Pieces and spans both run in text order: one sweep assigns pieces to spans.
         piece = 0

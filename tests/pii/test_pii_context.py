@@ -200,3 +200,20 @@ def test_tool_result_values_are_tagged_without_the_read_out_and_free_text_with_i
     masked = masker.redact("s", "Luiza is from Xignite")
     assert calls == ["Luiza is from Xignite"]
     assert "<PERSON_1>" in masked.text
+
+
+def test_importing_the_cli_leaves_the_encoders_libraries_unloaded() -> None:
+    # Every service process imports the CLI; only the pii service runs the encoder.
+    import subprocess
+    import sys
+
+    heavy = ("onnx", "onnxruntime", "tokenizers", "sklearn", "services.intents")
+    script = f"import sys, services.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
