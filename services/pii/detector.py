@@ -103,7 +103,7 @@ class Detector:
             and entity.score >= self.min_score
             and not _inside(entity, protected)
         ]
-        return combine(wanted, tagged)
+        return [e for e in combine(wanted, tagged) if not _person_holding_a_code(e)]
 
     def rule_entities(self, text: str, known_names: Sequence[str] = ()) -> list[Entity]:
         """What the rule recognisers alone find, of every type, without overlaps."""
@@ -143,6 +143,16 @@ class Detector:
                 ):
                     continue
                 yield Entity(m.start(), m.end(), spec.type, spec.score, m.group())
+
+
+# A flight number or similar code: two letters (or a letter and a digit) and one to four digits.
+_CODE_RE = re.compile(r"(?<!\w)[A-Z][A-Z0-9][ \t]?\d{1,4}(?!\w)")
+
+
+def _person_holding_a_code(entity: Entity) -> bool:
+    """A "name" that holds a flight number ("Hi UA 123 is late"): the tagger's reading of a
+    greeting's cue. Names hold no digits, and the code must reach the tools unmasked."""
+    return entity.type == et.PERSON and _CODE_RE.search(entity.value) is not None
 
 
 def _placeholders(text: str) -> list[tuple[int, int]]:

@@ -35,6 +35,9 @@ _LONE_WORD_RE = re.compile(rf"(?<=[a-z,] )(?P<word>{CAP_WORD})(?![ \t]+[{UPPER}]
 # A lookahead, so overlapping pairs are all seen ("Kyle Alpatu Shervashidze").
 _PAIR_RE = re.compile(rf"(?=\b({CAP_WORD})[ \t]+({CAP_WORD})\b)")
 
+# Digits right after a word: "UA 123", "BA2490" — a flight or a code, not a name.
+_CODE_AFTER_RE = re.compile(r"[ \t]?\d")
+
 # The CRM's names for the customer: above every other name recogniser, and never overridden
 # by the tagger.
 KNOWN_NAME_SCORE = 0.95
@@ -87,7 +90,7 @@ def find_cued_names(text: str) -> Iterator[Entity]:
             yield Entity(start, chain.end, et.PERSON, 0.82, text[start : chain.end])
             continue
         cue = _cue_before(lowered, word.start())
-        if cue is not None:
+        if cue is not None and not _CODE_AFTER_RE.match(text, word.end()):
             strong, score = cue
             if capitalised or (strong and token.islower()):
                 yield _chain(text, words, i, score, lowercase=not capitalised)

@@ -144,6 +144,10 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "What is the status of claim CL-9001 for member M-3001? I am provider P-7001.",
         "Thanks! Bye",
         "I want to talk to a human agent",
+        # A greeting's cue before a flight number: it is not a name.
+        "Hi UA 123 is late",
+        "Hello UA 123 status?",
+        "Thanks, BA2490 was great",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
