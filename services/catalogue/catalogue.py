@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from services.catalogue.openapi import DocumentError, Operation, ResponseContract, read_document
+from services.catalogue.public import JsonPath, PublicMarkError, check_marks, public_strings
 from services.catalogue.spec import ArgumentBinding, ToolSpec
 from services.runtime.errors import ConfigError
 
@@ -119,6 +120,15 @@ class Catalogue:
             return [f"{name}: response {status} must have no body"]
         return _messages(name, f"response {status}: ", validator.iter_errors(body))
 
+    def public_strings(self, name: str, status: int, body: Any) -> list[JsonPath]:
+        """Where ``body`` holds strings its contract marks public reference data
+        (``x-switchboard-public``, :mod:`services.catalogue.public`); [] for an unknown tool."""
+        entry = self._entries.get(name)
+        key = None if entry is None else entry.contract.schema_key(status)
+        if entry is None or key is None:
+            return []
+        return public_strings(entry.contract.bodies.get(key), body)
+
 
 def _compile(operation: Operation) -> _Entry:
     spec = operation.spec
@@ -130,7 +140,10 @@ def _compile(operation: Operation) -> _Entry:
     responses: dict[str, Draft202012Validator | None] = {}
     for key, schema in operation.contract.bodies.items():
         try:
+            check_marks(schema, f"{where}: response {key}")
             responses[key] = None if schema is None else _validator(schema)
+        except PublicMarkError as error:
+            raise DocumentError(str(error)) from error
         except SchemaError as error:
             raise DocumentError(
                 f"{where}: response {key} schema is invalid: {error.message}"

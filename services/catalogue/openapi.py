@@ -25,7 +25,16 @@ _PATH_PARAM = re.compile(r"\{([^{}]+)\}")
 _STATUS_RANGE = re.compile(r"^[1-5]XX$")
 # Keywords that only annotate a schema, so they can sit beside a $ref and simply be merged in.
 _ANNOTATIONS = frozenset(
-    {"description", "summary", "title", "example", "examples", "default", "deprecated"}
+    {
+        "description",
+        "summary",
+        "title",
+        "example",
+        "examples",
+        "default",
+        "deprecated",
+        "x-switchboard-public",
+    }
 )
 _EXTENSION_KEYS = frozenset({"read_only", "confirm", "media", "pii"})
 

@@ -10,13 +10,16 @@ Every step goes through the same pipeline, and the first stage that refuses ends
    meet the contract as well;
 5. the HTTP call (timeouts, safe retries, breaker and concurrency limit: :mod:`.backends`);
 6. the response must meet the contract: a violating response is FAILED, never data;
-7. pii.RedactData of the result before it leaves.
+7. pii.RedactData of the result before it leaves, except the strings its contract marks public
+   reference data (``x-switchboard-public``: :mod:`services.catalogue.public`); a result that is
+   public throughout is not sent to pii at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -29,6 +32,7 @@ from urllib.parse import quote
 from services.catalogue import ArgumentBinding, Catalogue, ToolSpec
 from services.catalogue.catalogue import PLACEHOLDER
 from services.catalogue.openapi import IDEMPOTENCY_HEADER
+from services.catalogue.public import JsonPath, get, put
 from services.runtime import deadline
 from services.runtime.errors import DeadlineExceeded
 from services.tool_broker import telemetry
@@ -80,6 +84,17 @@ def wrap_body(body: Any) -> JsonObject:
     if isinstance(body, list):
         return {"items": body}
     return {"value": body}
+
+
+def _holds_text(value: Any) -> bool:
+    """Whether a string value (not a key) with something in it is left anywhere in ``value``."""
+    if isinstance(value, str):
+        return bool(value)
+    if isinstance(value, dict):
+        return any(_holds_text(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_text(item) for item in value)
+    return False
 
 
 class _StepRefused(Exception):
@@ -365,8 +380,9 @@ class Broker:
         if violations:
             error = "the response breaks the contract: " + "; ".join(violations)
             raise _StepRefused(Outcome.FAILED, await self._masked(context, error), **fields)
+        public = self.catalogue.public_strings(spec.name, status, exchange.body)
         try:
-            masked = await self._vault.redact(context.session_id, wrap_body(exchange.body))
+            masked = await self._mask_result(context, exchange.body, public)
         except PeerUnavailable as error:
             raise _StepRefused(
                 Outcome.FAILED,
@@ -382,6 +398,26 @@ class Broker:
             attempts=attempts,
             http_status=status,
         )
+
+    async def _mask_result(
+        self, context: CallContext, body: Any, public: Sequence[JsonPath]
+    ) -> JsonObject:
+        """The result as the model may see it: masked, but for its public strings, which are
+        blanked for pii and put back after."""
+        if not public:
+            return await self._vault.redact(context.session_id, wrap_body(body))
+        result = wrap_body(copy.deepcopy(body))
+        root: JsonPath = (
+            () if isinstance(body, dict) else ("items",) if isinstance(body, list) else ("value",)
+        )
+        held = [((*root, *path), get(result, (*root, *path))) for path in public]
+        for path, _ in held:
+            put(result, path, "")
+        if _holds_text(result):
+            result = await self._vault.redact(context.session_id, result)
+        for path, value in held:
+            put(result, path, value)
+        return result
 
     async def _masked(self, context: CallContext, text: str) -> str:
         """Text quoting backend data, masked; a generic text when the pii service cannot mask it."""

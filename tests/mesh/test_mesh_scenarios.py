@@ -156,3 +156,14 @@ def test_a_dental_office_gets_eligibility_benefits_and_claim_in_one_turn(mesh: M
     assert "under review" in text and "not a guarantee of payment" in text
     policies = [e.policy for e in events if e.WhichOneof("event") == "policy"]
     assert any(p.action == common_pb2.POLICY_ACTION_DISCLAIM for p in policies)
+
+
+def test_a_provider_search_shows_the_offices_as_the_directory_lists_them(mesh: Mesh) -> None:
+    # The directory is public reference data (x-switchboard-public in the claims contract): the
+    # detector would read "Bright Smile Dental" as a person and mask the office's phone.
+    events = turn(mesh, "dental-2", "Can you find a dentist that takes new patients?", "M-3001")
+    results = finished(events)
+    assert results["searchProviders"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    text = reply(events)
+    assert "Bright Smile Dental" in text and "+12175550101" in text, text
+    assert "<PERSON_" not in text and "<PHONE_" not in text, text

@@ -253,6 +253,7 @@ class StandInPii(pii_pb2_grpc.PiiServiceServicer):
     def __init__(self, vault: dict[str, str]) -> None:
         self.vault = vault  # placeholder -> original
         self.restores: list[pii_pb2.RestoreRequest] = []
+        self.redactions: list[dict[str, Any]] = []
 
     async def Restore(
         self, request: pii_pb2.RestoreRequest, context: Any
@@ -280,6 +281,7 @@ class StandInPii(pii_pb2_grpc.PiiServiceServicer):
                 text = text.replace(original, placeholder)
             return text
 
+        self.redactions.append(struct_to_dict(request.data))
         data = _map_strings(struct_to_dict(request.data), redact)
         return pii_pb2.RedactDataResponse(data=dict_to_struct(data))
 

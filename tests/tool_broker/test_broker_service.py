@@ -60,6 +60,7 @@ def peers(stand_ins: tuple[StandIns, GrpcServer]) -> StandIns:
     stand_ins[0].governance.blocked.clear()
     stand_ins[0].governance.seen.clear()
     stand_ins[0].pii.restores.clear()
+    stand_ins[0].pii.redactions.clear()
     return stand_ins[0]
 
 
@@ -178,6 +179,30 @@ def test_a_read_succeeds_with_a_validated_masked_result(
         ("/flights/UA123/status", {"date": "2026-11-25"})
     ]
     assert "idempotency-key" not in travel.log[0].headers  # reads carry none
+
+
+def test_strings_the_contract_marks_public_skip_pii_and_the_rest_is_masked(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    # The stand-in masks every original its vault holds, wherever it is sent.
+    peers.pii.vault.update({"<LOCATION_1>": "SFO", "<ORGANIZATION_1>": "crew"})
+    try:
+        result = _execute(broker, "getFlightStatus", flight_number="UA789")
+        assert result.outcome == Outcome.STEP_OUTCOME_SUCCEEDED, result.error
+        status = struct_to_dict(result.result)
+        # FlightStatus.reason is public; origin is not.
+        assert (status["origin"], status["reason"]) == ("<LOCATION_1>", "crew")
+        assert [r["reason"] for r in peers.pii.redactions] == [""]  # blanked, never sent
+        # searchFlights' items are public throughout: the result never goes to pii.
+        peers.pii.redactions.clear()
+        result = _execute(broker, "searchFlights", origin="SFO", destination="ORD")
+        assert result.outcome == Outcome.STEP_OUTCOME_SUCCEEDED, result.error
+        flights = struct_to_dict(result.result)["items"]
+        assert {(f["origin"], f["reason"]) for f in flights} >= {("SFO", "crew")}
+        assert peers.pii.redactions == []
+    finally:
+        for placeholder in ("<LOCATION_1>", "<ORGANIZATION_1>"):
+            peers.pii.vault.pop(placeholder)
 
 
 def test_a_hallucinated_tool_is_rejected_and_never_sent(

@@ -282,3 +282,82 @@ def test_booking_contract_loads_and_defines_get_flight_status() -> None:
     assert catalogue.validate_arguments("getFlightStatus", {"flight_number": "XX"}) == [
         "getFlightStatus: flight_number 'XX' does not match '^[A-Z0-9]{2}[0-9]{1,4}$'"
     ]
+
+
+def _public_document(schema: Any) -> dict[str, Any]:
+    response = {"description": "ok", "content": {"application/json": {"schema": schema}}}
+    return _document(responses={"200": response})
+
+
+def test_strings_under_a_public_mark_are_found_and_nothing_else() -> None:
+    from services.catalogue.public import PUBLIC, public_strings
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "office": {
+                PUBLIC: True,
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "phones": {"type": "array"}},
+            },
+            "patients": {"type": "array", "items": {"type": "string"}},
+            "notes": {"type": "object", "additionalProperties": {PUBLIC: True}},
+            "either": {"anyOf": [{PUBLIC: True}, {"type": "string"}]},
+        },
+    }
+    body = {
+        "office": {"name": "Bright Smile Dental", "phones": ["+12175550101"], "seats": 3},
+        "patients": ["Sam Okafor"],
+        "notes": {"hours": "9-5", "parking": "yes"},
+        "either": "Sam",
+        "unknown": "Jordan",
+    }
+    assert public_strings(schema, body) == [
+        ("office", "name"),
+        ("office", "phones", 0),
+        ("notes", "hours"),
+        ("notes", "parking"),
+    ]  # never "patients", "either" (a mark inside anyOf) or a property the schema lacks
+    assert public_strings(None, body) == []
+    assert public_strings({PUBLIC: True}, "Austin") == [()]
+
+
+def test_a_public_mark_beside_a_ref_is_kept_and_a_bad_one_names_its_place(
+    tmp_path: Path,
+) -> None:
+    document = _public_document(
+        {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Office", "x-switchboard-public": True},
+        }
+    )
+    document["components"] = {"schemas": {"Office": {"type": "object"}}}
+    catalogue = _load_document(tmp_path, document, "offices")
+    assert catalogue.public_strings("getThing", 200, [{"name": "Austin Dental"}]) == [(0, "name")]
+    assert catalogue.public_strings("getThing", 404, [{"name": "x"}]) == []
+    assert catalogue.public_strings("noSuchTool", 200, [{"name": "x"}]) == []
+    bad = _public_document(
+        {"type": "object", "properties": {"name": {"x-switchboard-public": "yes"}}}
+    )
+    with pytest.raises(
+        ConfigError, match=r"x-switchboard-public at properties/name must be true or false"
+    ):
+        _load_document(tmp_path, bad)
+
+
+def test_the_shipped_contracts_mark_reference_data_public_and_customer_data_not() -> None:
+    mocks = BOOKING.parents[1]
+    catalogue = Catalogue.load(
+        {
+            name: Backend(openapi=mocks / name / "openapi.yaml", base_url="http://127.0.0.1:1")
+            for name in ("booking", "claims", "crm", "knowledge")
+        }
+    )
+    office = {"provider_id": "P-7001", "name": "Bright Smile Dental", "city": "Austin"}
+    assert catalogue.public_strings("searchProviders", 200, {"providers": [office]}) == [
+        ("providers", 0, "provider_id"),
+        ("providers", 0, "name"),
+        ("providers", 0, "city"),
+    ]
+    customer = {"customer_id": "C-1001", "first_name": "Ana", "last_name": "Silva"}
+    assert catalogue.public_strings("getCustomer", 200, customer) == []
