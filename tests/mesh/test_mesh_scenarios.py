@@ -167,3 +167,17 @@ def test_a_provider_search_shows_the_offices_as_the_directory_lists_them(mesh: M
     text = reply(events)
     assert "Bright Smile Dental" in text and "+12175550101" in text, text
     assert "<PERSON_" not in text and "<PHONE_" not in text, text
+
+
+def test_a_provider_search_keeps_to_the_city_the_customer_names(mesh: Mesh) -> None:
+    backend_of(mesh.mocks.apps["claims"]).log.clear()
+    events = turn(mesh, "dental-3", "Is there a dentist in Springfield taking new patients?", "")
+    (search,) = calls(mesh, "claims", "searchProviders")
+    assert search.query.get("city") == "Springfield", search
+    text = reply(events)
+    assert "Bright Smile Dental" in text and "Oakland" not in text, text
+    # "in March" is a date, not a place: no city is asked for.
+    backend_of(mesh.mocks.apps["claims"]).log.clear()
+    turn(mesh, "dental-4", "Can you find me a dentist in March?", "")
+    (search,) = calls(mesh, "claims", "searchProviders")
+    assert "city" not in search.query, search
