@@ -20,6 +20,7 @@ from services.pii.training import (
     DEFAULT_C1,
     DEFAULT_C2,
     DEFAULT_CONTEXT_C,
+    DEFAULT_CONTEXT_INT8,
     DEFAULT_ITERATIONS,
     TrainingParameters,
     build_word_classes,
@@ -164,6 +165,12 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
             is_flag=True,
             help="train without the contextual read-out (the CRF's own features only)",
         ),
+        click.option(
+            "--context-int8/--context-float",
+            default=DEFAULT_CONTEXT_INT8,
+            show_default=True,
+            help="run the read-out's encoder with int8 or float weight products",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -197,6 +204,7 @@ def train_command(
     background_count: int,
     context_c: float,
     no_context: bool,
+    context_int8: bool,
 ) -> None:
     """Rebuild the word classes and the sequence tagger (validation split, never the test split).
 
@@ -207,7 +215,7 @@ def train_command(
     samples = select(load_samples(data), "validation")
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
-    parameters = _parameters(c1, c2, iterations, context_c, no_context)
+    parameters = _parameters(c1, c2, iterations, context_c, no_context, context_int8)
     model = train(samples, rules, parameters, texts)
     model.save(out)
     labels = SequenceTagger.load(out).labels
@@ -224,10 +232,14 @@ def train_command(
 
 
 def _parameters(
-    c1: float, c2: float, iterations: int, context_c: float, no_context: bool
+    c1: float, c2: float, iterations: int, context_c: float, no_context: bool, context_int8: bool
 ) -> TrainingParameters:
     return TrainingParameters(
-        c1=c1, c2=c2, max_iterations=iterations, context_c=None if no_context else context_c
+        c1=c1,
+        c2=c2,
+        max_iterations=iterations,
+        context_c=None if no_context else context_c,
+        context_int8=context_int8,
     )
 
 
@@ -251,6 +263,7 @@ def cv_command(
     background_count: int,
     context_c: float,
     no_context: bool,
+    context_int8: bool,
     folds: int,
     seed: int,
     as_json: bool,
@@ -259,7 +272,7 @@ def cv_command(
     samples = select(load_samples(data), "validation")
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
-    parameters = _parameters(c1, c2, iterations, context_c, no_context)
+    parameters = _parameters(c1, c2, iterations, context_c, no_context, context_int8)
     report = cross_validate(samples, rules, parameters, texts, folds=folds, seed=seed)
     result = report.as_dict()
     click.echo(json.dumps(result, indent=2) if as_json else _format(result))

@@ -81,7 +81,7 @@ class WordEncoder:
     several threads at once (the pii service detects in a thread pool).
     """
 
-    def __init__(self, layer: int = LAYER, threads: int = 1) -> None:
+    def __init__(self, layer: int = LAYER, threads: int = 1, *, int8: bool = False) -> None:
         import onnxruntime  # type: ignore[import-untyped]
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
@@ -93,6 +93,7 @@ class WordEncoder:
             BertShape,
             build_minilm_graph,
             hidden_state_name,
+            quantize_int8,
         )
 
         self._inputs = (INPUT_IDS, ATTENTION_MASK)
@@ -103,12 +104,15 @@ class WordEncoder:
         if not 1 <= layer <= shape.layers:
             raise ValueError(f"layer must be within 1..{shape.layers}, got {layer}")
         self.layer = layer
+        self.int8 = int8
         self.dimension = shape.hidden
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         weights = load_file(str(directory / "model.safetensors"))
         model = _prune(build_minilm_graph(weights, shape), hidden_state_name(layer))
+        if int8:
+            model = quantize_int8(model)
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
@@ -153,10 +157,14 @@ class WordEncoder:
         return out
 
 
+def shared_encoder(layer: int = LAYER, int8: bool = False) -> WordEncoder:
+    """One encoder per process, layer and precision (the weights and the session are ~100 MB)."""
+    return _encoder(layer, int8)
+
+
 @functools.cache
-def shared_encoder(layer: int = LAYER) -> WordEncoder:
-    """One encoder per process and layer (the weights and the session are ~100 MB)."""
-    return WordEncoder(layer)
+def _encoder(layer: int, int8: bool) -> WordEncoder:
+    return WordEncoder(layer, int8=int8)
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,9 @@ class ReadOut:
     #: the tagger was also trained without the contextual features, so it may run without them
     #: (on long texts, and on the many short values of a tool result)
     optional: bool = False
+    #: the word vectors come from the encoder with int8 weight products (read-outs saved before
+    #: the field existed were trained on float vectors)
+    int8: bool = False
 
     def __post_init__(self) -> None:
         if OUTSIDE not in self.classes:
@@ -187,6 +198,7 @@ class ReadOut:
         c: float,
         layer: int,
         optional: bool = False,
+        int8: bool = False,
     ) -> ReadOut:
         from sklearn.linear_model import LogisticRegression
 
@@ -203,6 +215,7 @@ class ReadOut:
             weights=weights,
             bias=bias,
             optional=optional,
+            int8=int8,
         )
 
     def probabilities(self, vectors: FloatArray) -> FloatArray:
@@ -221,6 +234,7 @@ class ReadOut:
             weights=self.weights,
             bias=self.bias,
             optional=np.array(self.optional),
+            int8=np.array(self.int8),
         )
         return buffer.getvalue()
 
@@ -233,6 +247,7 @@ class ReadOut:
                 weights=np.asarray(arrays["weights"], dtype=np.float32),
                 bias=np.asarray(arrays["bias"], dtype=np.float32),
                 optional=bool(arrays["optional"]) if "optional" in arrays else False,
+                int8=bool(arrays["int8"]) if "int8" in arrays else False,
             )
 
 
@@ -278,7 +293,7 @@ class Context:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    self._encoder = shared_encoder(self.read_out.layer)
+                    self._encoder = shared_encoder(self.read_out.layer, self.read_out.int8)
         return self._encoder
 
     def facts_for(self, text: str, spans: Sequence[tuple[int, int]]) -> list[list[str]]:

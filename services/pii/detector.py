@@ -35,6 +35,7 @@ from services.pii.lexicon import has_context
 from services.pii.names import (
     KNOWN_NAME_SCORE,
     find_cued_names,
+    find_introductions,
     find_known_names,
     find_name_shapes,
 )
@@ -103,7 +104,11 @@ class Detector:
             and entity.score >= self.min_score
             and not _inside(entity, protected)
         ]
-        return [e for e in combine(wanted, tagged) if not _person_holding_a_code(e)]
+        return [
+            e
+            for e in combine(wanted, tagged)
+            if not _person_holding_a_code(e) and not _address_from_a_quantity(e)
+        ]
 
     def rule_entities(self, text: str, known_names: Sequence[str] = ()) -> list[Entity]:
         """What the rule recognisers alone find, of every type, without overlaps."""
@@ -132,6 +137,7 @@ class Detector:
         yield from find_addresses(text)
         yield from find_known_names(text, known_names)
         yield from find_cued_names(text)
+        yield from find_introductions(text)
         yield from find_name_shapes(text)
         yield from find_quasi_identifiers(text)
 
@@ -153,6 +159,19 @@ def _person_holding_a_code(entity: Entity) -> bool:
     """A "name" that holds a flight number ("Hi UA 123 is late"): the tagger's reading of a
     greeting's cue. Names hold no digits, and the code must reach the tools unmasked."""
     return entity.type == et.PERSON and _CODE_RE.search(entity.value) is not None
+
+
+# An amount: thousands separated ("84,000"), or a number with its unit ("3 bags", "40 minutes").
+_QUANTITY_RE = re.compile(
+    r"\d{1,3}(?:,\d{3})+(?!\d)|\d+(?:[.,]\d+)?[ \t]+(?:miles|points|km|kilometers|kilometres|"
+    r"dollars|euros|pounds|minutes|hours|days|nights|bags|kg|lbs)\b"
+)
+
+
+def _address_from_a_quantity(entity: Entity) -> bool:
+    """An "address" that starts with an amount ("84,000 miles, Gold tier"): the tagger reading a
+    house number into a balance. House numbers carry no thousands separator and no unit."""
+    return entity.type == et.ADDRESS and _QUANTITY_RE.match(entity.value) is not None
 
 
 def _placeholders(text: str) -> list[tuple[int, int]]:

@@ -48,6 +48,14 @@ _CUE_RES = [
     (re.compile(rf"(?<![a-z]){re.escape(cue)}[ \t]*\n?[ \t]*$"), cue in _STRONG_CUES)
     for cue in wordlists.NAME_CUES
 ]
+# "Hi, Luiza here." "Luiza Costa here, about my withdrawal": a name introducing its writer, at
+# the start of the text or of a sentence, or after a greeting.
+_HERE_RE = re.compile(
+    r"(?:^|[.!?\n][ \t]*"
+    r"|\b(?:[Hh]i|[Hh]ello|[Hh]ey|[Gg]ood (?:morning|afternoon|evening))[,!]?[ \t]+)"
+    rf"(?P<name>{CAP_WORD}(?:[ \t]+{CAP_WORD}){{0,2}})[ \t]+here\b"
+    r"(?![ \t]+(?:is|are|was|in|at|to|for|on)\b)"
+)
 
 
 def find_known_names(text: str, known_names: Sequence[str]) -> Iterator[Entity]:
@@ -78,7 +86,9 @@ def find_cued_names(text: str) -> Iterator[Entity]:
     for i, word in enumerate(words):
         token = word.group()
         key = strip_possessive(token).lower()
-        if common(key) or plural_of(key, wordlists.NATIONALITIES) or key in wordlists.COUNTRIES:
+        if common(key) or plural_of(key, wordlists.NATIONALITIES):
+            continue
+        if key in wordlists.COUNTRIES and not _given_name_of_a_pair(text, words, i):
             continue
         capitalised = token[0].isupper()
         previous = words[i - 1].group().lower() if i > 0 else ""
@@ -99,6 +109,36 @@ def find_cued_names(text: str) -> Iterator[Entity]:
             if chain.end == word.end():
                 chain = Entity(chain.start, chain.end, et.PERSON, 0.6, chain.value)
             yield chain
+
+
+def _given_name_of_a_pair(text: str, words: Sequence[re.Match[str]], i: int) -> bool:
+    """A country's name that a cue puts before a surname: "I'm Jordan Patel", "this is Chad
+    Miller". Alone after a cue, a country stays a place ("I'm in Jordan")."""
+    if i + 1 >= len(words) or not re.fullmatch(
+        r"[ \t]+", text[words[i].end() : words[i + 1].start()]
+    ):
+        return False
+    following = words[i + 1].group()
+    return (
+        words[i].group()[0].isupper()
+        and following[0].isupper()
+        and not common(following)
+        and not place_word(following)
+        and _cue_before(text.lower(), words[i].start()) is not None
+    )
+
+
+def find_introductions(text: str) -> Iterator[Entity]:
+    """A name that introduces the writer: "Hi, Luiza here" (a place's name too: "Jordan")."""
+    for m in _HERE_RE.finditer(text):
+        start, value = m.start("name"), m.group("name")
+        # "Hello Jordan Patel here" at the start of the text: the greeting is no part of the name.
+        while (lead := re.match(r"(\S+)[ \t]+", value)) and common(lead.group(1)):
+            start, value = start + lead.end(), value[lead.end() :]
+        if any(common(word) for word in value.split()):
+            continue
+        # As sure as a known name: the tagger does not get to split it ("Jordan" the country).
+        yield Entity(start, m.end("name"), et.PERSON, KNOWN_NAME_SCORE, value)
 
 
 def find_name_shapes(text: str) -> Iterator[Entity]:

@@ -53,6 +53,7 @@ DEFAULT_C1 = 0.05
 DEFAULT_C2 = 0.01
 DEFAULT_ITERATIONS = 150
 DEFAULT_CONTEXT_C = 1.0
+DEFAULT_CONTEXT_INT8 = True
 #: BANKING77's training questions: customer-service text with (almost) no personal data
 DEFAULT_BACKGROUND = DATA_DIR / "banking77" / "train.csv"
 DEFAULT_BACKGROUND_COUNT = 500
@@ -104,6 +105,8 @@ class TrainingParameters:
     #: also train on every sequence without the contextual features, so the tagger may run
     #: without them (long texts, tool results)
     context_optional: bool = True
+    #: read the contextual encoder with int8 weight products (about twice as fast)
+    context_int8: bool = DEFAULT_CONTEXT_INT8
 
 
 def _label(dataset_label: str) -> str:
@@ -233,7 +236,7 @@ class _WordVectors:
             return None
         texts = [s.text for s in samples] + list(background)
         vectors = np.concatenate([self.vectors(text) for text in texts])
-        return ReadOut.fit(vectors, labels, c, self._encoder.layer, optional)
+        return ReadOut.fit(vectors, labels, c, self._encoder.layer, optional, self._encoder.int8)
 
     def facts(self, read_out: ReadOut, text: str) -> list[list[str]]:
         return facts(read_out.probabilities(self.vectors(text)), read_out.classes)
@@ -271,7 +274,7 @@ def train(
     read_out: ReadOut | None = None
     context: dict[str, list[list[str]]] | None = None
     if parameters.context_c is not None:
-        vectors = word_vectors or _WordVectors(shared_encoder(), rules)
+        vectors = word_vectors or _WordVectors(shared_encoder(int8=parameters.context_int8), rules)
         read_out = vectors.fit(
             samples, background, parameters.context_c, parameters.context_optional
         )
@@ -329,7 +332,11 @@ def cross_validate(
     is scored once, by the model that did not train on its template.
     """
     report = Report(split=f"{folds}-fold cross-validation by template", samples=len(samples))
-    vectors = None if parameters.context_c is None else _WordVectors(shared_encoder(), rules)
+    vectors = (
+        None
+        if parameters.context_c is None
+        else _WordVectors(shared_encoder(int8=parameters.context_int8), rules)
+    )
     with tempfile.TemporaryDirectory() as directory:
         for fold in range(folds):
             held_out = [s for s in samples if fold_of(s, folds, seed) == fold]

@@ -68,6 +68,19 @@ def test_a_span_without_pieces_gets_zeros_and_long_texts_run_in_windows() -> Non
     assert np.all(np.isfinite(vectors))
 
 
+def test_the_int8_encoder_stays_close_to_the_float_one_without_being_it() -> None:
+    text = "Hi, Luiza here. My friend Tomasz Wierzbicki lives at 12 Rue de la Paix, Paris."
+    spans = [(t.start, t.end) for t in tokenize(text)]
+    exact = shared_encoder().vectors(text, spans)
+    quantized = shared_encoder(LAYER, int8=True).vectors(text, spans)
+    assert shared_encoder(LAYER, int8=True).int8 and not shared_encoder().int8
+    cosine = (exact * quantized).sum(axis=1) / (
+        np.linalg.norm(exact, axis=1) * np.linalg.norm(quantized, axis=1)
+    )
+    assert cosine.min() > 0.99
+    assert not np.allclose(exact, quantized, atol=1e-4)  # the weights really are int8
+
+
 def test_the_encoder_refuses_a_layer_it_does_not_have() -> None:
     with pytest.raises(ValueError, match="layer"):
         WordEncoder(layer=9)
@@ -92,6 +105,16 @@ def test_the_read_out_gives_scikit_learns_probabilities_and_survives_a_round_tri
     assert again.classes == read_out.classes == ("LOCATION", "O", "PERSON")
     np.testing.assert_array_equal(again.weights, read_out.weights)
     assert again.layer == LAYER
+    assert not again.int8
+
+
+def test_a_read_out_fitted_on_int8_vectors_is_read_with_the_int8_encoder() -> None:
+    fitted, vectors, labels = _read_out()
+    read_out = ReadOut.fit(vectors, labels, c=1.0, layer=LAYER, int8=True)
+    again = ReadOut.from_bytes(read_out.to_bytes())
+    assert again.int8
+    assert Context(again).encoder is shared_encoder(LAYER, int8=True)
+    assert Context(fitted).encoder is shared_encoder(LAYER)
 
 
 def test_facts_name_the_likeliest_type_and_how_sure_the_read_out_is() -> None:

@@ -58,6 +58,13 @@ def found(detector: Detector, text: str, known_names: tuple[str, ...] = ()) -> s
         ("I am Polish but I live in Canada.", ("NATIONALITY", "Polish")),
         ("I am Polish but I live in Canada.", ("LOCATION", "Canada")),
         ("Hill Inc. is based here", ("ORGANIZATION", "Hill Inc.")),
+        # A writer introducing themselves: a country's name too, and whole.
+        ("Hi, Luiza here. Where is my withdrawal?", ("PERSON", "Luiza")),
+        ("Hello Jordan Patel here, about W-5001", ("PERSON", "Jordan Patel")),
+        ("Thanks. Ana Silva here again", ("PERSON", "Ana Silva")),
+        # A country's name as a given name, when a cue puts it before a surname.
+        ("Where is my withdrawal? I'm Jordan Patel.", ("PERSON", "Jordan Patel")),
+        ("I'm in Jordan next week", ("LOCATION", "Jordan")),
     ],
 )
 def test_finds(detector: Detector, text: str, expected: tuple[str, str]) -> None:
@@ -79,6 +86,8 @@ def test_finds(detector: Detector, text: str, expected: tuple[str, str]) -> None
         ("flight UA12345678 departs at noon", "LOYALTY"),  # no loyalty context
         ("Thank you for your help", "PERSON"),
         ("Is flight UA 123 on time?", "PERSON"),
+        ("Is anyone here? Hello, Support here", "PERSON"),
+        ("Hi, my bag is here", "PERSON"),
         ("I need 25 tickets", "AGE"),
         ("version 1.2.3.400 is out", "IP_ADDRESS"),  # 400 is not an octet
     ],
