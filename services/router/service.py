@@ -69,6 +69,7 @@ class RouterService:
     async def stop(self) -> None:
         if self.servicer.peers is not None:
             await self.servicer.peers.close()
+        await self.servicer.gate.close()
 
 
 def build(settings: Settings) -> RouterService:

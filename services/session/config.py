@@ -58,6 +58,23 @@ class SessionSettings(ServiceSettings):
             "running turn, 'reject' refuses it with ABORTED"
         ),
     )
+    turn_lock: Literal["process", "redis"] = Field(
+        default="process",
+        description=(
+            "where the router serialises the turns of one session: 'process' (each router "
+            "process on its own) or 'redis' (across router processes and replicas, a lease at "
+            "redis_url)"
+        ),
+    )
+    turn_lock_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description=(
+            "longest a turn holds its session's Redis lease; a crashed router's lease frees "
+            "itself after this (keep it above the longest turn)"
+        ),
+    )
     max_queued_turns: int = Field(
         default=4,
         ge=1,

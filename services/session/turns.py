@@ -19,18 +19,20 @@ Two strategies, chosen by ``session.concurrent_turns``:
 - ``reject``: the second message is refused at once with ABORTED (:class:`TurnInProgress`),
   naming the turn in progress; the client sends it again when that turn completes.
 
-The gate is per process. With several router replicas the session's optimistic versioning still
-guarantees that no write is lost: a turn that raced a turn on another replica gets ABORTED from
-AppendTurn and must be re-run on the fresh state.
+The gate orders the turns of one process. With ``session.turn_lock=redis`` it also holds the
+session's lease in Redis for the turn (:mod:`services.session.turn_lock`), so the strategy holds
+across router processes and replicas. Without it (``process``, the default, right for one router
+process), the session's optimistic versioning still guarantees that no write is lost: a turn
+that raced a turn in another process gets ABORTED from AppendTurn and must be re-run.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from services.runtime import deadline
 from services.runtime.errors import Aborted, DeadlineExceeded, ResourceExhausted
@@ -41,6 +43,16 @@ Strategy = Literal["queue", "reject"]
 
 class TurnInProgress(Aborted):
     """A turn of the session is running and the strategy is "reject"."""
+
+
+class SharedLock(Protocol):
+    """A lock on a session shared by router processes (:class:`~.turn_lock.RedisTurnLock`)."""
+
+    def hold(
+        self, session_id: str, turn_id: str, *, wait: bool
+    ) -> AbstractAsyncContextManager[None]: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -54,19 +66,37 @@ class _Slot:
 class TurnGate:
     """Serializes (queue) or refuses (reject) concurrent turns of one session, in one process."""
 
-    def __init__(self, strategy: Strategy = "queue", *, max_queued: int = 4) -> None:
+    def __init__(
+        self, strategy: Strategy = "queue", *, max_queued: int = 4, shared: SharedLock | None = None
+    ) -> None:
         if strategy not in ("queue", "reject"):
             raise ValueError(f"unknown concurrent-turn strategy {strategy!r}")
         if max_queued < 1:
             raise ValueError("max_queued must be at least 1")
         self.strategy: Strategy = strategy
         self.max_queued = max_queued
+        self.shared = shared
         self._slots: dict[str, _Slot] = {}
 
     @classmethod
     def from_settings(cls, settings: SessionSettings) -> TurnGate:
         """The gate the session settings describe."""
-        return cls(settings.concurrent_turns, max_queued=settings.max_queued_turns)
+        shared: SharedLock | None = None
+        if settings.turn_lock == "redis":
+            from services.session.turn_lock import RedisTurnLock
+
+            shared = RedisTurnLock(
+                settings.redis_url,
+                lease_s=settings.turn_lock_lease_s,
+                key_prefix=settings.redis_key_prefix,
+                timeout_s=settings.redis_timeout_s,
+            )
+        return cls(settings.concurrent_turns, max_queued=settings.max_queued_turns, shared=shared)
+
+    async def close(self) -> None:
+        """Let go of the shared lock's connections."""
+        if self.shared is not None:
+            await self.shared.close()
 
     @property
     def sessions(self) -> int:
@@ -103,8 +133,9 @@ class TurnGate:
         try:
             await self._acquire(slot, session_id, turn_id)
             try:
-                slot.running = turn_id
-                yield
+                async with self._shared(session_id, turn_id):
+                    slot.running = turn_id
+                    yield
             finally:
                 slot.running = ""
                 slot.lock.release()
@@ -112,6 +143,26 @@ class TurnGate:
             slot.users -= 1
             if slot.users == 0:
                 del self._slots[session_id]
+
+    @asynccontextmanager
+    async def _shared(self, session_id: str, turn_id: str) -> AsyncIterator[None]:
+        """The session's lease across processes, when there is a shared lock."""
+        if self.shared is None:
+            yield
+            return
+        from services.session.turn_lock import TurnLeaseHeld
+
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(
+                    self.shared.hold(session_id, turn_id, wait=self.strategy == "queue")
+                )
+            except TurnLeaseHeld as held:
+                raise TurnInProgress(
+                    f"session {session_id} already has a turn in progress ({held.holder}, on "
+                    "another router); send the message again when it has completed"
+                ) from None
+            yield
 
     async def _acquire(self, slot: _Slot, session_id: str, turn_id: str) -> None:
         left = deadline.remaining()
