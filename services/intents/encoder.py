@@ -34,6 +34,7 @@ from services.intents.onnx_graph import (
     INPUT_IDS,
     BertShape,
     build_minilm_graph,
+    inference_session,
     quantize_int8,
 )
 
@@ -205,22 +206,10 @@ class _OnnxTransformer:
     def __init__(
         self, weights: Mapping[str, FloatArray], shape: BertShape, threads: int, int8: bool
     ) -> None:
-        import onnxruntime  # type: ignore[import-untyped]
-
         model = build_minilm_graph(weights, shape)
         if int8:
             model = quantize_int8(model)
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        # Idle pool threads would spin on a core the router's other turns need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3  # warnings about unused initializers and the like: off
-        self._session: Any = onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        self._session: Any = inference_session(model, threads)
 
     def forward(self, token_ids: IdArray, mask: FloatArray) -> FloatArray:
         # InferenceSession.run is thread-safe and releases the GIL while it computes.

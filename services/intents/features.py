@@ -40,7 +40,13 @@ from services.intents.encoder import (
     default_model_dir,
     encode_in_batches,
 )
-from services.intents.onnx_graph import ATTENTION_MASK, INPUT_IDS, BertShape, build_minilm_graph
+from services.intents.onnx_graph import (
+    ATTENTION_MASK,
+    INPUT_IDS,
+    BertShape,
+    build_minilm_graph,
+    inference_session,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -137,19 +143,7 @@ class _OnnxPooler:
     def __init__(
         self, weights: dict[str, FloatArray], shape: BertShape, layers: Sequence[int], threads: int
     ) -> None:
-        import onnxruntime  # type: ignore[import-untyped]
-
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        model = layer_pooling_graph(weights, shape, layers)
-        self._session: Any = onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        self._session: Any = inference_session(layer_pooling_graph(weights, shape, layers), threads)
 
     def pooled(self, token_ids: IdArray, mask: FloatArray) -> FloatArray:
         result: FloatArray = self._session.run(None, {INPUT_IDS: token_ids, ATTENTION_MASK: mask})[

@@ -82,7 +82,6 @@ class WordEncoder:
     """
 
     def __init__(self, layer: int = LAYER, threads: int = 1, *, int8: bool = False) -> None:
-        import onnxruntime  # type: ignore[import-untyped]
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -93,6 +92,7 @@ class WordEncoder:
             BertShape,
             build_minilm_graph,
             hidden_state_name,
+            inference_session,
             quantize_int8,
         )
 
@@ -113,16 +113,7 @@ class WordEncoder:
         model = _prune(build_minilm_graph(weights, shape), hidden_state_name(layer))
         if int8:
             model = quantize_int8(model)
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self._session: Any = onnxruntime.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        self._session: Any = inference_session(model, threads)
         self._cls = self._tokenizer.token_to_id("[CLS]")
         self._sep = self._tokenizer.token_to_id("[SEP]")
 
