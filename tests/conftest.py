@@ -11,6 +11,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from redis_server import RedisServer
 
 from services.mesh import Mesh, start_mesh
 from services.runtime.telemetry import instrument_http_clients
@@ -57,3 +58,12 @@ def mesh(loop_thread: LoopThread, tmp_path_factory: pytest.TempPathFactory) -> I
     running = loop_thread.run(start_mesh(settings), timeout=180)
     yield running
     loop_thread.run(running.stop())
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, for the tests of one module."""
+    running = RedisServer(tmp_path_factory.mktemp("redis"))
+    running.start()
+    yield running
+    running.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -24,26 +23,18 @@ CARD = "4111 1111 1111 1111"
 EMAIL = "anna.berg@example.com"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    running = RedisServer(tmp_path_factory.mktemp("pii-redis"))
-    running.start()
-    yield running
-    running.stop()
-
-
 @pytest.fixture
 def key() -> bytes:
     return load_key(new_key())
 
 
-def replica(server: RedisServer, key: bytes, prefix: str, ttl_s: float = 60.0) -> Vault:
+def replica(redis_server: RedisServer, key: bytes, prefix: str, ttl_s: float = 60.0) -> Vault:
     """A vault as one pii replica holds it: its own client, the shared server and key."""
-    return Vault(RedisVaultStore(server.url, key_prefix=prefix), key, ttl_s=ttl_s)
+    return Vault(RedisVaultStore(redis_server.url, key_prefix=prefix), key, ttl_s=ttl_s)
 
 
-def test_replicas_share_placeholders_and_originals(server: RedisServer, key: bytes) -> None:
-    a, b = replica(server, key, "share:"), replica(server, key, "share:")
+def test_replicas_share_placeholders_and_originals(redis_server: RedisServer, key: bytes) -> None:
+    a, b = replica(redis_server, key, "share:"), replica(redis_server, key, "share:")
     assert a.tokenise("s1", "CARD", CARD) == "<CARD_1>"
     assert b.tokenise("s1", "CARD", CARD.replace(" ", "")) == "<CARD_1>"
     assert b.tokenise("s1", "EMAIL", EMAIL) == "<EMAIL_1>"
@@ -52,10 +43,10 @@ def test_replicas_share_placeholders_and_originals(server: RedisServer, key: byt
     assert a.tokenise("s2", "CARD", CARD) == "<CARD_1>"  # numbering is per session
 
 
-def test_only_ciphertexts_reach_redis(server: RedisServer, key: bytes) -> None:
-    vault = replica(server, key, "sealed:")
+def test_only_ciphertexts_reach_redis(redis_server: RedisServer, key: bytes) -> None:
+    vault = replica(redis_server, key, "sealed:")
     vault.tokenise("s1", "EMAIL", EMAIL)
-    client = redis.Redis.from_url(server.url)
+    client = redis.Redis.from_url(redis_server.url)
     stored = b"".join(
         bytes(k) + bytes(v)
         for name in client.scan_iter("sealed:*")
@@ -67,9 +58,9 @@ def test_only_ciphertexts_reach_redis(server: RedisServer, key: bytes) -> None:
 
 
 def test_concurrent_replicas_agree_on_one_placeholder_per_value(
-    server: RedisServer, key: bytes
+    redis_server: RedisServer, key: bytes
 ) -> None:
-    vaults = [replica(server, key, "race:") for _ in range(4)]
+    vaults = [replica(redis_server, key, "race:") for _ in range(4)]
     values = [f"person{i}@example.com" for i in range(25)]
     results: list[dict[str, str]] = [{} for _ in vaults]
     start = threading.Barrier(len(vaults))
@@ -91,11 +82,11 @@ def test_concurrent_replicas_agree_on_one_placeholder_per_value(
 
 
 def test_a_session_expires_with_its_ttl_and_writing_extends_it(
-    server: RedisServer, key: bytes
+    redis_server: RedisServer, key: bytes
 ) -> None:
-    vault = replica(server, key, "ttl:", ttl_s=30.0)
+    vault = replica(redis_server, key, "ttl:", ttl_s=30.0)
     vault.tokenise("s1", "CARD", CARD)
-    client = redis.Redis.from_url(server.url)
+    client = redis.Redis.from_url(redis_server.url)
     ttls = [client.pttl(name) for name in client.scan_iter("ttl:s1:*")]
     assert len(ttls) == 3 and all(25_000 < ttl <= 30_000 for ttl in ttls), ttls
     client.delete(*client.scan_iter("ttl:s1:*"))  # what Redis does when the TTL runs out
@@ -103,8 +94,8 @@ def test_a_session_expires_with_its_ttl_and_writing_extends_it(
     assert vault.originals("s1", "CARD") == []
 
 
-def test_erase_removes_the_session(server: RedisServer, key: bytes) -> None:
-    vault = replica(server, key, "erase:")
+def test_erase_removes_the_session(redis_server: RedisServer, key: bytes) -> None:
+    vault = replica(redis_server, key, "erase:")
     vault.tokenise("s1", "CARD", CARD)
     vault.tokenise("s1", "EMAIL", EMAIL)
     assert vault.erase("s1") == 2
@@ -122,13 +113,13 @@ def test_a_vault_whose_redis_is_down_fails_closed(key: bytes) -> None:
 
 
 def test_the_service_on_redis_masks_and_restores_across_replicas(
-    loop_thread: LoopThread, server: RedisServer
+    loop_thread: LoopThread, redis_server: RedisServer
 ) -> None:
     pii = PiiSettings(
         port=0,
         vault_key=new_key(),
         vault_store="redis",
-        redis_url=server.url,
+        redis_url=redis_server.url,
         redis_key_prefix="svc:",
     )
     first = start_service(loop_thread, build(Settings(pii=pii)))

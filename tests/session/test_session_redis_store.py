@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +19,13 @@ from switchboard.v1 import session_pb2
 PREFIX = "redis-only:"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    started = RedisServer(tmp_path_factory.mktemp("redis-only"))
-    started.start()
-    yield started
-    started.stop()
-
-
 @pytest_asyncio.fixture
-async def store(server: RedisServer) -> AsyncIterator[RedisSessionStore]:
-    opened = RedisSessionStore(server.url, ttl_s=600, key_prefix=PREFIX)
+async def store(redis_server: RedisServer) -> AsyncIterator[RedisSessionStore]:
+    opened = RedisSessionStore(redis_server.url, ttl_s=600, key_prefix=PREFIX)
     await opened.open()
     yield opened
     await opened.close()
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
 
 
@@ -43,7 +35,7 @@ def completed(turn_id: str) -> session_pb2.TurnRecord:
 
 @pytest.mark.asyncio
 async def test_the_script_refuses_a_write_when_the_version_moved_after_the_read(
-    store: RedisSessionStore, server: RedisServer
+    store: RedisSessionStore, redis_server: RedisServer
 ) -> None:
     await Sessions(store, history_turns=5).append("s1", 0, TurnWrite(turn=completed("t1")))
 
@@ -51,7 +43,7 @@ async def test_the_script_refuses_a_write_when_the_version_moved_after_the_read(
         current: session_pb2.Session | None,
     ) -> session_pb2.Session:
         # Another replica commits version 2 between this writer's read and its script.
-        with redis.Redis.from_url(server.url) as other:
+        with redis.Redis.from_url(redis_server.url) as other:
             other.hset(f"{PREFIX}{{s1}}:state", "version", 2)
         assert current is not None
         return apply_turn(current, TurnWrite(turn=completed("t2")), 0.0, 5)
@@ -64,11 +56,11 @@ async def test_the_script_refuses_a_write_when_the_version_moved_after_the_read(
 
 @pytest.mark.asyncio
 async def test_every_key_of_a_session_expires_together(
-    store: RedisSessionStore, server: RedisServer
+    store: RedisSessionStore, redis_server: RedisServer
 ) -> None:
     await Sessions(store, history_turns=5).append("s1", 0, TurnWrite(turn=completed("t1")))
 
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis.from_url(redis_server.url) as client:
         keys = sorted(k.decode() for k in client.keys(f"{PREFIX}*"))
         ttls = [client.pttl(key) for key in keys]
     assert keys == [f"{PREFIX}{{s1}}:state", f"{PREFIX}{{s1}}:turn_ids", f"{PREFIX}{{s1}}:turns"]
@@ -77,13 +69,13 @@ async def test_every_key_of_a_session_expires_together(
 
 @pytest.mark.asyncio
 async def test_create_stores_an_expiring_empty_session(
-    store: RedisSessionStore, server: RedisServer
+    store: RedisSessionStore, redis_server: RedisServer
 ) -> None:
     session, created = await store.create(new_session("s1", 1_700_000_000.0))
     again, created_again = await store.create(new_session("s1", 1_800_000_000.0))
 
     assert created and not created_again and again == session
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis.from_url(redis_server.url) as client:
         assert 0 < client.pttl(f"{PREFIX}{{s1}}:state") <= 600_000
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,27 +22,20 @@ pytestmark = pytest.mark.asyncio
 PREFIX = "turn-lock:"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    started = RedisServer(tmp_path_factory.mktemp("turn-lock"))
-    started.start()
-    yield started
-    started.stop()
-
-
 @pytest_asyncio.fixture
-async def routers(server: RedisServer) -> AsyncIterator[list[TurnGate]]:
+async def routers(redis_server: RedisServer) -> AsyncIterator[list[TurnGate]]:
     """Two router processes' gates, each with its own Redis connection."""
     gates = [
         TurnGate(
-            "queue", shared=RedisTurnLock(server.url, lease_s=30, key_prefix=PREFIX, poll_s=0.005)
+            "queue",
+            shared=RedisTurnLock(redis_server.url, lease_s=30, key_prefix=PREFIX, poll_s=0.005),
         )
         for _ in range(2)
     ]
     yield gates
     for gate in gates:
         await gate.close()
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis.from_url(redis_server.url) as client:
         client.flushdb()
 
 
@@ -63,7 +56,7 @@ class Turn:
 
 
 async def test_a_turn_on_another_router_waits_for_the_running_one(
-    routers: list[TurnGate], server: RedisServer
+    routers: list[TurnGate], redis_server: RedisServer
 ) -> None:
     one, two = routers
     log: list[str] = []
@@ -73,7 +66,7 @@ async def test_a_turn_on_another_router_waits_for_the_running_one(
     elsewhere = Turn(two, "s2", "u1", log)  # another session is not held up
     await elsewhere.started.wait()
     # t2 is polling Redis: it has not started while t1 holds the lease.
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis.from_url(redis_server.url) as client:
         assert client.get(f"{PREFIX}turn-lease:{{s1}}").decode().startswith("t1/")
     await asyncio.sleep(0.05)
     assert "t2 start" not in log
@@ -83,15 +76,15 @@ async def test_a_turn_on_another_router_waits_for_the_running_one(
     elsewhere.release.set()
     await asyncio.gather(first.task, second.task, elsewhere.task)
     assert log.index("t1 end") < log.index("t2 start")
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis.from_url(redis_server.url) as client:
         assert client.keys(f"{PREFIX}*") == []  # every lease handed back
 
 
 async def test_reject_refuses_a_turn_running_on_another_router_and_names_it(
-    server: RedisServer,
+    redis_server: RedisServer,
 ) -> None:
     gates = [
-        TurnGate("reject", shared=RedisTurnLock(server.url, lease_s=30, key_prefix=PREFIX))
+        TurnGate("reject", shared=RedisTurnLock(redis_server.url, lease_s=30, key_prefix=PREFIX))
         for _ in range(2)
     ]
     log: list[str] = []
@@ -122,13 +115,13 @@ async def test_a_waiting_turn_gives_up_at_its_deadline(routers: list[TurnGate]) 
     await first.task
 
 
-async def test_a_crashed_routers_lease_frees_itself(server: RedisServer) -> None:
+async def test_a_crashed_routers_lease_frees_itself(redis_server: RedisServer) -> None:
     # A router that died holding the lease: the key is there with a short expiry, no one to
     # release it.
-    lock = RedisTurnLock(server.url, lease_s=0.2, key_prefix=PREFIX, poll_s=0.01)
+    lock = RedisTurnLock(redis_server.url, lease_s=0.2, key_prefix=PREFIX, poll_s=0.01)
     gate = TurnGate("queue", shared=lock)
     try:
-        with redis.Redis.from_url(server.url) as client:
+        with redis.Redis.from_url(redis_server.url) as client:
             client.set(lock.key("s1"), "t-dead/0", px=200)
         async with gate.hold("s1", "t2"):
             assert await lock.holder("s1") == "t2"
@@ -149,11 +142,11 @@ async def test_an_unreachable_redis_fails_the_turn_instead_of_running_it_unguard
         await gate.close()
 
 
-async def test_settings_choose_the_shared_lock(server: RedisServer) -> None:
+async def test_settings_choose_the_shared_lock(redis_server: RedisServer) -> None:
     process = TurnGate.from_settings(SessionSettings())
     assert process.shared is None
     shared = TurnGate.from_settings(
-        SessionSettings(turn_lock="redis", redis_url=server.url, turn_lock_lease_s=7)
+        SessionSettings(turn_lock="redis", redis_url=redis_server.url, turn_lock_lease_s=7)
     )
     try:
         assert isinstance(shared.shared, RedisTurnLock) and shared.shared.lease_s == 7
