@@ -23,14 +23,6 @@ from switchboard.v1 import session_pb2, session_pb2_grpc
 Stub = session_pb2_grpc.SessionServiceStub
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis-grpc"))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     session: dict[str, Any] = {"store": request.param, "port": 0}
