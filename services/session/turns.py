@@ -64,7 +64,8 @@ class _Slot:
 
 
 class TurnGate:
-    """Serializes (queue) or refuses (reject) concurrent turns of one session, in one process."""
+    """Serializes (queue) or refuses (reject) concurrent turns of one session: within the process,
+    and across router processes when it has a ``shared`` lock."""
 
     def __init__(
         self, strategy: Strategy = "queue", *, max_queued: int = 4, shared: SharedLock | None = None
