@@ -193,3 +193,19 @@ def test_overlap_resolution_prefers_covering_more_text_confidently() -> None:
     straddling = Entity(10, 29, "CARD", 0.95, "2671 4111 1111 1111")
     card = Entity(15, 34, "CARD", 0.95, "4111 1111 1111 1111")
     assert resolve_overlaps([straddling, phone, card]) == [phone, card]
+
+
+def test_no_entity_runs_across_a_blank_line(detector: Detector) -> None:
+    from services.pii.detector import _split_at_blank_lines
+
+    text = "Julieta S Almeida\n\nStaff development specialist\n\nPersonal Info:\nPhone:\n467 3395"
+    start = text.index("Staff")
+    entity = Entity(start, len(text), "ORGANIZATION", 0.7, text[start:])
+    parts = _split_at_blank_lines(entity)
+    assert [(p.value, text[p.start : p.end]) for p in parts] == [
+        ("Staff development specialist", "Staff development specialist"),
+        ("Personal Info:\nPhone:\n467 3395", "Personal Info:\nPhone:\n467 3395"),
+    ]
+    found = detector.detect(text)
+    assert ("PHONE", "467 3395") in {(e.type, e.value) for e in found}
+    assert all("\n\n" not in e.value for e in found), found
