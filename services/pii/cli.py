@@ -38,6 +38,7 @@ def _detector(settings: PiiSettings, tagger_model: Path | None) -> Detector:
     return Detector(
         phone_regions=tuple(settings.phone_regions),
         patterns=tuple(settings.patterns),
+        organizations=tuple(settings.organizations),
         min_score=settings.min_score,
         types=None,
         tagger_model=tagger_model,

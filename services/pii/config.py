@@ -15,6 +15,28 @@ DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 DEFAULT_EVAL_DATA = DATA_DIR / "pii" / "presidio_synth_v2" / "synth_dataset_v2.json"
 
 
+# The carriers, sportsbooks and dental insurers the shipped packs name (governance/packs/base.yaml
+# lists them as competitors), with the short names customers write.
+DEFAULT_ORGANIZATIONS: tuple[str, ...] = (
+    "Delta Air Lines",
+    "Delta Dental",
+    "Delta",
+    "American Airlines",
+    "United Airlines",
+    "Southwest Airlines",
+    "JetBlue",
+    "DraftKings",
+    "FanDuel",
+    "BetMGM",
+    "Caesars Sportsbook",
+    "MetLife Dental",
+    "MetLife",
+    "Cigna Dental",
+    "Cigna",
+    "Guardian Dental",
+)
+
+
 class PatternSpec(BaseModel):
     """An identifier format an enterprise (or a policy pack) declares: loyalty, member, policy ids.
 
@@ -131,6 +153,14 @@ class PiiSettings(ServiceSettings):
     patterns: list[PatternSpec] = Field(
         default_factory=_default_patterns,
         description="declared identifier formats (loyalty, member, policy numbers)",
+    )
+    organizations: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ORGANIZATIONS),
+        description=(
+            "organisations the deployment deals with by name (its own brands, partners, "
+            "competitors): found as ORGANIZATION wherever they occur, whole word and case "
+            'as written, and never read as a person ("Hello Delta, my flight is late")'
+        ),
     )
     masked_types: list[str] | None = Field(
         default=None,

@@ -74,11 +74,15 @@ class Detector:
     types: frozenset[str] | None = None
     #: the sequence tagger's model file; None: rules only
     tagger_model: Path | None = DEFAULT_MODEL
+    #: organisations the deployment knows by name (its brands, partners, competitors)
+    organizations: Sequence[str] = ()
     _declared: list[tuple[PatternSpec, re.Pattern[str]]] = field(init=False, repr=False)
+    _organizations: re.Pattern[str] | None = field(init=False, repr=False)
     _tagger: SequenceTagger | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._declared = [(spec, re.compile(spec.regex)) for spec in self.patterns]
+        self._organizations = _alternatives(self.organizations)
         self._tagger = None if self.tagger_model is None else _load_tagger(self.tagger_model)
 
     def detect(
@@ -90,9 +94,12 @@ class Detector:
         allows it (:meth:`SequenceTagger.tag`): for the many short values of a tool result.
         """
         candidates = self._rule_candidates(text, known_names)
-        wanted = [e for e in candidates if self.types is None or e.type in self.types]
+        wanted = [e for e in candidates if self._reported(e)]
+        # A known organisation is never read as a person, even where organisations are not
+        # reported: it takes its span, then leaves.
+        shields = [e for e in candidates if not self._reported(e) and _known_organization(e)]
         if self._tagger is None:
-            return resolve_overlaps(wanted)
+            return [e for e in resolve_overlaps([*wanted, *shields]) if self._reported(e)]
         # The tagger reads what the rules found of every type, as it did in training; the
         # types not asked for are dropped only afterwards, so they never hide one that was.
         protected = _placeholders(text)
@@ -107,9 +114,14 @@ class Detector:
         ]
         return [
             e
-            for e in combine(wanted, tagged)
-            if not _person_holding_a_code(e) and not _address_from_a_quantity(e)
+            for e in combine([*wanted, *shields], tagged)
+            if self._reported(e)
+            and not _person_holding_a_code(e)
+            and not _address_from_a_quantity(e)
         ]
+
+    def _reported(self, entity: Entity) -> bool:
+        return self.types is None or entity.type in self.types
 
     def rule_entities(self, text: str, known_names: Sequence[str] = ()) -> list[Entity]:
         """What the rule recognisers alone find, of every type, without overlaps."""
@@ -132,6 +144,10 @@ class Detector:
         yield from find_national_ids(text)
         yield from find_context_ids(text)
         yield from self._declared_patterns(text)
+        if self._organizations is not None:
+            # As sure as a known name: "Hello Delta, my flight is late" greets no person.
+            for m in self._organizations.finditer(text):
+                yield Entity(m.start(), m.end(), et.ORGANIZATION, KNOWN_NAME_SCORE, m.group())
         yield from find_ips(text)
         yield from find_phones(text, self.phone_regions)
         yield from find_dobs(text)
@@ -150,6 +166,19 @@ class Detector:
                 ):
                     continue
                 yield Entity(m.start(), m.end(), spec.type, spec.score, m.group())
+
+
+def _known_organization(entity: Entity) -> bool:
+    return entity.type == et.ORGANIZATION and entity.score >= KNOWN_NAME_SCORE
+
+
+def _alternatives(names: Sequence[str]) -> re.Pattern[str] | None:
+    """One pattern for whole-word, case-sensitive matches of ``names``, longest first."""
+    variants = sorted({" ".join(name.split()) for name in names} - {""}, key=len, reverse=True)
+    if not variants:
+        return None
+    alternation = "|".join(re.escape(v).replace(r"\ ", r"[ \t]+") for v in variants)
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
 
 
 # A flight number or similar code: two letters (or a letter and a digit) and one to four digits.

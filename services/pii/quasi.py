@@ -43,6 +43,14 @@ _ORG_RE = re.compile(
 )
 
 
+# "I work for Citigroup", "employed by Chemical Abstracts Service": an employer after its cue.
+_EMPLOYER_RE = re.compile(
+    r"(?i:\b(?:work(?:s|ed|ing)?[ \t]+(?:for|at)|employed[ \t]+(?:by|at)|employer[ \t]+is|"
+    r"job[ \t]+at))"
+    rf"[ \t]+(?P<org>{CAP_WORD}(?:[ \t]+{CAP_WORD}){{0,3}})"
+)
+
+
 def find_quasi_identifiers(text: str) -> Iterator[Entity]:
     for m in _URL_RE.finditer(text):
         yield Entity(m.start(), m.end(), et.URL, 0.9, m.group())
@@ -65,6 +73,10 @@ def find_quasi_identifiers(text: str) -> Iterator[Entity]:
             yield Entity(m.start("place"), m.end("place"), et.LOCATION, 0.55, place)
     for m in _ORG_RE.finditer(text):
         yield Entity(m.start(), m.end(), et.ORGANIZATION, 0.65, m.group())
+    for m in _EMPLOYER_RE.finditer(text):
+        org = m.group("org")
+        if not common(org.split()[0]):
+            yield Entity(m.start("org"), m.end("org"), et.ORGANIZATION, 0.6, org)
 
 
 def _gazetteer(text: str) -> Iterator[Entity]:

@@ -36,6 +36,7 @@ def build_detector(settings: PiiSettings, *, every_type: bool = False) -> Detect
     return Detector(
         phone_regions=tuple(settings.phone_regions),
         patterns=tuple(settings.patterns),
+        organizations=tuple(settings.organizations),
         min_score=settings.min_score,
         types=None if every_type else masked_types(settings),
         tagger_model=settings.tagger_model,

@@ -86,6 +86,11 @@ NAME_CUES: tuple[str, ...] = (
     "signed,",
     "beneficiary",
     "maiden name is",
+    # the answer to a question: "What's your last name? Boyle"
+    "last name?",
+    "first name?",
+    "surname?",
+    "full name?",
     "cardholder",
     "passenger",
     "contact person",
@@ -138,6 +143,8 @@ NOT_NAMES: frozenset[str] = frozenset(
     mastercard amex paypal gold silver platinum member flight airline booking reservation
     at in on to for from with about as of by back now later today tomorrow soon not sure
     going here there still also really new interested looking calling writing
+    quick urgent question wondering checking following regarding trying hoping asking needing
+    need help again another problem issue update
     apt suite unit flat box floor room po
     """.split()
 )

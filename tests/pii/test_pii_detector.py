@@ -65,6 +65,12 @@ def found(detector: Detector, text: str, known_names: tuple[str, ...] = ()) -> s
         # A country's name as a given name, when a cue puts it before a surname.
         ("Where is my withdrawal? I'm Jordan Patel.", ("PERSON", "Jordan Patel")),
         ("I'm in Jordan next week", ("LOCATION", "Jordan")),
+        # The answer to a question about a name, and an employer after its cue.
+        ("What's your last name? Boyle", ("PERSON", "Boyle")),
+        ("I work for Citigroup in the city", ("ORGANIZATION", "Citigroup")),
+        # Organisations the deployment names, short and long.
+        ("Hello Delta, my flight is late", ("ORGANIZATION", "Delta")),
+        ("I moved from Delta Dental last year", ("ORGANIZATION", "Delta Dental")),
     ],
 )
 def test_finds(detector: Detector, text: str, expected: tuple[str, str]) -> None:
@@ -88,6 +94,11 @@ def test_finds(detector: Detector, text: str, expected: tuple[str, str]) -> None
         ("Is flight UA 123 on time?", "PERSON"),
         ("Is anyone here? Hello, Support here", "PERSON"),
         ("Hi, my bag is here", "PERSON"),
+        # A greeting, then a sentence: its first word names nobody.
+        ("Hi Quick question about my booking", "PERSON"),
+        ("Hello Delta, my flight is late", "PERSON"),
+        ("I work for myself", "ORGANIZATION"),
+        ("the delta between the fares", "ORGANIZATION"),
         ("I need 25 tickets", "AGE"),
         ("version 1.2.3.400 is out", "IP_ADDRESS"),  # 400 is not an octet
     ],
@@ -135,6 +146,25 @@ def test_declared_patterns_come_from_settings() -> None:
         ("CLAIM_NUMBER", "CL-9001")
     ]
     assert detector.detect("the code CL-9001 is printed") == []
+
+
+def test_a_known_organisation_is_no_person_where_organisations_are_not_masked() -> None:
+    # The tagger alone reads "Delta" after a greeting as a person; the known name wins, and
+    # then leaves, since the service does not mask organisations by default.
+    text = "Hello Delta, my flight is late. I'm Jordan Patel."
+    assert [(e.type, e.value) for e in build_detector(PiiSettings()).detect(text)] == [
+        ("PERSON", "Jordan Patel")
+    ]
+    bare = build_detector(PiiSettings(organizations=[]))
+    assert ("PERSON", "Delta") in {(e.type, e.value) for e in bare.detect(text)}
+
+
+def test_organisations_come_from_settings() -> None:
+    detector = build_detector(PiiSettings(organizations=["Acme Air"]), every_type=True)
+    assert ("ORGANIZATION", "Acme  Air") in {
+        (e.type, e.value) for e in detector.detect("I flew Acme  Air to Oslo")
+    }
+    assert "ORGANIZATION" not in {e.type for e in detector.detect("acme air is cheap")}
 
 
 def test_service_detector_skips_quasi_identifiers_by_default() -> None:
