@@ -88,6 +88,9 @@ class Booking:
         status = call.arg("status")
         if status:
             found = [r for r in found if r.status == status]
+        flight_number = call.arg("flight_number")
+        if flight_number:
+            found = [r for r in found if any(s.flight_number == flight_number for s in r.segments)]
         found.sort(key=lambda r: min(s.date for s in r.segments), reverse=True)
         return Reply({"customer_id": customer_id, "reservations": [self._render(r) for r in found]})
 

@@ -6,6 +6,7 @@ A flow file::
     flows:
       flight_status:                       # the intent it serves
         description: Live status of one flight.
+        leads: false                       # true: its reply comes first in a multi-intent turn
         slots:
           flight_number:
             patterns: ['\\b([A-Z]{2})\\s?(\\d{1,4})\\b']   # over the masked text; groups joined
@@ -13,6 +14,7 @@ A flow file::
             question: Which flight is it? For example "UA 123".
           customer_id: {from: customer_id}  # from the request, never asked for
           date: {patterns: [...], required: false}
+          pnr: {patterns: [...], question: ..., lookup: '${steps.trips.reservations.only.pnr}'}
         steps:
           - id: status
             tool: getFlightStatus          # an operationId of mocks/<backend>/openapi.yaml
@@ -27,10 +29,17 @@ A flow file::
 
 Arguments take ``${slots.<name>}`` and ``${customer_id}`` at plan time (an argument whose whole
 value is an absent optional slot is left out) and ``${steps.<id>.<path>}`` at execution time.
+A slot with a ``lookup`` (one step reference) that the customer did not give is looked up instead
+of asked for, whenever the lookup step is planned (its ``when`` holds): its arguments then carry the
+reference, and the broker resolves it. With ``.only.`` in the path the value is used only when it is
+unambiguous; otherwise the steps needing it do not run and the reply asks, from the lookup's result.
 Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``
-and ``steps.<id>`` = ``{ok, outcome, result, error, tool, http_status}``: replies are grounded in
-step results. Filters: ``clock`` (RFC 3339 -> 07:05), ``day`` (-> Wed 25 Nov), ``money(currency)``
-(cents -> 12.50 USD), ``words`` (on_time -> on time).
+and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status}``: replies are grounded in step
+results and say in their own words what a failure means (by ``outcome`` and ``http_status``); a
+step's error text (a backend's problem detail, a policy or reference diagnostic) is for the audit
+trail, never for the customer, and a template naming it is refused at load.
+Filters: ``clock`` (RFC 3339 -> 07:05), ``day`` (-> Wed 25 Nov), ``money(currency)`` (cents ->
+12.50 USD), ``words`` (on_time -> on time).
 Everything is checked at load; a mistake stops the start with the file and flow named.
 """
 
@@ -46,12 +55,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError
+from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.planner.plans import (
     STEP_ID,
+    STEP_REFERENCE,
     Step,
     StepResult,
     plan_errors,
@@ -134,6 +144,11 @@ class SlotSpec(BaseModel):
         description="false: only this turn's text fills it (a slot that triggers an action must "
         "never be replayed from an earlier turn)",
     )
+    lookup: str | None = Field(
+        default=None,
+        description="a step reference ${steps.<id>.<path>} that finds the value when the customer "
+        "does not give it; the slot is asked for only when step <id> is not planned",
+    )
 
     @field_validator("patterns")
     @classmethod
@@ -183,6 +198,11 @@ class FlowSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = ""
+    leads: bool = Field(
+        default=False,
+        description="true for a safety flow (responsible gaming): when one message raises several "
+        "requests, its reply comes first",
+    )
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(default_factory=list)
     replies: list[ReplySpec] = Field(min_length=1)
@@ -264,29 +284,49 @@ class Flow:
         slots.update(self.extract(text, customer_id))
         return slots
 
-    def missing(self, slots: Mapping[str, str]) -> list[str]:
-        return [name for name in self.required_slots() if not slots.get(name)]
+    def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
+        """The required slots neither known nor looked up by a step of this turn's plan."""
+        unknown = [name for name in self.required_slots() if not slots.get(name)]
+        if not any(self.spec.slots[name].lookup for name in unknown):
+            return unknown
+        looked_up = self._lookups(slots, self._planned(slots, customer_id))
+        return [name for name in unknown if name not in looked_up]
 
     def questions(self, missing: list[str]) -> str:
         asked = [self.spec.slots[name].question for name in missing if name in self.spec.slots]
         return " ".join(q for q in asked if q) or "Could you tell me a bit more?"
 
     def steps(self, slots: Mapping[str, str], customer_id: str) -> list[Step]:
-        """The flow's steps with slot values filled in."""
-        context = {"slots": dict(slots), "customer_id": customer_id}
+        """The flow's steps with slot values (or the references that look them up) filled in."""
+        planned = self._planned(slots, customer_id)
+        lookups = self._lookups(slots, planned)
         return [
             with_reference_dependencies(
                 Step(
                     id=spec.id,
                     tool=spec.tool,
-                    arguments=_fill_arguments(spec.arguments, slots, customer_id, self._types()),
+                    arguments=_fill_arguments(
+                        spec.arguments, slots, customer_id, self._types(), lookups
+                    ),
                     depends_on=tuple(spec.depends_on),
                     description=spec.description,
                 )
             )
-            for spec in self.spec.steps
-            if spec.when is None or _truthy(spec.when, context)
+            for spec in planned
         ]
+
+    def _planned(self, slots: Mapping[str, str], customer_id: str) -> list[StepSpec]:
+        context = {"slots": dict(slots), "customer_id": customer_id}
+        return [s for s in self.spec.steps if s.when is None or _truthy(s.when, context)]
+
+    def _lookups(self, slots: Mapping[str, str], planned: list[StepSpec]) -> dict[str, str]:
+        """The unknown slots a planned step looks up: name -> the reference to the value."""
+        ids = {spec.id for spec in planned}
+        return {
+            name: slot.lookup
+            for name, slot in self.spec.slots.items()
+            if slot.lookup and not slots.get(name) and _referenced_step(slot.lookup) in ids
+        }
 
     def _types(self) -> dict[str, str]:
         return {name: slot.type for name, slot in self.spec.slots.items()}
@@ -361,13 +401,15 @@ def reply_context(
     customer_id: str = "",
     text: str = "",
 ) -> dict[str, Any]:
-    """What reply templates see. A planned step without a result counts as ``missing``."""
+    """What reply templates see. A planned step without a result counts as ``missing``.
+
+    A step's error text is left out: it quotes backends and the mesh's own diagnostics.
+    """
     steps: dict[str, Any] = {
         step_id: {
             "ok": False,
             "outcome": "missing",
             "result": {},
-            "error": "",
             "tool": "",
             "http_status": 0,
         }
@@ -378,7 +420,6 @@ def reply_context(
             "ok": result.ok,
             "outcome": result.outcome,
             "result": result.result,
-            "error": result.error,
             "tool": result.tool,
             "http_status": result.http_status,
         }
@@ -449,6 +490,8 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
             errors.append(f"slot {name}: a required slot needs a question to ask")
         if slot.transform == "time" and any("(?P<hour>" not in p for p in slot.patterns):
             errors.append(f"slot {name}: a time slot's patterns need a (?P<hour>...) group")
+        if slot.lookup is not None:
+            errors.extend(_lookup_errors(name, slot.lookup, spec))
     step_ids = [s.id for s in spec.steps]
     conditions = {s.id: s.when for s in spec.steps}
     for step in spec.steps:
@@ -484,11 +527,13 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
     errors.extend(e for e in plan_errors(stand_in, tools) if _structural(e))
     for reply in spec.replies:
         errors.extend(_template_errors(reply.text, reply.when))
+        errors.extend(_quoted_errors(reply.text, reply.when))
     for media in spec.media:
         if media.step not in step_ids:
             errors.append(f"media: names no step of the flow: {media.step!r}")
         for text in (media.title, media.uri, media.alt_text):
             errors.extend(_template_errors(text, None))
+            errors.extend(_quoted_errors(text, None))
     if spec.replies[-1].when is not None:
         errors.append("replies: the last reply must have no `when`, so some reply always applies")
     return errors
@@ -508,6 +553,57 @@ _STRUCTURAL = (
 def _structural(error: str) -> bool:
     # Slot stand-ins cannot satisfy argument formats; only tools and the graph are checked here.
     return any(marker in error for marker in _STRUCTURAL)
+
+
+def _referenced_step(reference: str) -> str:
+    match = STEP_REFERENCE.fullmatch(reference)
+    return match.group(1) if match else ""
+
+
+def _lookup_errors(name: str, lookup: str, spec: FlowSpec) -> list[str]:
+    step_id = _referenced_step(lookup)
+    if not step_id:
+        return [f"slot {name}: lookup must be one reference ${{steps.<id>.<path>}}: {lookup!r}"]
+    step = next((s for s in spec.steps if s.id == step_id), None)
+    if step is None:
+        return [f"slot {name}: lookup names no step of the flow: {step_id!r}"]
+    uses = {m.group(2) for m in _SLOT_REFERENCE.finditer(_dump(step.arguments))}
+    if name in uses:
+        return [f"slot {name}: its lookup step {step_id} needs the slot itself"]
+    return []
+
+
+def _quoted_errors(text: str, when: str | None) -> list[str]:
+    """A template that quotes a step's ``error``: refused, the customer must never read it."""
+    try:
+        trees = [_STRICT_ENV.parse(text)]
+        if when is not None:
+            trees.append(_STRICT_ENV.parse("{{ " + when + " }}"))
+    except TemplateError:
+        return []  # reported by _template_errors
+    for tree in trees:
+        if any(_is_step_error(n) for n in tree.find_all((nodes.Getattr, nodes.Getitem))):
+            return [
+                "a reply quotes a step's `error` (backend or mesh diagnostics, never shown to "
+                "the customer): say what its outcome or http_status means in your own words"
+            ]
+    return []
+
+
+def _is_step_error(node: nodes.Node) -> bool:
+    """Whether the node reads ``steps.<id>.error`` (or ``steps['<id>']['error']``)."""
+    if isinstance(node, nodes.Getattr):
+        name, parent = node.attr, node.node
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        name, parent = node.arg.value, node.node
+    else:
+        return False
+    return (
+        name == "error"
+        and isinstance(parent, nodes.Getattr | nodes.Getitem)
+        and isinstance(parent.node, nodes.Name)
+        and parent.node.name == "steps"
+    )
 
 
 def _template_errors(text: str, when: str | None) -> list[str]:
@@ -588,30 +684,37 @@ def _clock(match: re.Match[str]) -> str:
 
 
 def _fill_arguments(
-    value: Any, slots: Mapping[str, str], customer_id: str, types: Mapping[str, str]
+    value: Any,
+    slots: Mapping[str, str],
+    customer_id: str,
+    types: Mapping[str, str],
+    lookups: Mapping[str, str] | None = None,
 ) -> Any:
+    lookups = lookups or {}
     if isinstance(value, dict):
         filled: dict[str, Any] = {}
         for key, item in value.items():
             whole = _WHOLE_SLOT.match(item) if isinstance(item, str) else None
             if whole and not slots.get(whole.group(1)):
-                continue  # an optional slot nobody filled: leave the argument out
+                if whole.group(1) in lookups:
+                    filled[key] = lookups[whole.group(1)]  # resolved by the broker, type kept
+                continue  # else an optional slot nobody filled: leave the argument out
             if whole and types.get(whole.group(1)) == "integer":
                 try:
                     filled[key] = int(slots[whole.group(1)])
                 except ValueError:
                     filled[key] = slots[whole.group(1)]  # the contract check will say why
                 continue
-            filled[key] = _fill_arguments(item, slots, customer_id, types)
+            filled[key] = _fill_arguments(item, slots, customer_id, types, lookups)
         return filled
     if isinstance(value, list):
-        return [_fill_arguments(item, slots, customer_id, types) for item in value]
+        return [_fill_arguments(item, slots, customer_id, types, lookups) for item in value]
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             if match.group(1) == "customer_id":
                 return customer_id
-            return slots.get(match.group(2), "")
+            return slots.get(match.group(2)) or lookups.get(match.group(2), "")
 
         return _SLOT_REFERENCE.sub(substitute, value)
     return value

@@ -15,6 +15,23 @@ Per turn:
 3. **Fallback.** An unreachable model, or a deep plan still invalid after one repair, sends the turn
    to the embedded engine: the flow's own steps, ``tier = "embedded"`` and ``fallback_reason``
    saying why. With no model configured the embedded engine answers and nothing touches the network.
+
+**Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
+the message expresses (or a candidate at least ``multi_intent_confidence`` likely) adds its flow
+when its required slots are known. The flows, and so their steps, the plan's ``flow`` name
+("withdrawal_status+deposit_limit") and the parts of the reply, are ordered:
+
+1. flows marked ``leads: true`` first: a safety matter (self-exclusion, a deposit limit) is never
+   answered below a routine one;
+2. then in the order the customer raised them (the classifier's ``intents``), whichever intent the
+   classifier was surest of; the turn's own flow comes first among flows the classifier did not
+   name (a pending flow this turn answers), and candidates it did not name follow, most likely
+   first.
+
+The order is stable, so a message read as one request keeps its flow first. Where two flows use
+the same step id, the one ordered first keeps it and the other's is prefixed. Hand-offs are not
+ordered here: a turn governance hands off never reaches the planner, and a flow without steps
+(``human_agent``) is answered alone.
 """
 
 from __future__ import annotations
@@ -128,7 +145,7 @@ class Planner:
         slots = dict(request.slots)
         if flow is not None:
             slots = flow.fill(request.slots, request.text, request.customer_id)
-            missing = flow.missing(slots)
+            missing = flow.missing(slots, request.customer_id)
             if missing:
                 yield self._final(request, [], flow.name, EMBEDDED, slots, missing=missing)
                 return
@@ -198,7 +215,7 @@ class Planner:
         pending = self.flows.get(request.pending_flow) if request.pending_flow else None
         if pending is None or pending is own:
             return own
-        missing = pending.missing(request.slots)
+        missing = pending.missing(request.slots, request.customer_id)
         found = pending.extract(request.text, request.customer_id)
         if own is None or any(name in found for name in missing):
             return pending
@@ -265,7 +282,8 @@ class Planner:
 
         "My withdrawal hasn't arrived and I want to set a deposit limit" classifies as two
         intents; each one's flow contributes its steps when its required slots are known, and
-        the reply has one part per flow. Clashing step ids of a later flow get its name as prefix.
+        the reply has one part per flow, in the order of the module's docstring. Clashing step
+        ids of a later flow get its name as prefix.
         """
         flows, merged = [flow], dict(slots)
         for name in request.also_meant(self.settings.multi_intent_confidence):
@@ -273,15 +291,19 @@ class Planner:
             if other is None or other in flows or not other.spec.steps:
                 continue
             filled = other.fill(request.slots, request.text, request.customer_id)
-            if other.missing(filled):
-                log.info("not adding flow %s: missing %s", other.name, other.missing(filled))
+            missing = other.missing(filled, request.customer_id)
+            if missing:
+                log.info("not adding flow %s: missing %s", other.name, missing)
                 continue
             flows.append(other)
             merged = {**filled, **merged}
+        flows = _reply_order(flows, request.intents)
         steps: list[Step] = []
-        for index, (each, names) in enumerate(zip(flows, _step_names(flows), strict=True)):
+        for each, names in zip(flows, _step_names(flows), strict=True):
             own = (
-                slots if index == 0 else each.fill(request.slots, request.text, request.customer_id)
+                slots
+                if each is flow
+                else each.fill(request.slots, request.text, request.customer_id)
             )
             steps += [renamed(s, names) for s in each.steps(own, request.customer_id)]
         return FLOW_SEPARATOR.join(f.name for f in flows), steps, merged
@@ -343,6 +365,25 @@ class Planner:
             fallback_reason=fallback,
             usage=usage or [],
         )
+
+
+def _reply_order(flows: list[Flow], raised: list[str]) -> list[Flow]:
+    """The flows of one turn in the order they are answered (see the module's docstring).
+
+    ``flows`` starts with the turn's own flow, then the others as they were found likely.
+    """
+
+    def rank(index: int) -> tuple[bool, int]:
+        flow = flows[index]
+        if flow.name in raised:
+            position = raised.index(flow.name)
+        elif index == 0:
+            position = -1
+        else:
+            position = len(raised) + index
+        return not flow.spec.leads, position
+
+    return [flows[i] for i in sorted(range(len(flows)), key=rank)]
 
 
 def _step_names(flows: list[Flow]) -> list[dict[str, str]]:

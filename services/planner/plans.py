@@ -1,7 +1,8 @@
 """Plans as domain values, the step reference syntax, and the checks every plan must pass.
 
 A step's argument may name a field of an earlier step's result with ``${steps.<id>.<path>}``
-(``<path>`` is dot-separated; list items by index, e.g. ``${steps.alts.flights.0.flight_number}``).
+(``<path>`` is dot-separated; list items by index, e.g. ``${steps.alts.flights.0.flight_number}``,
+or ``only`` for a list's single item, unresolved when the list has none or several).
 The tool-broker resolves it before execution; the planner checks that the step named is one the
 step depends on.
 """

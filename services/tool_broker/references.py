@@ -2,13 +2,16 @@
 
 Syntax: ``${steps.<id>.<path>}`` where ``<id>`` is a step id of the same plan and ``<path>`` is a
 dot-separated path into that step's (masked) result; a segment that is a whole number indexes a
-list. Examples, against the result ``{"flights": [{"flight_number": "UA456"}]}`` of step
-``alts``:
+list, and the segment ``only`` takes a list's single item (a list of any other length leaves the
+reference unresolved: "the customer's reservation" must not silently become the first of several).
+Examples, against the result ``{"flights": [{"flight_number": "UA456"}]}`` of step ``alts``:
 
 - ``"${steps.alts.flights.0.flight_number}"`` — a string value that is exactly one reference
   becomes the referenced value, whatever its JSON type ("UA456"; an object stays an object).
 - ``"Rebooked onto ${steps.alts.flights.0.flight_number}"`` — references inside a longer string are
   replaced by the value's text; only strings, numbers and booleans can be interpolated like this.
+- ``"${steps.alts.flights.only.flight_number}"`` — "UA456" because there is exactly one flight;
+  with none or several the step is not run.
 
 A step's result is its backend's JSON body; a body that is not an object is wrapped as
 ``{"items": [...]}`` (an array) or ``{"value": ...}`` (anything else). A reference makes the
@@ -23,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+#: the path segment that takes a list's single item
+ONLY = "only"
 REFERENCE = re.compile(r"\$\{steps\.([A-Za-z0-9_-]+)((?:\.[^.{}\s]+)*)\}")
 
 
@@ -77,6 +82,12 @@ def _lookup(match: re.Match[str], results: Mapping[str, Mapping[str, Any]]) -> A
             value = value[segment]
         elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
             value = value[int(segment)]
+        elif isinstance(value, list) and segment == ONLY and len(value) == 1:
+            value = value[0]
+        elif isinstance(value, list) and segment == ONLY:
+            raise UnresolvedReference(
+                f"{match.group(0)}: {walked} is {_kind(value)}, not exactly one"
+            )
         else:
             raise UnresolvedReference(
                 f"{match.group(0)}: {walked} ({_kind(value)}) has no {segment!r}"

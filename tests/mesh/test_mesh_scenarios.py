@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -181,3 +182,79 @@ def test_a_provider_search_keeps_to_the_city_the_customer_names(mesh: Mesh) -> N
     turn(mesh, "dental-4", "Can you find me a dentist in March?", "")
     (search,) = calls(mesh, "claims", "searchProviders")
     assert "city" not in search.query, search
+
+
+def test_a_seat_request_finds_the_customers_reservation_on_the_flight_named(mesh: Mesh) -> None:
+    world = mesh.mocks.world
+
+    def confirmed(customer: str) -> list[Any]:
+        return [r for r in world.reservations_of(customer) if r.status == "confirmed"]
+
+    # A customer with one reservation on UA457 and another trip besides: the flight they name
+    # is what makes the reservation unambiguous.
+    customer, pnr = next(
+        (customer, on[0].pnr)
+        for customer in world.customers
+        if len(on := [r for r in confirmed(customer) if r.segments[0].flight_number == "UA457"])
+        == 1
+        and len(confirmed(customer)) > 1
+    )
+    events = turn(mesh, "seat-1", "I want a window seat on UA457", customer)
+    results = finished(events)
+    for tool in ("listCustomerReservations", "getReservation", "getSeatMap"):
+        assert results[tool].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, results[tool].error
+    (listed,) = [
+        r for r in calls(mesh, "booking", "listCustomerReservations") if customer in r.path
+    ]
+    assert listed.query.get("flight_number") == "UA457"
+    text = reply(events)
+    assert "reservation code" not in text
+    assert "seat map for flight UA457" in text and f"(reservation {pnr})" in text, text
+    media = [e.rich_media for e in events if e.WhichOneof("event") == "rich_media"]
+    assert [m.kind for m in media] == [common_pb2.MEDIA_KIND_FORM]
+
+
+def test_a_boarding_pass_refusal_is_explained_without_the_backends_words(mesh: Mesh) -> None:
+    events = turn(mesh, "pass-1", "Can I get my boarding pass for K4M9TZ?", "C-1005")
+    issued = finished(events)["getBoardingPass"]
+    assert issued.outcome == common_pb2.STEP_OUTCOME_FAILED and issued.http_status == 409
+    text = reply(events)
+    assert text.startswith("Flight DL2207 on ")
+    assert "is cancelled, so there is no boarding pass for it" in text, text
+    detail = issued.error.rsplit(": ", 1)[-1]  # "DL2207 on <date> is cancelled; no boarding pass"
+    assert detail and detail not in text
+    assert "409" not in text and "Conflict" not in text and "booking answered" not in text
+
+    # Check-in not open yet, for the customer's only trip (found without a code).
+    world = mesh.mocks.world
+    trip = next(
+        r
+        for r in world.reservations.values()
+        if r.customer_id.startswith("C-2")
+        and len(world.reservations_of(r.customer_id)) == 1
+        and r.status == "confirmed"
+        and (flight := world.flight(r.segments[0].flight_number, r.segments[0].date))
+        and flight.status != "cancelled"
+        and flight.scheduled_departure - world.now > timedelta(hours=49)
+    )
+    events = turn(mesh, "pass-2", "Can I get my boarding pass?", trip.customer_id)
+    issued = finished(events)["getBoardingPass"]
+    assert issued.http_status == 409 and "check-in opens" in issued.error
+    text = reply(events)
+    assert text.startswith(f"Check-in for flight {trip.segments[0].flight_number} isn't open yet")
+    assert issued.error.rsplit(": ", 1)[-1] not in text and "409" not in text
+
+
+def test_two_requests_are_answered_in_the_order_the_customer_raised_them(mesh: Mesh) -> None:
+    events = turn(
+        mesh, "order-1", "has UA 123 been delayed and how many loyalty miles do I have", "C-1001"
+    )
+    (intent,) = [e.intent for e in events if e.WhichOneof("event") == "intent"]
+    # The premise: the classifier is surer of the request raised second.
+    assert intent.name == "loyalty_balance", intent
+    assert list(intent.intents) == ["flight_status", "loyalty_balance"], intent
+    (plan,) = [e.plan.plan for e in events if e.WhichOneof("event") == "plan"]
+    assert plan.flow == "flight_status+loyalty_balance"
+    status, balance = reply(events).split("\n\n")
+    assert "flight UA123" in status and "cancelled" in status
+    assert "Gold tier" in balance and "miles" in balance

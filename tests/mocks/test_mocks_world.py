@@ -95,6 +95,21 @@ def test_m3001_has_claim_cl9001_under_review_visible_to_p7001(
     assert other.status_code == 403
 
 
+def test_a_customers_reservations_can_be_narrowed_to_one_flight(
+    http: dict[str, httpx.Client],
+) -> None:
+    def pnrs(**query: str) -> list[str]:
+        listed = http["booking"].get("/customers/C-1001/reservations", params=query)
+        assert listed.status_code == 200, listed.text
+        return [r["pnr"] for r in listed.json()["reservations"]]
+
+    assert pnrs() == ["SBX7Q2"]
+    assert pnrs(flight_number="UA123", status="confirmed") == ["SBX7Q2"]
+    assert pnrs(flight_number="UA457") == []
+    spaced = {"flight_number": "UA 123"}  # not the contract's shape
+    assert http["booking"].get("/customers/C-1001/reservations", params=spaced).status_code == 400
+
+
 def test_the_messy_cases_are_there(http: dict[str, httpx.Client]) -> None:
     mismatch = http["booking"].get("/reservations/LQ3X8N").json()
     profile = http["crm"].get(f"/customers/{mismatch['customer_id']}").json()

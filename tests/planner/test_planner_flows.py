@@ -21,6 +21,7 @@ from services.planner.flows import FlowBook
 from services.planner.planner import ComposeInput, PlanInput, Planner
 from services.planner.plans import Plan, Step, StepResult
 from services.planner.tools import ToolIndex
+from services.runtime.errors import ConfigError
 
 INTENTS = SHIPPED_INTENTS
 ALL_INTENTS = [intent for intents in INTENTS.values() for intent in intents]
@@ -133,6 +134,79 @@ def test_every_flow_replies_honestly_when_its_systems_are_down(
     if steps:
         assert "couldn't" in reply
         assert flow.media(context, tools) == []
+
+
+#: stands in for a step's error text: a backend's problem detail or the mesh's own diagnostic
+DIAGNOSTIC = "booking answered HTTP 409: Conflict: internal detail 7f3a"
+
+
+@pytest.mark.parametrize("intent", ALL_INTENTS)
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [("failed", 400), ("failed", 403), ("failed", 404), ("failed", 409), ("failed", 500)]
+    + [("rejected", 0)],
+)
+def test_no_reply_quotes_a_steps_error_text(
+    book: FlowBook, intent: str, outcome: str, status: int
+) -> None:
+    flow = book.get(intent)
+    assert flow is not None
+    for slots in (dict.fromkeys(flow.spec.slots, "X"), {"customer_id": "C-1001", "seat": "12C"}):
+        steps = flow.steps(slots, "C-1001")
+        results = [StepResult(s.id, s.tool, outcome, {}, DIAGNOSTIC, status) for s in steps]
+        reply = flow.reply(flow.context(slots, results))
+        assert reply and "7f3a" not in reply and "Conflict" not in reply, reply
+
+
+def test_a_reply_quoting_a_steps_error_fails_to_load(tmp_path: Path, tools: ToolIndex) -> None:
+    (tmp_path / "quoting.yaml").write_text(
+        """
+industry: airline
+flows:
+  flight_status:
+    steps:
+      - {id: status, tool: getFlightStatus, arguments: {flight_number: UA123}}
+    replies:
+      - {when: steps.status.ok, text: 'Fine.'}
+      - {when: "'409' in steps.status['error']", text: 'Busy.'}
+      - {text: "No: {{ steps.status.error or 'it failed' }}."}
+  boarding_pass:
+    slots:
+      pnr: {patterns: ['([A-Z0-9]{6})'], question: 'Which code?', lookup: '${steps.nowhere.pnr}'}
+    steps:
+      - {id: trip, tool: getReservation, arguments: {pnr: '${slots.pnr}'}}
+    replies:
+      - {text: 'Done.'}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        FlowBook.load(tmp_path, tools)
+    message = raised.value.message
+    assert message.count("flight_status: a reply quotes a step's `error`") == 2, message
+    assert "boarding_pass: slot pnr: lookup names no step of the flow: 'nowhere'" in message
+
+
+def test_a_reservation_code_is_looked_up_for_a_known_customer_and_asked_for_otherwise(
+    book: FlowBook,
+) -> None:
+    for intent in ("seat_selection", "boarding_pass"):
+        flow = book.get(intent)
+        assert flow is not None
+        anonymous = flow.fill({}, "my trip on UA 457 please", "")
+        assert flow.missing(anonymous) == ["pnr"]
+        known = flow.fill({}, "my trip on UA 457 please", "C-5607")
+        assert flow.missing(known, "C-5607") == []
+        trips, trip, *_ = flow.steps(known, "C-5607")
+        assert (trips.tool, trips.arguments) == (
+            "listCustomerReservations",
+            {"customer_id": "C-5607", "status": "confirmed", "flight_number": "UA457"},
+        )
+        # Only an unambiguous answer is used: with several reservations the step does not run.
+        assert trip.arguments == {"pnr": "${steps.trips.reservations.only.pnr}"}
+        assert trip.depends_on == ("trips",)
+        named = flow.steps(flow.fill(known, "it's SBX7Q2", "C-5607"), "C-5607")
+        assert (named[0].tool, named[0].arguments) == ("getReservation", {"pnr": "SBX7Q2"})
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ arguments, references and reply templates meet the real contracts and the real s
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,13 +19,14 @@ from harness import LoopThread
 
 from mocks.config import BACKENDS, MocksSettings
 from mocks.server import MockCluster, start_mocks
+from mocks.world.model import Reservation
 from services.catalogue import Catalogue
 from services.config import load_settings
 from services.planner.flows import FlowBook, Media
 from services.planner.planner import ComposeInput, PlanInput, Planner
 from services.planner.plans import Plan, StepResult
 from services.planner.tools import ToolIndex
-from services.tool_broker.references import resolve
+from services.tool_broker.references import UnresolvedReference, resolve
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +83,11 @@ class Turn:
             spec = self.catalogue.get(step.tool)
             binding = self.catalogue.binding(step.tool)
             assert spec is not None and binding is not None
-            arguments = resolve(step.arguments, done)
+            try:
+                arguments = resolve(step.arguments, done)
+            except UnresolvedReference as error:  # as the broker does: the step is not sent
+                results.append(StepResult(step.id, step.tool, "rejected", {}, str(error)))
+                continue
             assert self.catalogue.validate_arguments(step.tool, arguments) == []
             path = spec.path
             for name in binding.of("path"):
@@ -107,11 +114,16 @@ class Turn:
                     step.tool,
                     "succeeded" if ok else "failed",
                     payload if ok else {},
-                    "" if ok else str(payload.get("detail", "")),
+                    "" if ok else _problem(step.tool, spec.backend, response.status_code, payload),
                     response.status_code,
                 )
             )
         return results
+
+
+def _problem(tool: str, backend: str, status: int, body: dict[str, Any]) -> str:
+    """A failed step's error as the broker writes it: the backend's problem title and detail."""
+    return f"{tool}: {backend} answered HTTP {status}: {body.get('title')}: {body.get('detail')}"
 
 
 @pytest.fixture
@@ -222,19 +234,38 @@ def test_an_unknown_reservation_gets_a_not_found_reply(turn: Turn) -> None:
     assert reply == "I couldn't find reservation ZZ9Z9Z. Could you check the code?" and media == []
 
 
-def test_two_intents_in_one_message_are_both_served(turn: Turn) -> None:
+def test_two_intents_in_one_message_are_both_served_responsible_gaming_first(turn: Turn) -> None:
     request = PlanInput(
         intent="withdrawal_status",
         text="my withdrawal hasn't arrived and I want a weekly deposit limit of $300",
         customer_id="C-1002",
         candidates=[("withdrawal_status", 0.55), ("deposit_limit", 0.41), ("greeting", 0.02)],
+        intents=["withdrawal_status", "deposit_limit"],
     )
     plan, results, reply, _ = turn(request)
-    assert plan.flow == "withdrawal_status+deposit_limit"
-    assert [r.tool for r in results] == ["listWithdrawals", "setDepositLimit"]
+    # The deposit limit flow leads (responsible gaming), although the withdrawal came first.
+    assert plan.flow == "deposit_limit+withdrawal_status"
+    assert [r.tool for r in results] == ["setDepositLimit", "listWithdrawals"]
     assert all(r.ok for r in results), results
     first, second = reply.split("\n\n")
-    assert "W-5001" in first and "weekly deposit limit is set to 300.00 USD" in second
+    assert "weekly deposit limit is set to 300.00 USD" in first and "W-5001" in second
+
+
+def test_several_requests_are_answered_in_the_order_the_customer_raised_them(turn: Turn) -> None:
+    # The classifier is surer of the second request; the reply still follows the customer.
+    request = PlanInput(
+        intent="loyalty_balance",
+        text="has UA 123 been delayed and how many miles do I have",
+        customer_id="C-1001",
+        candidates=[("loyalty_balance", 0.97), ("flight_status", 0.02)],
+        intents=["flight_status", "loyalty_balance"],
+    )
+    plan, results, reply, _ = turn(request)
+    assert plan.flow == "flight_status+loyalty_balance"
+    assert [r.tool for r in results] == ["getFlightStatus", "getLoyaltyAccount"]
+    status, balance = reply.split("\n\n")
+    assert "UA123" in status and "cancelled" in status
+    assert "Gold tier with 84,000 miles" in balance
 
 
 def test_a_second_intent_missing_its_slots_does_not_hold_up_the_first(turn: Turn) -> None:
@@ -261,3 +292,157 @@ def test_clashing_step_ids_of_a_second_flow_are_renamed_and_mapped_back(turn: Tu
     balance, upgrade = reply.split("\n\n")
     assert "Gold tier with 84,000 miles" in balance
     assert upgrade.startswith("You have 84,000 miles.") and "SBX7Q2" in upgrade
+
+
+def _confirmed(cluster: MockCluster, customer_id: str) -> list[Reservation]:
+    assert cluster.world is not None
+    return [r for r in cluster.world.reservations_of(customer_id) if r.status == "confirmed"]
+
+
+def _customer_with_trips(cluster: MockCluster, count: int) -> str:
+    """A generated customer with ``count`` confirmed reservations, each on another flight."""
+    assert cluster.world is not None
+    return next(
+        customer
+        for customer in cluster.world.customers
+        if customer.startswith("C-2")
+        and len(_confirmed(cluster, customer)) == count
+        and len({r.segments[0].flight_number for r in _confirmed(cluster, customer)}) == count
+    )
+
+
+def test_a_seat_request_without_a_code_uses_the_customers_trip_on_the_flight_named(
+    turn: Turn, world: MockCluster
+) -> None:
+    customer = _customer_with_trips(world, 2)
+    trip = _confirmed(world, customer)[-1]
+    flight, cabin = trip.segments[0].flight_number, trip.segments[0].cabin
+    plan, results, reply, media = turn(
+        PlanInput(
+            intent="seat_selection",
+            text=f"I want a window seat on {flight}",
+            customer_id=customer,
+        )
+    )
+    assert plan.missing_slots == [] and "reservation code" not in reply
+    assert [r.tool for r in results] == ["listCustomerReservations", "getReservation", "getSeatMap"]
+    assert all(r.ok for r in results), results
+    assert [r["pnr"] for r in results[0].result["reservations"]] == [trip.pnr]
+    assert f"seat map for flight {flight}" in reply and f"(reservation {trip.pnr})" in reply
+    assert [m.kind for m in media] == ["form"]
+    # The window seats offered are free window seats of the passenger's cabin, as the map has them.
+    (seats,) = [c for c in results[2].result["cabins"] if c["cabin"] == cabin]
+    free = [
+        s["seat"]
+        for row in seats["rows"]
+        for s in row["seats"]
+        if s["available"] and s["features"][0] == "window"
+    ]
+    offered = re.search(rf"Free window seats in {cabin}: ([^.]*)\.", reply)
+    if free:
+        assert offered is not None, reply
+        assert offered.group(1).split(", ") == free[:6]
+    else:
+        assert offered is None and f"no free window seats in {cabin}" in reply
+
+
+def test_with_several_trips_a_seat_request_asks_which_and_changes_nothing(
+    turn: Turn, world: MockCluster
+) -> None:
+    customer = _customer_with_trips(world, 2)
+    plan, results, reply, _ = turn(
+        PlanInput(intent="seat_selection", text="give me seat 12C", customer_id=customer)
+    )
+    assert [(r.tool, r.outcome) for r in results] == [
+        ("listCustomerReservations", "succeeded"),
+        ("getReservation", "rejected"),
+        ("assignSeat", "skipped"),
+    ]
+    assert reply.startswith("You have 2 reservations:") and "Which one is it?" in reply
+    assert all(trip.pnr in reply for trip in _confirmed(world, customer))
+    assert "not exactly one" not in reply  # the reference diagnostic stays in the audit trail
+
+    # Saying what the reply suggests settles it.
+    suggested = re.search(r'Say, for example, "([^"]+)"', reply)
+    assert suggested is not None, reply
+    _, results, reply, _ = turn(
+        PlanInput(
+            intent="seat_selection",
+            text=suggested.group(1),
+            customer_id=customer,
+            slots=plan.slots,
+        )
+    )
+    assert [r.tool for r in results] == ["listCustomerReservations", "getReservation", "getSeatMap"]
+    assert all(r.ok for r in results), results
+    (trip,) = results[0].result["reservations"]
+    assert f"(reservation {trip['pnr']})" in reply
+
+
+def test_with_no_trip_or_no_customer_the_seat_request_asks_for_the_code(turn: Turn) -> None:
+    _, results, reply, _ = turn(
+        PlanInput(
+            intent="seat_selection", text="I want a window seat on UA457", customer_id="C-1002"
+        )
+    )
+    assert results[0].tool == "listCustomerReservations" and results[0].result["reservations"] == []
+    assert reply.startswith(
+        "I couldn't find a confirmed reservation on your account on flight UA457. "
+        "What is the reservation code?"
+    )
+    plan, results, reply, _ = turn(
+        PlanInput(intent="seat_selection", text="I want a window seat on UA457")
+    )
+    assert plan.missing_slots == ["pnr"] and results == []
+    assert reply.startswith("What is the reservation code?")
+
+
+def _boarding_pass(turn: Turn, text: str, customer_id: str = "") -> tuple[StepResult, str]:
+    _, results, reply, media = turn(
+        PlanInput(intent="boarding_pass", text=text, customer_id=customer_id)
+    )
+    (issued,) = [r for r in results if r.tool == "getBoardingPass"]
+    assert issued.outcome == "failed" and issued.http_status == 409 and media == []
+    # In the assistant's own words: the backend's problem detail never reaches the customer.
+    assert issued.error and issued.error not in reply
+    assert "409" not in reply and "conflict" not in reply.lower()
+    return issued, reply
+
+
+def test_a_boarding_pass_that_cannot_be_issued_is_explained_in_our_words(
+    turn: Turn, world: MockCluster
+) -> None:
+    assert world.world is not None
+    flights = world.world.flights
+    _, reply = _boarding_pass(turn, "boarding pass for K4M9TZ please", "C-1005")
+    assert reply.startswith("Flight DL2207 on ")
+    assert "is cancelled, so there is no boarding pass for it" in reply
+
+    landed = next(
+        r
+        for r in world.world.reservations.values()
+        if r.status == "confirmed"
+        and flights[(r.segments[0].flight_number, r.segments[0].date)].status == "landed"
+        and re.search("[0-9]", r.pnr)  # a code of letters only is not read as one from text
+    )
+    _, reply = _boarding_pass(turn, f"boarding pass for {landed.pnr}")
+    assert reply == (
+        f"Flight {landed.segments[0].flight_number} has already landed, so its boarding pass "
+        "can no longer be issued."
+    )
+
+    # Found by the customer's only trip, whose check-in opens 48 hours before departure.
+    customer = next(
+        c
+        for c in world.world.customers
+        if c.startswith("C-2")
+        and len(trips := _confirmed(world, c)) == 1
+        and (flight := flights[(trips[0].segments[0].flight_number, trips[0].segments[0].date)])
+        and flight.status != "cancelled"
+        and flight.scheduled_departure - world.world.now > timedelta(hours=49)
+    )
+    segment = _confirmed(world, customer)[0].segments[0]
+    departure = flights[(segment.flight_number, segment.date)].scheduled_departure
+    _, reply = _boarding_pass(turn, "can I have my boarding pass?", customer)
+    assert reply.startswith(f"Check-in for flight {segment.flight_number} isn't open yet")
+    assert f"at {departure:%H:%M} UTC" in reply

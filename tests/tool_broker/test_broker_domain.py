@@ -13,12 +13,21 @@ from services.tool_broker.resilience import BreakerState, CircuitBreaker, backof
 RESULTS = {
     "alts": {"items": [{"flight_number": "UA456", "seats": 3, "open": True}]},
     "res": {"pnr": "SBX7Q2", "passengers": [{"name": "<PERSON_1>"}]},
+    "two": {"items": [{"pnr": "SBX7Q2"}, {"pnr": "K4M9TZ"}]},
+    "none": {"items": []},
+    "keyed": {"only": {"pnr": "LQ3X8N"}},
 }
 
 
 def test_a_whole_string_reference_keeps_the_value_type() -> None:
     assert resolve({"n": "${steps.alts.items.0.seats}"}, RESULTS) == {"n": 3}
     assert resolve({"p": "${steps.res.passengers}"}, RESULTS) == {"p": [{"name": "<PERSON_1>"}]}
+
+
+def test_only_takes_the_single_item_of_a_list() -> None:
+    assert resolve({"p": "${steps.res.passengers.only.name}"}, RESULTS) == {"p": "<PERSON_1>"}
+    # A field that happens to be called "only" is still a field.
+    assert resolve({"p": "${steps.keyed.only.pnr}"}, RESULTS) == {"p": "LQ3X8N"}
 
 
 def test_references_inside_text_are_interpolated() -> None:
@@ -39,6 +48,8 @@ def test_references_inside_text_are_interpolated() -> None:
         ("${steps.alts.items.3.flight_number}", "steps.alts.items (a list of 1) has no '3'"),
         ("${steps.res.pnr.code}", "steps.res.pnr (a str) has no 'code'"),
         ("see ${steps.res.passengers}", "is a list of 1; only a string, number or boolean"),
+        ("${steps.two.items.only.pnr}", "steps.two.items is a list of 2, not exactly one"),
+        ("${steps.none.items.only.pnr}", "steps.none.items is a list of 0, not exactly one"),
     ],
 )
 def test_unresolvable_references_say_why(value: str, message: str) -> None:
