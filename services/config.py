@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mocks.config import MocksSettings
@@ -77,6 +77,18 @@ class Settings(BaseSettings):
         # The file's values arrive as init arguments; the environment overrides them.
         return (env_settings, init_settings)
 
+    @model_validator(mode="after")
+    def _identity_cache_within_the_vault(self) -> Settings:
+        # A turn that relies on the session's earlier identity lookup does not teach the PII vault
+        # the customer's names again: they must still be there from that lookup.
+        if self.router.identity_cache_ttl_s >= self.pii.vault_ttl_s:
+            raise ValueError(
+                f"router.identity_cache_ttl_s ({self.router.identity_cache_ttl_s:g}) must be "
+                f"shorter than pii.vault_ttl_s ({self.pii.vault_ttl_s:g}): turns that rely on an "
+                "earlier identity lookup need the names it taught the vault"
+            )
+        return self
+
     def service(self, name: str) -> ServiceSettings:
         """The settings of a service by its Python name ("tool_broker")."""
         section = getattr(self, name, None)
@@ -89,6 +101,9 @@ SERVICES = ("router", "planner", "tool_broker", "governance", "pii", "session")
 
 
 def _describe(error: dict[str, Any]) -> str:
+    if not error["loc"]:
+        # A check across sections names its settings in its message.
+        return f"invalid settings: {error['msg'].removeprefix('Value error, ')}"
     location = ".".join(str(part) for part in error["loc"])
     env = ENV_PREFIX + "__".join(str(part).upper() for part in error["loc"])
     shown = error.get("input")

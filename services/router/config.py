@@ -21,7 +21,10 @@ class IdentityCheck(BaseModel):
     authentication is the verification (e.g. dental offices signed in to the provider portal).
     The default tool for customers (``getCustomer``) returns the CRM record, so the lookup also
     teaches the session's PII vault the names the enterprise knows for the customer (the router
-    masks the customer's text after the lookup, see ``TurnRunner._redact``).
+    masks the customer's text after the lookup, see ``TurnRunner._redact``). A customer found
+    verified stays verified for the session; one found not verified is looked up again once
+    ``RouterSettings.identity_cache_ttl_s`` has passed or a turn may have changed their state
+    (:mod:`services.router.identity`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -69,4 +72,13 @@ class RouterSettings(ServiceSettings):
         ],
         description="how the identity of the customer (or office) a channel names is verified; "
         "the first check whose prefix matches applies, none: not verified",
+    )
+    identity_cache_ttl_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="how long after an identity check's lookup found a customer not verified the "
+        "session's next turns rely on that answer instead of looking them up again; a turn that "
+        "may have changed the customer's state (a tool that is not read-only reached its backend) "
+        "drops it at once. 0: look the customer up on every turn. Keep it below pii.vault_ttl_s",
     )

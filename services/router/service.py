@@ -64,6 +64,7 @@ class RouterService:
             turn_deadline_s=config.turn_deadline_s,
             understand_timeout_s=config.understand_timeout_s,
             identity_checks=config.identity_checks,
+            identity_cache_ttl_s=config.identity_cache_ttl_s,
         )
 
     async def stop(self) -> None:

@@ -21,6 +21,7 @@ from opentelemetry import trace
 
 from services.router.config import IdentityCheck
 from services.router.events import EventFactory, duration
+from services.router.identity import new_lookup, recent_lookup, sent_tools
 from services.router.peers import DependencyFailure, Peers, stream, unary
 from services.runtime import deadline, metrics
 from services.runtime import telemetry_names as names
@@ -45,6 +46,8 @@ Emit = Callable[[events_pb2.TurnEvent], Awaitable[None]]
 RECORD_RESERVE_S = 0.5
 #: seconds before the end of stage 1 by which the identity lookup gives up
 IDENTITY_MARGIN_S = 0.3
+#: the most seconds a turn waits for the tool catalogue (to learn which tools are read-only)
+CATALOGUE_TIMEOUT_S = 1.0
 
 SAFE_REPLY = (
     "I'm sorry, I can't complete that right now. I've noted your request and a colleague "
@@ -121,6 +124,8 @@ class _Turn:
     stage_latency: dict[str, float] = field(default_factory=dict)
     #: the CRM's verdict on the customer's identity, when this turn looked it up
     identity_verified: bool | None = None
+    #: the lookup, made or relied on by this turn, that found the customer not verified
+    identity_lookup: session_pb2.IdentityLookup | None = None
     #: the customer confirmed the plan the session held for confirmation
     confirmed: bool = False
     #: a plan this turn leaves waiting for the customer's confirmation
@@ -130,7 +135,7 @@ class _Turn:
         """The session facts policy rules read."""
         verified = self.identity_verified
         if verified is None:
-            verified = bool(self.session and self.session.identity_verified)
+            verified = _verified_in_session(self.session, self.input.customer_id)
         customer = self.input.customer_id or (self.session.customer_id if self.session else "")
         return dict_to_struct(
             {"identity_verified": verified, "customer_id": customer, "confirmed": self.confirmed}
@@ -248,6 +253,14 @@ def _carried(
     return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan
 
 
+def _verified_in_session(session: session_pb2.Session | None, customer_id: str) -> bool:
+    """Whether the session holds a verification of ``customer_id`` (of its own customer when the
+    turn names none): a verification of one customer never passes to another."""
+    if session is None or not session.identity_verified:
+        return False
+    return not customer_id or session.customer_id in ("", customer_id)
+
+
 class TurnRunner:
     """Runs turns against the mesh."""
 
@@ -259,12 +272,20 @@ class TurnRunner:
         turn_deadline_s: float,
         understand_timeout_s: float,
         identity_checks: Sequence[IdentityCheck] = (),
+        identity_cache_ttl_s: float = 0.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.peers = peers
         self.classifier = classifier
         self.identity_checks = tuple(identity_checks)
+        self.identity_cache_ttl_s = identity_cache_ttl_s
         self.turn_deadline_s = turn_deadline_s
         self.understand_timeout_s = understand_timeout_s
+        #: wall-clock time (Unix seconds): identity lookups are dated and aged by it, across
+        #: router processes
+        self.clock = clock
+        self._read_only_tools: frozenset[str] | None = None
+        self._catalogue_lock = asyncio.Lock()
 
     async def run(self, request: TurnInput, emit: Emit) -> None:
         """Run one turn, emitting its events; always ends with one turn_completed."""
@@ -491,7 +512,9 @@ class TurnRunner:
         When the router looks the customer up in the CRM this turn, masking waits for that
         lookup: the tool-broker masks the CRM record through the session's vault, and the pii
         service masks every name the vault holds for the session, so the names the enterprise
-        knows for this customer are masked even where the detector alone would miss them.
+        knows for this customer are masked even where the detector alone would miss them. A turn
+        that relies on the session's recent lookup instead (or whose customer the session knows
+        as verified) finds those names in the vault from that earlier lookup.
         """
         check = self._identity_check(turn.input.customer_id)
         if check is not None and check.tool:
@@ -515,7 +538,9 @@ class TurnRunner:
 
         Channels send a customer id only for customers they have authenticated; whether that
         customer's identity is verified is the CRM's to say. An unknown answer (no customer,
-        no tool configured, the lookup failing) leaves the session's own state in force.
+        no tool configured, the lookup failing) leaves the session's own state in force, and so
+        does a recent lookup the session keeps that found the customer not verified (no new
+        lookup then; see :mod:`services.router.identity`).
         """
         customer = turn.input.customer_id
         check = self._identity_check(customer)
@@ -523,7 +548,15 @@ class TurnRunner:
             return None
         if not check.tool:
             return True
-        if (await session).session.identity_verified:
+        state = (await session).session
+        if _verified_in_session(state, customer):
+            return None
+        checked_at = self.clock()
+        recent = recent_lookup(state, customer, now=checked_at, ttl_s=self.identity_cache_ttl_s)
+        if recent is not None:
+            # A recent lookup found the customer not verified and nothing since can have changed
+            # that (see services.router.identity): the session's state stands.
+            turn.identity_lookup = recent
             return None
         step = common_pb2.PlanStep(
             id="identity", tool=check.tool, description="identity verification state"
@@ -543,7 +576,42 @@ class TurnRunner:
         result = response.result
         if result.outcome != common_pb2.STEP_OUTCOME_SUCCEEDED:
             return None
-        return bool(struct_to_dict(result.result).get(check.field) == check.equals)
+        verified = bool(struct_to_dict(result.result).get(check.field) == check.equals)
+        if not verified:
+            turn.identity_lookup = new_lookup(customer, checked_at)
+        return verified
+
+    async def _lookup_to_keep(self, turn: _Turn) -> session_pb2.IdentityLookup | None:
+        """The lookup the session may keep for its next turns (see services.router.identity)."""
+        lookup = turn.identity_lookup
+        if lookup is None or turn.failed or self.identity_cache_ttl_s <= 0:
+            return None
+        sent = sent_tools(turn.results)
+        if sent and not sent <= await self._read_only():
+            return None
+        return lookup
+
+    async def _read_only(self) -> frozenset[str]:
+        """The tools the catalogue says change nothing, read once per process; none while it
+        cannot be read."""
+        if self._read_only_tools is not None:
+            return self._read_only_tools
+        if self._catalogue_lock.locked():
+            # Another turn is reading the catalogue: rather than queue behind it (or behind a
+            # broker that does not answer), count every tool as one that may change something.
+            return frozenset()
+        async with self._catalogue_lock:
+            try:
+                async with asyncio.timeout(CATALOGUE_TIMEOUT_S):
+                    catalogue = await unary(
+                        "tool-broker",
+                        self.peers.tool_broker.ListTools(tool_broker_pb2.ListToolsRequest()),
+                    )
+            except (DependencyFailure, TimeoutError, DeadlineExceeded) as failure:
+                log.warning("the tool catalogue could not be read: %r", failure)
+                return frozenset()
+            self._read_only_tools = frozenset(t.name for t in catalogue.tools if t.read_only)
+            return self._read_only_tools
 
     async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:
         if decision.HasField("fallback"):
@@ -697,6 +765,7 @@ class TurnRunner:
             record.handoff.CopyFrom(turn.handoff)
         slots, pending, pending_plan = _carried(turn, turn.session)
         version = turn.session.version if turn.session is not None else 0
+        lookup = await self._lookup_to_keep(turn)
         for attempt in range(2):
             try:
                 async with asyncio.timeout(max(deadline.remaining() or 1.0, 0.2)):
@@ -726,6 +795,9 @@ class TurnRunner:
                                 pending_flow=pending,
                                 identity_verified=turn.identity_verified,
                                 pending_plan=pending_plan,
+                                # A concurrent write came between this turn's read and its
+                                # write: it may have changed the customer's state.
+                                identity_lookup=None if attempt else lookup,
                             )
                         ),
                     )

@@ -37,6 +37,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
                 request.identity_verified if request.HasField("identity_verified") else None
             ),
             pending_plan=request.pending_plan if request.HasField("pending_plan") else None,
+            identity_lookup=(
+                request.identity_lookup if request.HasField("identity_lookup") else None
+            ),
         )
         session = await self._sessions.append(request.session_id, request.expected_version, write)
         return session_pb2.AppendTurnResponse(session=session)

@@ -21,7 +21,11 @@ class TurnWrite:
     """A finished turn and the session state it leaves.
 
     ``customer_id`` sets the customer reference when not empty; ``identity_verified`` changes the
-    verified-identity flag when not None (verification is never taken back by omission).
+    verified-identity flag when not None (verification is never taken back by omission, only by
+    a write naming another customer: a verification belongs to the customer it was made for).
+    ``identity_lookup`` replaces the session's record of a look-up that found the customer not
+    verified; None clears it, so a writer that does not know about it can only make the next turn
+    look the customer up again.
     """
 
     turn: session_pb2.TurnRecord
@@ -31,6 +35,8 @@ class TurnWrite:
     identity_verified: bool | None = None
     #: the plan awaiting the customer's confirmation; None clears it
     pending_plan: common_pb2.Plan | None = None
+    #: the look-up that found the customer not verified, still to be relied on; None clears it
+    identity_lookup: session_pb2.IdentityLookup | None = None
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -72,9 +78,16 @@ def apply_turn(
     else:
         session.ClearField("pending_plan")
     if write.customer_id:
+        if session.customer_id and session.customer_id != write.customer_id:
+            # The verification was of another customer: it does not pass to this one.
+            session.identity_verified = False
         session.customer_id = write.customer_id
     if write.identity_verified is not None:
         session.identity_verified = write.identity_verified
+    if write.identity_lookup is not None and write.identity_lookup.customer_id:
+        session.identity_lookup.CopyFrom(write.identity_lookup)
+    else:
+        session.ClearField("identity_lookup")
     turn = write.turn
     if turn.customer_text:
         session.history.append(

@@ -25,7 +25,7 @@ TURN_STATUS_FAILED: TurnStatus
 TURN_STATUS_CANCELLED: TurnStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan")
+    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class Session(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     PENDING_PLAN_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_LOOKUP_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: int
     customer_id: str
@@ -53,7 +54,16 @@ class Session(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     pending_plan: _common_pb2.Plan
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ...) -> None: ...
+    identity_lookup: IdentityLookup
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ...) -> None: ...
+
+class IdentityLookup(_message.Message):
+    __slots__ = ("customer_id", "checked_at")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    checked_at: _timestamp_pb2.Timestamp
+    def __init__(self, customer_id: _Optional[str] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TurnRecord(_message.Message):
     __slots__ = ("turn_id", "trace_id", "started_at", "latency", "customer_text", "reply_text", "intent", "verdicts", "plan", "steps", "fallbacks", "handoff", "usage", "status", "error", "channel")
@@ -108,7 +118,7 @@ class GetSessionResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class AppendTurnRequest(_message.Message):
-    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified", "pending_plan")
+    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified", "pending_plan", "identity_lookup")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +134,7 @@ class AppendTurnRequest(_message.Message):
     PENDING_FLOW_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
     PENDING_PLAN_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_LOOKUP_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     expected_version: int
     turn: TurnRecord
@@ -132,7 +143,8 @@ class AppendTurnRequest(_message.Message):
     pending_flow: str
     identity_verified: bool
     pending_plan: _common_pb2.Plan
-    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ...) -> None: ...
+    identity_lookup: IdentityLookup
+    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ...) -> None: ...
 
 class AppendTurnResponse(_message.Message):
     __slots__ = ("session",)

@@ -62,3 +62,26 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     config.write_text("- router\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_settings(config)
+
+
+def test_the_identity_cache_is_set_by_file_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings().router.identity_cache_ttl_s == 60.0
+    config = tmp_path / "switchboard.yaml"
+    config.write_text("router:\n  identity_cache_ttl_s: 30\n")
+    assert load_settings(config).router.identity_cache_ttl_s == 30.0
+    monkeypatch.setenv("SWITCHBOARD_ROUTER__IDENTITY_CACHE_TTL_S", "0")
+    assert load_settings(config).router.identity_cache_ttl_s == 0.0
+
+
+def test_an_identity_cache_that_outlives_the_vault_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "cache.yaml"
+    config.write_text("router:\n  identity_cache_ttl_s: 600\npii:\n  vault_ttl_s: 600\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    message = raised.value.message
+    assert "router.identity_cache_ttl_s (600)" in message and "pii.vault_ttl_s (600)" in message
+    config.write_text("router:\n  identity_cache_ttl_s: -1\n")
+    with pytest.raises(ConfigError, match="router.identity_cache_ttl_s"):
+        load_settings(config)

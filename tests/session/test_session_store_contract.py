@@ -125,6 +125,18 @@ async def test_append_records_the_turn_and_the_state_it_leaves(sessions: Session
     assert page.turns == [record] and page.next_page_token == ""
 
 
+async def test_a_verification_does_not_pass_to_another_customer(sessions: Sessions) -> None:
+    await sessions.append("s1", 0, write("t1", customer_id="C-1", identity_verified=True))
+    same = await sessions.append("s1", 1, write("t2", customer_id="C-1"))
+    assert same.identity_verified
+    other = await sessions.append("s1", 2, write("t3", customer_id="C-2"))
+    assert other.customer_id == "C-2" and not other.identity_verified
+    verified = await sessions.append(
+        "s1", 3, write("t4", customer_id="C-2", identity_verified=True)
+    )
+    assert verified.identity_verified
+
+
 async def test_a_created_session_takes_its_first_turn_at_version_0(sessions: Sessions) -> None:
     created, _ = await sessions.get("s1", create=True)
     session = await sessions.append("s1", created.version, write("t1"))
@@ -143,6 +155,23 @@ async def test_later_turns_replace_slots_and_flow_and_keep_the_customer(
     assert dict(session.slots) == {"c": "3"}
     assert session.customer_id == "C-1"
     assert session.pending_flow == ""
+
+
+async def test_an_identity_lookup_is_kept_only_by_the_writes_that_carry_it(
+    sessions: Sessions,
+) -> None:
+    lookup = session_pb2.IdentityLookup(customer_id="C-1002")
+    lookup.checked_at.FromSeconds(1_800_000_000)
+    kept = await sessions.append("s1", 0, write("t1", customer_id="C-1002", identity_lookup=lookup))
+    assert kept.identity_lookup == lookup
+    assert (await sessions.get("s1", create=False))[0].identity_lookup == lookup
+    again = await sessions.append("s1", 1, write("t2", identity_lookup=lookup))
+    assert again.identity_lookup == lookup
+    # A write that does not carry it (a turn that may have changed the customer's state, or a
+    # writer that does not know the field) clears it.
+    cleared = await sessions.append("s1", 2, write("t3"))
+    assert not cleared.HasField("identity_lookup")
+    assert not (await sessions.get("s1", create=False))[0].HasField("identity_lookup")
 
 
 async def test_a_stale_write_is_aborted_and_writes_nothing(sessions: Sessions) -> None:

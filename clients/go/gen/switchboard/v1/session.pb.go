@@ -104,9 +104,14 @@ type Session struct {
 	// pending_plan is a plan waiting for the customer's explicit confirmation: a policy verdict
 	// asked to confirm one of its steps. The next turn runs it if the customer confirms, and
 	// drops it otherwise.
-	PendingPlan   *Plan `protobuf:"bytes,10,opt,name=pending_plan,json=pendingPlan,proto3" json:"pending_plan,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PendingPlan *Plan `protobuf:"bytes,10,opt,name=pending_plan,json=pendingPlan,proto3" json:"pending_plan,omitempty"`
+	// identity_lookup is the router's latest look-up of the customer's identity state that found
+	// them not verified. The session's next turns rely on it instead of looking the customer up
+	// again for a short time after checked_at (the router's identity_cache_ttl_s). Absent when
+	// there is none, or when a turn since may have changed the customer's state.
+	IdentityLookup *IdentityLookup `protobuf:"bytes,11,opt,name=identity_lookup,json=identityLookup,proto3" json:"identity_lookup,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -209,6 +214,69 @@ func (x *Session) GetPendingPlan() *Plan {
 	return nil
 }
 
+func (x *Session) GetIdentityLookup() *IdentityLookup {
+	if x != nil {
+		return x.IdentityLookup
+	}
+	return nil
+}
+
+// IdentityLookup is a look-up of a customer's identity state (the router's identity check
+// through the tool-broker, for example the CRM's getCustomer) that found them not verified.
+type IdentityLookup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// customer_id is the customer looked up.
+	CustomerId string `protobuf:"bytes,1,opt,name=customer_id,json=customerId,proto3" json:"customer_id,omitempty"`
+	// checked_at is when the look-up was sent, by the router's clock.
+	CheckedAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=checked_at,json=checkedAt,proto3" json:"checked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentityLookup) Reset() {
+	*x = IdentityLookup{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentityLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentityLookup) ProtoMessage() {}
+
+func (x *IdentityLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentityLookup.ProtoReflect.Descriptor instead.
+func (*IdentityLookup) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *IdentityLookup) GetCustomerId() string {
+	if x != nil {
+		return x.CustomerId
+	}
+	return ""
+}
+
+func (x *IdentityLookup) GetCheckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckedAt
+	}
+	return nil
+}
+
 // TurnRecord is the audit record of one turn. Every text in it is masked.
 type TurnRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -250,7 +318,7 @@ type TurnRecord struct {
 
 func (x *TurnRecord) Reset() {
 	*x = TurnRecord{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	mi := &file_switchboard_v1_session_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +330,7 @@ func (x *TurnRecord) String() string {
 func (*TurnRecord) ProtoMessage() {}
 
 func (x *TurnRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	mi := &file_switchboard_v1_session_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +343,7 @@ func (x *TurnRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnRecord.ProtoReflect.Descriptor instead.
 func (*TurnRecord) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *TurnRecord) GetTurnId() string {
@@ -403,7 +471,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	mi := &file_switchboard_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +483,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	mi := &file_switchboard_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +496,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -458,7 +526,7 @@ type GetSessionResponse struct {
 
 func (x *GetSessionResponse) Reset() {
 	*x = GetSessionResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[3]
+	mi := &file_switchboard_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +538,7 @@ func (x *GetSessionResponse) String() string {
 func (*GetSessionResponse) ProtoMessage() {}
 
 func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[3]
+	mi := &file_switchboard_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +551,7 @@ func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetSessionResponse) GetSession() *Session {
@@ -518,14 +586,17 @@ type AppendTurnRequest struct {
 	// identity_verified changes the session's identity state when set.
 	IdentityVerified *bool `protobuf:"varint,7,opt,name=identity_verified,json=identityVerified,proto3,oneof" json:"identity_verified,omitempty"`
 	// pending_plan replaces the session's plan awaiting confirmation (absent clears it).
-	PendingPlan   *Plan `protobuf:"bytes,8,opt,name=pending_plan,json=pendingPlan,proto3" json:"pending_plan,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PendingPlan *Plan `protobuf:"bytes,8,opt,name=pending_plan,json=pendingPlan,proto3" json:"pending_plan,omitempty"`
+	// identity_lookup replaces the session's identity look-up (absent clears it): a writer sends it
+	// only when nothing in its turn can have changed the customer's identity state.
+	IdentityLookup *IdentityLookup `protobuf:"bytes,9,opt,name=identity_lookup,json=identityLookup,proto3" json:"identity_lookup,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AppendTurnRequest) Reset() {
 	*x = AppendTurnRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[4]
+	mi := &file_switchboard_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +608,7 @@ func (x *AppendTurnRequest) String() string {
 func (*AppendTurnRequest) ProtoMessage() {}
 
 func (x *AppendTurnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[4]
+	mi := &file_switchboard_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +621,7 @@ func (x *AppendTurnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendTurnRequest.ProtoReflect.Descriptor instead.
 func (*AppendTurnRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AppendTurnRequest) GetSessionId() string {
@@ -609,6 +680,13 @@ func (x *AppendTurnRequest) GetPendingPlan() *Plan {
 	return nil
 }
 
+func (x *AppendTurnRequest) GetIdentityLookup() *IdentityLookup {
+	if x != nil {
+		return x.IdentityLookup
+	}
+	return nil
+}
+
 // AppendTurnResponse is the session after the write.
 type AppendTurnResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -620,7 +698,7 @@ type AppendTurnResponse struct {
 
 func (x *AppendTurnResponse) Reset() {
 	*x = AppendTurnResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[5]
+	mi := &file_switchboard_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +710,7 @@ func (x *AppendTurnResponse) String() string {
 func (*AppendTurnResponse) ProtoMessage() {}
 
 func (x *AppendTurnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[5]
+	mi := &file_switchboard_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +723,7 @@ func (x *AppendTurnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendTurnResponse.ProtoReflect.Descriptor instead.
 func (*AppendTurnResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AppendTurnResponse) GetSession() *Session {
@@ -670,7 +748,7 @@ type ListTurnsRequest struct {
 
 func (x *ListTurnsRequest) Reset() {
 	*x = ListTurnsRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[6]
+	mi := &file_switchboard_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +760,7 @@ func (x *ListTurnsRequest) String() string {
 func (*ListTurnsRequest) ProtoMessage() {}
 
 func (x *ListTurnsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[6]
+	mi := &file_switchboard_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +773,7 @@ func (x *ListTurnsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTurnsRequest.ProtoReflect.Descriptor instead.
 func (*ListTurnsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListTurnsRequest) GetSessionId() string {
@@ -732,7 +810,7 @@ type ListTurnsResponse struct {
 
 func (x *ListTurnsResponse) Reset() {
 	*x = ListTurnsResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[7]
+	mi := &file_switchboard_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +822,7 @@ func (x *ListTurnsResponse) String() string {
 func (*ListTurnsResponse) ProtoMessage() {}
 
 func (x *ListTurnsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[7]
+	mi := &file_switchboard_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +835,7 @@ func (x *ListTurnsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTurnsResponse.ProtoReflect.Descriptor instead.
 func (*ListTurnsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListTurnsResponse) GetTurns() []*TurnRecord {
@@ -785,7 +863,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[8]
+	mi := &file_switchboard_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +875,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[8]
+	mi := &file_switchboard_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +888,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -831,7 +909,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[9]
+	mi := &file_switchboard_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +921,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[9]
+	mi := &file_switchboard_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +934,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteSessionResponse) GetDeleted() bool {
@@ -870,7 +948,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xff\x03\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xc8\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -885,11 +963,17 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x127\n" +
 	"\fpending_plan\x18\n" +
-	" \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x1a8\n" +
+	" \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
+	"\x0fidentity_lookup\x18\v \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"l\n" +
+	"\x0eIdentityLookup\x12\x1f\n" +
+	"\vcustomer_id\x18\x01 \x01(\tR\n" +
+	"customerId\x129\n" +
+	"\n" +
+	"checked_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckedAt\"\xc4\x05\n" +
 	"\n" +
 	"TurnRecord\x12\x17\n" +
 	"\aturn_id\x18\x01 \x01(\tR\x06turnId\x12\x19\n" +
@@ -917,7 +1001,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xd0\x03\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\x99\x04\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -928,7 +1012,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"customerId\x12!\n" +
 	"\fpending_flow\x18\x06 \x01(\tR\vpendingFlow\x120\n" +
 	"\x11identity_verified\x18\a \x01(\bH\x00R\x10identityVerified\x88\x01\x01\x127\n" +
-	"\fpending_plan\x18\b \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x1a8\n" +
+	"\fpending_plan\x18\b \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
+	"\x0fidentity_lookup\x18\t \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -977,67 +1062,71 @@ func file_switchboard_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_switchboard_v1_session_proto_goTypes = []any{
 	(TurnStatus)(0),               // 0: switchboard.v1.TurnStatus
 	(*Session)(nil),               // 1: switchboard.v1.Session
-	(*TurnRecord)(nil),            // 2: switchboard.v1.TurnRecord
-	(*GetSessionRequest)(nil),     // 3: switchboard.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),    // 4: switchboard.v1.GetSessionResponse
-	(*AppendTurnRequest)(nil),     // 5: switchboard.v1.AppendTurnRequest
-	(*AppendTurnResponse)(nil),    // 6: switchboard.v1.AppendTurnResponse
-	(*ListTurnsRequest)(nil),      // 7: switchboard.v1.ListTurnsRequest
-	(*ListTurnsResponse)(nil),     // 8: switchboard.v1.ListTurnsResponse
-	(*DeleteSessionRequest)(nil),  // 9: switchboard.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil), // 10: switchboard.v1.DeleteSessionResponse
-	nil,                           // 11: switchboard.v1.Session.SlotsEntry
-	nil,                           // 12: switchboard.v1.AppendTurnRequest.SlotsEntry
-	(*HistoryEntry)(nil),          // 13: switchboard.v1.HistoryEntry
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*Plan)(nil),                  // 15: switchboard.v1.Plan
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*IntentDetected)(nil),        // 17: switchboard.v1.IntentDetected
-	(*PolicyVerdict)(nil),         // 18: switchboard.v1.PolicyVerdict
-	(*StepResult)(nil),            // 19: switchboard.v1.StepResult
-	(*Fallback)(nil),              // 20: switchboard.v1.Fallback
-	(*Handoff)(nil),               // 21: switchboard.v1.Handoff
-	(*TokenUsage)(nil),            // 22: switchboard.v1.TokenUsage
+	(*IdentityLookup)(nil),        // 2: switchboard.v1.IdentityLookup
+	(*TurnRecord)(nil),            // 3: switchboard.v1.TurnRecord
+	(*GetSessionRequest)(nil),     // 4: switchboard.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),    // 5: switchboard.v1.GetSessionResponse
+	(*AppendTurnRequest)(nil),     // 6: switchboard.v1.AppendTurnRequest
+	(*AppendTurnResponse)(nil),    // 7: switchboard.v1.AppendTurnResponse
+	(*ListTurnsRequest)(nil),      // 8: switchboard.v1.ListTurnsRequest
+	(*ListTurnsResponse)(nil),     // 9: switchboard.v1.ListTurnsResponse
+	(*DeleteSessionRequest)(nil),  // 10: switchboard.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil), // 11: switchboard.v1.DeleteSessionResponse
+	nil,                           // 12: switchboard.v1.Session.SlotsEntry
+	nil,                           // 13: switchboard.v1.AppendTurnRequest.SlotsEntry
+	(*HistoryEntry)(nil),          // 14: switchboard.v1.HistoryEntry
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*Plan)(nil),                  // 16: switchboard.v1.Plan
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*IntentDetected)(nil),        // 18: switchboard.v1.IntentDetected
+	(*PolicyVerdict)(nil),         // 19: switchboard.v1.PolicyVerdict
+	(*StepResult)(nil),            // 20: switchboard.v1.StepResult
+	(*Fallback)(nil),              // 21: switchboard.v1.Fallback
+	(*Handoff)(nil),               // 22: switchboard.v1.Handoff
+	(*TokenUsage)(nil),            // 23: switchboard.v1.TokenUsage
 }
 var file_switchboard_v1_session_proto_depIdxs = []int32{
-	11, // 0: switchboard.v1.Session.slots:type_name -> switchboard.v1.Session.SlotsEntry
-	13, // 1: switchboard.v1.Session.history:type_name -> switchboard.v1.HistoryEntry
-	14, // 2: switchboard.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	14, // 3: switchboard.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	15, // 4: switchboard.v1.Session.pending_plan:type_name -> switchboard.v1.Plan
-	14, // 5: switchboard.v1.TurnRecord.started_at:type_name -> google.protobuf.Timestamp
-	16, // 6: switchboard.v1.TurnRecord.latency:type_name -> google.protobuf.Duration
-	17, // 7: switchboard.v1.TurnRecord.intent:type_name -> switchboard.v1.IntentDetected
-	18, // 8: switchboard.v1.TurnRecord.verdicts:type_name -> switchboard.v1.PolicyVerdict
-	15, // 9: switchboard.v1.TurnRecord.plan:type_name -> switchboard.v1.Plan
-	19, // 10: switchboard.v1.TurnRecord.steps:type_name -> switchboard.v1.StepResult
-	20, // 11: switchboard.v1.TurnRecord.fallbacks:type_name -> switchboard.v1.Fallback
-	21, // 12: switchboard.v1.TurnRecord.handoff:type_name -> switchboard.v1.Handoff
-	22, // 13: switchboard.v1.TurnRecord.usage:type_name -> switchboard.v1.TokenUsage
-	0,  // 14: switchboard.v1.TurnRecord.status:type_name -> switchboard.v1.TurnStatus
-	1,  // 15: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	2,  // 16: switchboard.v1.AppendTurnRequest.turn:type_name -> switchboard.v1.TurnRecord
-	12, // 17: switchboard.v1.AppendTurnRequest.slots:type_name -> switchboard.v1.AppendTurnRequest.SlotsEntry
-	15, // 18: switchboard.v1.AppendTurnRequest.pending_plan:type_name -> switchboard.v1.Plan
-	1,  // 19: switchboard.v1.AppendTurnResponse.session:type_name -> switchboard.v1.Session
-	2,  // 20: switchboard.v1.ListTurnsResponse.turns:type_name -> switchboard.v1.TurnRecord
-	3,  // 21: switchboard.v1.SessionService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	5,  // 22: switchboard.v1.SessionService.AppendTurn:input_type -> switchboard.v1.AppendTurnRequest
-	7,  // 23: switchboard.v1.SessionService.ListTurns:input_type -> switchboard.v1.ListTurnsRequest
-	9,  // 24: switchboard.v1.SessionService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	4,  // 25: switchboard.v1.SessionService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	6,  // 26: switchboard.v1.SessionService.AppendTurn:output_type -> switchboard.v1.AppendTurnResponse
-	8,  // 27: switchboard.v1.SessionService.ListTurns:output_type -> switchboard.v1.ListTurnsResponse
-	10, // 28: switchboard.v1.SessionService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	25, // [25:29] is the sub-list for method output_type
-	21, // [21:25] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	12, // 0: switchboard.v1.Session.slots:type_name -> switchboard.v1.Session.SlotsEntry
+	14, // 1: switchboard.v1.Session.history:type_name -> switchboard.v1.HistoryEntry
+	15, // 2: switchboard.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	15, // 3: switchboard.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	16, // 4: switchboard.v1.Session.pending_plan:type_name -> switchboard.v1.Plan
+	2,  // 5: switchboard.v1.Session.identity_lookup:type_name -> switchboard.v1.IdentityLookup
+	15, // 6: switchboard.v1.IdentityLookup.checked_at:type_name -> google.protobuf.Timestamp
+	15, // 7: switchboard.v1.TurnRecord.started_at:type_name -> google.protobuf.Timestamp
+	17, // 8: switchboard.v1.TurnRecord.latency:type_name -> google.protobuf.Duration
+	18, // 9: switchboard.v1.TurnRecord.intent:type_name -> switchboard.v1.IntentDetected
+	19, // 10: switchboard.v1.TurnRecord.verdicts:type_name -> switchboard.v1.PolicyVerdict
+	16, // 11: switchboard.v1.TurnRecord.plan:type_name -> switchboard.v1.Plan
+	20, // 12: switchboard.v1.TurnRecord.steps:type_name -> switchboard.v1.StepResult
+	21, // 13: switchboard.v1.TurnRecord.fallbacks:type_name -> switchboard.v1.Fallback
+	22, // 14: switchboard.v1.TurnRecord.handoff:type_name -> switchboard.v1.Handoff
+	23, // 15: switchboard.v1.TurnRecord.usage:type_name -> switchboard.v1.TokenUsage
+	0,  // 16: switchboard.v1.TurnRecord.status:type_name -> switchboard.v1.TurnStatus
+	1,  // 17: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	3,  // 18: switchboard.v1.AppendTurnRequest.turn:type_name -> switchboard.v1.TurnRecord
+	13, // 19: switchboard.v1.AppendTurnRequest.slots:type_name -> switchboard.v1.AppendTurnRequest.SlotsEntry
+	16, // 20: switchboard.v1.AppendTurnRequest.pending_plan:type_name -> switchboard.v1.Plan
+	2,  // 21: switchboard.v1.AppendTurnRequest.identity_lookup:type_name -> switchboard.v1.IdentityLookup
+	1,  // 22: switchboard.v1.AppendTurnResponse.session:type_name -> switchboard.v1.Session
+	3,  // 23: switchboard.v1.ListTurnsResponse.turns:type_name -> switchboard.v1.TurnRecord
+	4,  // 24: switchboard.v1.SessionService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	6,  // 25: switchboard.v1.SessionService.AppendTurn:input_type -> switchboard.v1.AppendTurnRequest
+	8,  // 26: switchboard.v1.SessionService.ListTurns:input_type -> switchboard.v1.ListTurnsRequest
+	10, // 27: switchboard.v1.SessionService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	5,  // 28: switchboard.v1.SessionService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	7,  // 29: switchboard.v1.SessionService.AppendTurn:output_type -> switchboard.v1.AppendTurnResponse
+	9,  // 30: switchboard.v1.SessionService.ListTurns:output_type -> switchboard.v1.ListTurnsResponse
+	11, // 31: switchboard.v1.SessionService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	28, // [28:32] is the sub-list for method output_type
+	24, // [24:28] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_session_proto_init() }
@@ -1047,14 +1136,14 @@ func file_switchboard_v1_session_proto_init() {
 	}
 	file_switchboard_v1_common_proto_init()
 	file_switchboard_v1_events_proto_init()
-	file_switchboard_v1_session_proto_msgTypes[4].OneofWrappers = []any{}
+	file_switchboard_v1_session_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_session_proto_rawDesc), len(file_switchboard_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

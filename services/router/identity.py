@@ -1,0 +1,61 @@
+"""When a turn may rely on the session's record that its customer is not verified.
+
+An identity check (:class:`~services.router.config.IdentityCheck`) looks the customer up through
+the tool-broker (the CRM's ``getCustomer``), and masking the customer's message waits for it. A
+lookup that finds the customer verified is kept for the whole session
+(``Session.identity_verified``). One that finds them not verified is kept in the session as an
+``IdentityLookup``, and the session's next turns rely on it instead of looking the customer up
+again, while all of this holds:
+
+- it is for the customer the turn names;
+- it is younger than ``router.identity_cache_ttl_s`` by this router's clock; a record dated in the
+  future (another replica's clock ahead of this one) is not relied on;
+- no turn since may have changed the customer's state. Every turn's write replaces the record or
+  clears it, and a turn keeps it only when it did not fail part-way, none of its tool calls that
+  reached a backend could have changed anything (only read-only tools), and its write is the
+  first after its read (a write retried after a concurrent one clears it).
+
+Relying on the record only ever errs on the safe side: the customer is treated as not verified,
+never as verified. A verification made outside the session (another channel, the back office) is
+seen at most ``identity_cache_ttl_s`` after the lookup, plus the clock skew between router
+replicas. The record lives in the session, not in one router process, so it serves every replica
+and survives restarts.
+
+The names the lookup taught the session's PII vault stay there for ``pii.vault_ttl_s`` after it,
+longer than the record is relied on, so a turn that relies on it still has them masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from switchboard.v1 import common_pb2, session_pb2
+
+#: outcomes of steps whose backend never saw the call
+_NOT_SENT = (common_pb2.STEP_OUTCOME_REJECTED, common_pb2.STEP_OUTCOME_SKIPPED)
+
+
+def new_lookup(customer_id: str, checked_at: float) -> session_pb2.IdentityLookup:
+    """The record of a lookup, sent at ``checked_at`` (Unix seconds), that found the customer not
+    verified."""
+    lookup = session_pb2.IdentityLookup(customer_id=customer_id)
+    lookup.checked_at.FromNanoseconds(round(checked_at * 1e9))
+    return lookup
+
+
+def recent_lookup(
+    session: session_pb2.Session, customer_id: str, *, now: float, ttl_s: float
+) -> session_pb2.IdentityLookup | None:
+    """The session's lookup of ``customer_id`` when a turn at ``now`` may still rely on it."""
+    if ttl_s <= 0 or not customer_id or not session.HasField("identity_lookup"):
+        return None
+    lookup = session.identity_lookup
+    if lookup.customer_id != customer_id:
+        return None
+    age = now - lookup.checked_at.ToNanoseconds() / 1e9
+    return lookup if 0 <= age < ttl_s else None
+
+
+def sent_tools(results: Iterable[common_pb2.StepResult]) -> frozenset[str]:
+    """The tools of the steps that reached, or may have reached, their backend."""
+    return frozenset(r.tool for r in results if r.outcome not in _NOT_SENT)

@@ -1,0 +1,66 @@
+"""When a turn may rely on the session's lookup that found its customer not verified."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.router.identity import new_lookup, recent_lookup, sent_tools
+from switchboard.v1 import common_pb2, session_pb2
+
+CHECKED_AT = 1_800_000_000.25
+TTL_S = 60.0
+
+
+def _session(customer_id: str = "C-1002") -> session_pb2.Session:
+    session = session_pb2.Session(id="s1", version=3)
+    session.identity_lookup.CopyFrom(new_lookup(customer_id, CHECKED_AT))
+    return session
+
+
+def test_a_lookup_keeps_its_customer_and_its_time() -> None:
+    lookup = new_lookup("C-1002", CHECKED_AT)
+    assert lookup.customer_id == "C-1002"
+    assert lookup.checked_at.seconds == 1_800_000_000
+    assert lookup.checked_at.nanos == pytest.approx(250_000_000, abs=1_000)
+
+
+@pytest.mark.parametrize("age", [0.0, 1.0, TTL_S - 0.5])
+def test_a_lookup_younger_than_the_ttl_is_relied_on(age: float) -> None:
+    session = _session()
+    found = recent_lookup(session, "C-1002", now=CHECKED_AT + age, ttl_s=TTL_S)
+    assert found == session.identity_lookup
+
+
+@pytest.mark.parametrize("age", [TTL_S, TTL_S + 0.5, 86_400.0])
+def test_a_lookup_as_old_as_the_ttl_is_not(age: float) -> None:
+    assert recent_lookup(_session(), "C-1002", now=CHECKED_AT + age, ttl_s=TTL_S) is None
+
+
+def test_a_lookup_dated_after_now_is_not_relied_on() -> None:
+    # Written by a replica whose clock is ahead: its age here is unknown.
+    assert recent_lookup(_session(), "C-1002", now=CHECKED_AT - 0.5, ttl_s=TTL_S) is None
+
+
+def test_a_lookup_of_another_customer_is_not_relied_on() -> None:
+    assert recent_lookup(_session("C-1001"), "C-1002", now=CHECKED_AT, ttl_s=TTL_S) is None
+    assert recent_lookup(_session(), "", now=CHECKED_AT, ttl_s=TTL_S) is None
+
+
+def test_nothing_is_relied_on_with_the_ttl_at_zero_or_without_a_lookup() -> None:
+    assert recent_lookup(_session(), "C-1002", now=CHECKED_AT, ttl_s=0) is None
+    empty = session_pb2.Session(id="s1", version=3)
+    assert recent_lookup(empty, "C-1002", now=CHECKED_AT, ttl_s=TTL_S) is None
+
+
+def test_only_steps_refused_or_skipped_never_reached_their_backend() -> None:
+    outcomes = {
+        "getWallet": common_pb2.STEP_OUTCOME_SUCCEEDED,
+        "createCase": common_pb2.STEP_OUTCOME_FAILED,
+        "redeemMiles": common_pb2.STEP_OUTCOME_TIMED_OUT,
+        "rebookReservation": common_pb2.STEP_OUTCOME_UNAVAILABLE,
+        "createWithdrawal": common_pb2.STEP_OUTCOME_REJECTED,
+        "addInteractionNote": common_pb2.STEP_OUTCOME_SKIPPED,
+    }
+    results = [common_pb2.StepResult(tool=tool, outcome=o) for tool, o in outcomes.items()]
+    assert sent_tools(results) == {"getWallet", "createCase", "redeemMiles", "rebookReservation"}
+    assert sent_tools([]) == frozenset()
