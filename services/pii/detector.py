@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.pii import entities as et
+from services.pii import wordlists
 from services.pii.addresses import find_addresses
 from services.pii.config import PatternSpec
 from services.pii.entities import Entity, resolve_overlaps
@@ -117,6 +118,7 @@ class Detector:
             for e in combine([*wanted, *shields], tagged)
             if self._reported(e)
             and not _person_holding_a_code(e)
+            and not _person_holding_a_locator(e, text)
             and not _address_from_a_quantity(e)
         ]
 
@@ -189,6 +191,43 @@ def _person_holding_a_code(entity: Entity) -> bool:
     """A "name" that holds a flight number ("Hi UA 123 is late"): the tagger's reading of a
     greeting's cue. Names hold no digits, and the code must reach the tools unmasked."""
     return entity.type == et.PERSON and _CODE_RE.search(entity.value) is not None
+
+
+# A booking's record locator: six capitals or digits, as airlines issue them ("ZGGJQS").
+_LOCATOR_RE = re.compile(r"[A-Z0-9]{6}")
+# What a customer writes before one: "PNR ZGGJQS", "booking code: NMVYHB", "reservation ...".
+_LOCATOR_CUES = ("pnr", "booking", "reservation", "confirmation", "locator", "reference", "ref")
+_LOCATOR_WORDS = frozenset((*_LOCATOR_CUES, "record", "code", "number", "no"))
+
+
+def _person_holding_a_locator(entity: Entity, text: str) -> bool:
+    """A "name" that is a record locator: after a booking's cue ("PNR NMVYHB", "booking code
+    ZGGJQS"), or a whole message of six capitals with at most one vowel and no given name
+    ("NMVYHB" answering "which reservation?"). The tagger reads such capitals as a surname;
+    masked, the code cannot reach the booking tools. Six capitals with more vowels ("JORDAN")
+    alone stay masked: a missed name leaks, an extra placeholder does not."""
+    if entity.type != et.PERSON:
+        return False
+    if _glued_to_digits(entity, text):
+        return True  # "MAX" of "PNR MAX2F8": a name holds no digits, nor is it glued to any
+    *lead, last = entity.value.split() or [""]
+    if not _LOCATOR_RE.fullmatch(last):
+        return False
+    if any(ch.isdigit() for ch in last):
+        return True
+    if lead:  # "PNR ZGGJQS", "Record locator NMVYHB" read as one name
+        return all(word.lower().strip(":#") in _LOCATOR_WORDS for word in lead)
+    if has_context(text, entity.start, _LOCATOR_CUES, 30):
+        return True
+    alone = text.strip(" \t\n.!?") == entity.value
+    vowels = sum(entity.value.count(v) for v in "AEIOU")
+    return alone and vowels <= 1 and entity.value.lower() not in wordlists.FIRST_NAMES
+
+
+def _glued_to_digits(entity: Entity, text: str) -> bool:
+    before = text[entity.start - 1] if entity.start > 0 else ""
+    after = text[entity.end] if entity.end < len(text) else ""
+    return before.isdigit() or after.isdigit()
 
 
 # An amount: thousands separated ("84,000"), or a number with its unit ("3 bags", "40 minutes").

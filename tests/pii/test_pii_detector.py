@@ -71,6 +71,8 @@ def found(detector: Detector, text: str, known_names: tuple[str, ...] = ()) -> s
         # Organisations the deployment names, short and long.
         ("Hello Delta, my flight is late", ("ORGANIZATION", "Delta")),
         ("I moved from Delta Dental last year", ("ORGANIZATION", "Delta Dental")),
+        # Six capitals after a name's cue are a name, whatever their shape.
+        ("My name is NMVYHB", ("PERSON", "NMVYHB")),
     ],
 )
 def test_finds(detector: Detector, text: str, expected: tuple[str, str]) -> None:
@@ -187,6 +189,12 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "Hi UA 123 is late",
         "Hello UA 123 status?",
         "Thanks, BA2490 was great",
+        # Record locators, letters only too: alone, after a cue, glued to digits.
+        "NMVYHB",
+        "PNR ZGGJQS",
+        "Record locator NMVYHB",
+        "my booking code is NMVYHB please",
+        "PNR MAX2F8",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
