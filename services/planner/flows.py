@@ -14,7 +14,11 @@ A flow file::
             question: Which flight is it? For example "UA 123".
           customer_id: {from: customer_id}  # from the request, never asked for
           date: {patterns: [...], required: false}
-          pnr: {patterns: [...], question: ..., lookup: '${steps.trips.reservations.only.pnr}'}
+          pnr:
+            patterns: [...]
+            answer_patterns: ['^\\W*([A-Z]{6})\\W*$']  # only while the flow waits for the slot
+            question: What is the reservation code?
+            lookup: '${steps.trips.reservations.only.pnr}'
         steps:
           - id: status
             tool: getFlightStatus          # an operationId of mocks/<backend>/openapi.yaml
@@ -32,7 +36,10 @@ value is an absent optional slot is left out) and ``${steps.<id>.<path>}`` at ex
 A slot with a ``lookup`` (one step reference) that the customer did not give is looked up instead
 of asked for, whenever the lookup step is planned (its ``when`` holds): its arguments then carry the
 reference, and the broker resolves it. With ``.only.`` in the path the value is used only when it is
-unambiguous; otherwise the steps needing it do not run and the reply asks, from the lookup's result.
+unambiguous; otherwise the steps needing it do not run and the reply asks, from the lookup's result:
+the slot is then still missing (:meth:`Flow.still_missing`) and the flow waits for it, as for a slot
+asked for before planning. ``answer_patterns`` are tried only while the flow waits for their slot
+(the turn answers its question), for a shape too loose to read from any message.
 Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``
 and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status}``: replies are grounded in step
 results and say in their own words what a failure means (by ``outcome`` and ``http_status``); a
@@ -48,7 +55,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -149,8 +156,13 @@ class SlotSpec(BaseModel):
         description="a step reference ${steps.<id>.<path>} that finds the value when the customer "
         "does not give it; the slot is asked for only when step <id> is not planned",
     )
+    answer_patterns: list[str] = Field(
+        default_factory=list,
+        description="patterns also tried while the flow waits for this slot (the message answers "
+        "its question): shapes too loose to read from any message, such as a bare code",
+    )
 
-    @field_validator("patterns")
+    @field_validator("patterns", "answer_patterns")
     @classmethod
     def _compile(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
@@ -238,6 +250,8 @@ class Flow:
     spec: FlowSpec
     _patterns: dict[str, list[re.Pattern[str]]] = field(repr=False)
     _synonyms: dict[str, dict[str, str]] = field(repr=False)
+    #: per slot, the patterns tried only on an answer to its question
+    _answer_patterns: dict[str, list[re.Pattern[str]]] = field(repr=False)
 
     def systems(self, tools: ToolIndex) -> int:
         """How many backends the flow's steps touch."""
@@ -252,8 +266,14 @@ class Flow:
     def required_slots(self) -> list[str]:
         return [name for name, slot in self.spec.slots.items() if slot.required]
 
-    def extract(self, text: str, customer_id: str = "") -> dict[str, str]:
-        """The slot values found in the (masked) text and the request."""
+    def extract(
+        self, text: str, customer_id: str = "", asked: Collection[str] = ()
+    ) -> dict[str, str]:
+        """The slot values found in the (masked) text and the request.
+
+        ``asked`` are the slots the flow waits for (it is pending on them): their
+        ``answer_patterns`` are tried too.
+        """
         found: dict[str, str] = {}
         for name, slot in self.spec.slots.items():
             patterns = self._patterns[name]
@@ -263,6 +283,8 @@ class Flow:
                 if not patterns or any(p.fullmatch(customer_id) for p in patterns):
                     found[name] = customer_id
                     continue
+            if name in asked:
+                patterns = [*patterns, *self._answer_patterns[name]]
             for pattern in patterns:
                 match = pattern.search(text)
                 if match is None:
@@ -274,19 +296,37 @@ class Flow:
                     break
         return found
 
-    def fill(self, known: Mapping[str, str], text: str, customer_id: str) -> dict[str, str]:
+    def fill(
+        self,
+        known: Mapping[str, str],
+        text: str,
+        customer_id: str,
+        asked: Collection[str] = (),
+    ) -> dict[str, str]:
         """Every known slot, updated with what this turn says (this turn's values win).
 
         Slots of other flows are kept, so the session remembers them for later turns.
         """
         forget = {name for name, slot in self.spec.slots.items() if not slot.remember}
         slots = {k: v for k, v in known.items() if v and k not in forget}
-        slots.update(self.extract(text, customer_id))
+        slots.update(self.extract(text, customer_id, asked))
         return slots
+
+    def awaited(self, known: Mapping[str, str]) -> list[str]:
+        """The required slots not known: what the flow waits for while it is pending.
+
+        A looked-up slot counts: the flow is pending on it only because its lookup left it open.
+        """
+        return [name for name in self.required_slots() if not known.get(name)]
+
+    def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
+        """Whether the text fills a slot the flow waits for (answers the question it asked)."""
+        awaited = self.awaited(known)
+        return any(name in awaited for name in self.extract(text, customer_id, awaited))
 
     def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
         """The required slots neither known nor looked up by a step of this turn's plan."""
-        unknown = [name for name in self.required_slots() if not slots.get(name)]
+        unknown = self.awaited(slots)
         if not any(self.spec.slots[name].lookup for name in unknown):
             return unknown
         looked_up = self._lookups(slots, self._planned(slots, customer_id))
@@ -327,6 +367,19 @@ class Flow:
             for name, slot in self.spec.slots.items()
             if slot.lookup and not slots.get(name) and _referenced_step(slot.lookup) in ids
         }
+
+    def still_missing(self, slots: Mapping[str, str], results: list[StepResult]) -> list[str]:
+        """The required slots a lookup of this plan left open: its step succeeded, but what it
+        found is not one value (``only`` over several items or none). The reply asks for them.
+        """
+        found = {r.step_id: r.result for r in results if r.ok}
+        return [
+            name
+            for name in self.awaited(slots)
+            if (lookup := self.spec.slots[name].lookup)
+            and _referenced_step(lookup) in found
+            and _looked_up(lookup, found) is None
+        ]
 
     def _types(self) -> dict[str, str]:
         return {name: slot.type for name, slot in self.spec.slots.items()}
@@ -477,7 +530,8 @@ def _load_file(path: Path, tools: ToolIndex) -> list[tuple[Flow | str, list[str]
         synonyms = {
             n: {k.casefold(): v for k, v in s.synonyms.items()} for n, s in spec.slots.items()
         }
-        loaded.append((Flow(name, document.industry, spec, patterns, synonyms), []))
+        answers = {n: [re.compile(p) for p in s.answer_patterns] for n, s in spec.slots.items()}
+        loaded.append((Flow(name, document.industry, spec, patterns, synonyms, answers), []))
     return loaded
 
 
@@ -492,6 +546,9 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
             errors.append(f"slot {name}: a time slot's patterns need a (?P<hour>...) group")
         if slot.lookup is not None:
             errors.extend(_lookup_errors(name, slot.lookup, spec))
+        if slot.answer_patterns and not (slot.required and slot.source == "text"):
+            # A flow waits only for required slots the customer gives.
+            errors.append(f"slot {name}: answer_patterns need a required slot filled from text")
     step_ids = [s.id for s in spec.steps]
     conditions = {s.id: s.when for s in spec.steps}
     for step in spec.steps:
@@ -558,6 +615,26 @@ def _structural(error: str) -> bool:
 def _referenced_step(reference: str) -> str:
     match = STEP_REFERENCE.fullmatch(reference)
     return match.group(1) if match else ""
+
+
+def _looked_up(reference: str, results: Mapping[str, Any]) -> Any:
+    """The value a lookup reference names in the results, or None where the tool-broker leaves it
+    unresolved (its rules, in :mod:`services.tool_broker.references`: ``only`` takes a list's
+    single item)."""
+    match = STEP_REFERENCE.fullmatch(reference)
+    if match is None or match.group(1) not in results:
+        return None
+    value: Any = results[match.group(1)]
+    for segment in match.group(2).split(".")[1:]:
+        if isinstance(value, dict) and segment in value:
+            value = value[segment]
+        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+            value = value[int(segment)]
+        elif isinstance(value, list) and segment == "only" and len(value) == 1:
+            value = value[0]
+        else:
+            return None
+    return value
 
 
 def _lookup_errors(name: str, lookup: str, spec: FlowSpec) -> list[str]:

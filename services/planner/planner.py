@@ -2,10 +2,13 @@
 
 Per turn:
 
-1. **Flow and slots.** The flow is the pending one when this turn fills one of its missing slots
-   (or the intent has no flow of its own), else the intent's. Slots are filled deterministically
-   from the masked text by the flow's patterns, over the session's known slots. Missing required
-   slots give a plan with ``missing_slots`` and no steps, whatever the tier: Compose asks for them.
+1. **Flow and slots.** The flow is the pending one when this turn fills one of the slots it waits
+   for (or the intent has no flow of its own), else the intent's. Slots are filled deterministically
+   from the masked text by the flow's patterns (and, for the slots a pending flow waits for, its
+   ``answer_patterns``), over the session's known slots. Missing required slots give a plan with
+   ``missing_slots`` and no steps, whatever the tier: Compose asks for them. A request marked
+   ``only_if_answered`` (a message the fallback ladder would clarify) gets the pending flow's plan
+   when it answers that flow's question, and an empty plan (no flow) otherwise.
 2. **Tier**, when a model is configured (the rule, in :func:`choose_tier`):
    - the request's ``tier`` ("fast" or "deep"), set by governance, wins;
    - else **deep** when the turn is multi-step: another intent is likely too, the intent has no
@@ -15,6 +18,10 @@ Per turn:
 3. **Fallback.** An unreachable model, or a deep plan still invalid after one repair, sends the turn
    to the embedded engine: the flow's own steps, ``tier = "embedded"`` and ``fallback_reason``
    saying why. With no model configured the embedded engine answers and nothing touches the network.
+4. **Still missing.** A slot the plan looked up rather than asked for (``lookup``) may come back
+   open: the lookup found several values or none. The embedded reply then asks for it, and Compose
+   names it (:class:`MissingSlots`, before the usage) so that the flow waits for the answer as if it
+   had been asked for before planning.
 
 **Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
 the message expresses (or a candidate at least ``multi_intent_confidence`` likely) adds its flow
@@ -45,7 +52,7 @@ from services.planner import telemetry
 from services.planner.config import PlannerSettings
 from services.planner.flows import Flow, FlowBook, Media, default_media
 from services.planner.llm import ModelUnavailable
-from services.planner.plans import Plan, Step, StepResult, Usage, renamed
+from services.planner.plans import MissingSlots, Plan, Step, StepResult, Usage, renamed
 from services.planner.tiers import Context, MediaSignal, ModelTiers, PlanRejected
 from services.planner.tools import ToolIndex
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -75,6 +82,8 @@ class PlanInput:
     pending_flow: str = ""
     #: every intent the message expresses, when it expresses several (in order)
     intents: list[str] = field(default_factory=list)
+    #: plan only if the text answers the pending flow's question; else an empty plan
+    only_if_answered: bool = False
 
     def also_meant(self, threshold: float) -> list[str]:
         """The intents beside the top one this turn should serve: those the classifier found
@@ -141,10 +150,20 @@ class Planner:
     async def _plan(self, request: PlanInput) -> AsyncIterator[Step | Plan]:
         if not request.intent:
             raise InvalidArgument("intent.name is required")
+        if request.only_if_answered:
+            pending = self.flows.get(request.pending_flow)
+            if pending is None or not pending.answers(
+                request.slots, request.text, request.customer_id
+            ):
+                yield self._final(request, [], "", EMBEDDED, dict(request.slots))
+                return
+            # An answer to the flow's question is one request: that flow's, nothing beside it.
+            request = replace(request, intent=pending.name, candidates=[], intents=[])
         flow = self._flow(request)
         slots = dict(request.slots)
         if flow is not None:
-            slots = flow.fill(request.slots, request.text, request.customer_id)
+            asked = flow.awaited(request.slots) if flow.name == request.pending_flow else []
+            slots = flow.fill(request.slots, request.text, request.customer_id, asked)
             missing = flow.missing(slots, request.customer_id)
             if missing:
                 yield self._final(request, [], flow.name, EMBEDDED, slots, missing=missing)
@@ -183,8 +202,10 @@ class Planner:
             yield step
         yield self._final(request, steps, name, EMBEDDED, slots, usage=usage, fallback=reason)
 
-    async def compose(self, request: ComposeInput) -> AsyncIterator[str | Media | Usage]:
-        """Text deltas, then rich media, then the usage (last)."""
+    async def compose(
+        self, request: ComposeInput
+    ) -> AsyncIterator[str | Media | MissingSlots | Usage]:
+        """Text deltas, then rich media, then the slots the reply asks for, then the usage."""
         plan = request.plan
         flow = self.flows.get(plan.flow.split(FLOW_SEPARATOR)[0])
         if plan.missing_slots:
@@ -204,10 +225,12 @@ class Planner:
                     yield Usage(model=self.tiers.settings.fast_model)
                     return
                 log.warning("composing on the embedded engine: %s", error)
-        text, media = self._embedded_reply(request)
+        text, media, missing = self._embedded_reply(request)
         yield text
         for element in media:
             yield element
+        if missing is not None:
+            yield missing
         yield Usage(model=EMBEDDED)
 
     def _flow(self, request: PlanInput) -> Flow | None:
@@ -215,9 +238,7 @@ class Planner:
         pending = self.flows.get(request.pending_flow) if request.pending_flow else None
         if pending is None or pending is own:
             return own
-        missing = pending.missing(request.slots, request.customer_id)
-        found = pending.extract(request.text, request.customer_id)
-        if own is None or any(name in found for name in missing):
+        if own is None or pending.answers(request.slots, request.text, request.customer_id):
             return pending
         return own
 
@@ -308,14 +329,18 @@ class Planner:
             steps += [renamed(s, names) for s in each.steps(own, request.customer_id)]
         return FLOW_SEPARATOR.join(f.name for f in flows), steps, merged
 
-    def _embedded_reply(self, request: ComposeInput) -> tuple[str, list[Media]]:
+    def _embedded_reply(
+        self, request: ComposeInput
+    ) -> tuple[str, list[Media], MissingSlots | None]:
+        """The flows' replies and media, and the first flow's slots its lookups left open."""
         plan = request.plan
         flows = [self.flows.get(name) for name in plan.flow.split(FLOW_SEPARATOR)]
         if plan.tier != EMBEDDED or not flows or None in flows:
-            return _generic_reply(plan, request.results, self.tools), []
+            return _generic_reply(plan, request.results, self.tools), [], None
         known = [f for f in flows if f is not None]
         texts: list[str] = []
         media: list[Media] = []
+        missing: MissingSlots | None = None
         for flow, names in zip(known, _step_names(known), strict=True):
             original = {new: old for old, new in names.items()}
             results = [
@@ -327,7 +352,10 @@ class Planner:
             texts.append(flow.reply(context))
             for element in flow.media(context, self.tools):
                 media.append(replace(element, step_id=names.get(element.step_id, element.step_id)))
-        return "\n\n".join(t for t in texts if t), media
+            open_slots = flow.still_missing(plan.slots, results)
+            if open_slots and missing is None:
+                missing = MissingSlots(flow=flow.name, slots=tuple(open_slots))
+        return "\n\n".join(t for t in texts if t), media, missing
 
     def _context(self, request: PlanInput, slots: dict[str, str]) -> Context:
         others = [name for name, _ in request.candidates if name != request.intent]

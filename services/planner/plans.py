@@ -57,6 +57,14 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class MissingSlots:
+    """The slots a flow's reply asks for after its plan ran (a lookup left them open)."""
+
+    flow: str
+    slots: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StepResult:
     """How one step ended, as the composer sees it (masked)."""
 

@@ -9,7 +9,7 @@ from grpc import aio
 
 from services.planner.flows import Media
 from services.planner.planner import ComposeInput, PlanInput, Planner
-from services.planner.plans import Plan, Step, StepResult, Usage
+from services.planner.plans import MissingSlots, Plan, Step, StepResult, Usage
 from services.runtime.convert import dict_to_struct, struct_to_dict
 from services.runtime.errors import InvalidArgument, Unavailable
 from switchboard.v1 import common_pb2, planner_pb2, planner_pb2_grpc
@@ -73,6 +73,9 @@ class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
                     yield planner_pb2.ComposeResponse(text_delta=item)
             elif isinstance(item, Media):
                 yield planner_pb2.ComposeResponse(rich_media=media_to_proto(item))
+            elif isinstance(item, MissingSlots):
+                missing = planner_pb2.MissingSlots(flow=item.flow, slots=item.slots)
+                yield planner_pb2.ComposeResponse(missing_slots=missing)
             elif isinstance(item, Usage):
                 yield planner_pb2.ComposeResponse(usage=usage_to_proto(item))
 
@@ -97,6 +100,7 @@ def plan_input(request: planner_pb2.PlanRequest) -> PlanInput:
         tier=request.tier,
         pending_flow=request.pending_flow,
         intents=list(request.intents),
+        only_if_answered=request.only_if_answered,
     )
 
 

@@ -2,6 +2,9 @@
 
 Stage 1 starts the session read, PII masking and the input policy check at once and classifies
 the intent while they are in flight. Nothing acts on the message before the input verdict is in.
+A flow left waiting for a slot (the session's pending flow) gets the next message when it answers
+the flow's question, even one the classifier cannot place on its own ("DMJ5SB"): the planner
+judges that (see ``TurnRunner._answer_to_pending``).
 Every failure of a dependency, and the turn's own deadline, lands on a deterministic safe path: a
 fallback event, a scripted reply, and the turn still ends with exactly one turn_completed.
 """
@@ -63,6 +66,15 @@ _FAILED_OUTCOMES = (
     common_pb2.STEP_OUTCOME_FAILED,
     common_pb2.STEP_OUTCOME_TIMED_OUT,
     common_pb2.STEP_OUTCOME_UNAVAILABLE,
+)
+
+#: routes by which the ladder asks the customer again, rather than refusing or handing off
+_ASKING_AGAIN = (governance_pb2.DECISION_ROUTE_CLARIFY, governance_pb2.DECISION_ROUTE_SAFE_FLOW)
+#: the ladder's reasons for a message the classifier could not place
+_UNPLACED = (
+    events_pb2.FALLBACK_REASON_OUT_OF_SCOPE,
+    events_pb2.FALLBACK_REASON_LOW_CONFIDENCE,
+    events_pb2.FALLBACK_REASON_AMBIGUOUS,
 )
 
 
@@ -130,6 +142,10 @@ class _Turn:
     confirmed: bool = False
     #: a plan this turn leaves waiting for the customer's confirmation
     pending_plan: common_pb2.Plan | None = None
+    #: the pending flow this turn answers, when it is not the intent the classifier found
+    answers_flow: str = ""
+    #: the flow and slots the reply asked for after the plan ran (a lookup left them open)
+    asked: planner_pb2.MissingSlots | None = None
 
     def facts(self) -> struct_pb2.Struct:
         """The session facts policy rules read."""
@@ -140,6 +156,11 @@ class _Turn:
         return dict_to_struct(
             {"identity_verified": verified, "customer_id": customer, "confirmed": self.confirmed}
         )
+
+    @property
+    def served_intent(self) -> str:
+        """The intent the reply serves: the pending flow's when the turn answers it."""
+        return self.answers_flow or (self.intent.name if self.intent is not None else "")
 
     def add_usage(self, usage: common_pb2.TokenUsage) -> None:
         self.usage.input_tokens += usage.input_tokens
@@ -237,17 +258,22 @@ def _carried(
 ) -> tuple[dict[str, str], str, common_pb2.Plan | None]:
     """The slots, pending flow and plan awaiting confirmation the turn leaves in the session.
 
-    A turn that planned sets slots and flow from its plan; one that did not keeps the session's
-    slots. A turn that failed is no answer: it also keeps the session's pending flow and the plan
-    waiting for the customer's word (re-running that plan after a "yes" is safe: its id keeps
-    the idempotency keys).
+    A turn that planned sets slots from its plan, and leaves its flow pending when the plan missed
+    slots or the reply asked for some after the plan ran (a lookup found several values or none);
+    one that did not plan keeps the session's slots. A turn that failed is no answer: it also keeps
+    the session's pending flow and the plan waiting for the customer's word (re-running that plan
+    after a "yes" is safe: its id keeps the idempotency keys).
     """
     pending_plan = turn.pending_plan
     if turn.failed and pending_plan is None and session is not None and session.pending_plan.steps:
         pending_plan = session.pending_plan
     plan = turn.plan
     if plan is not None:
-        return dict(plan.slots), plan.flow if plan.missing_slots else "", pending_plan
+        if plan.missing_slots:
+            pending = plan.flow
+        else:
+            pending = turn.asked.flow if turn.asked is not None else ""
+        return dict(plan.slots), pending, pending_plan
     if session is None:
         return {}, "", pending_plan
     return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan
@@ -367,11 +393,18 @@ class TurnRunner:
         for verdict in decision.matched:
             if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
                 await turn.verdict(verdict)
-        if decision.route != governance_pb2.DECISION_ROUTE_PROCEED:
-            await self._off_path(turn, decision)
-            return
-        async with _Stage(turn, "plan"):
-            plan = await self._plan(turn, decision.tier)
+        if decision.route == governance_pb2.DECISION_ROUTE_PROCEED:
+            async with _Stage(turn, "plan"):
+                plan = await self._plan(turn, decision.tier)
+        else:
+            answer = await self._answer_to_pending(turn, decision)
+            if answer is None:
+                await self._off_path(turn, decision)
+                return
+            plan = answer
+        pending = turn.session.pending_flow
+        if pending and plan.flow == pending and pending != turn.intent.name:
+            turn.answers_flow = pending
         turn.plan = plan
         await turn.send(turn.events.plan(plan))
         for usage in plan.usage:
@@ -613,6 +646,27 @@ class TurnRunner:
             self._read_only_tools = frozenset(t.name for t in catalogue.tools if t.read_only)
             return self._read_only_tools
 
+    async def _answer_to_pending(
+        self, turn: _Turn, decision: governance_pb2.DecideResponse
+    ) -> common_pb2.Plan | None:
+        """The pending flow's plan, when a message the ladder would clarify answers its question.
+
+        A bare answer ("DMJ5SB", "UA 123") is no request of its own, so the classifier reads it
+        as out of scope or cannot choose; whether it fills a slot the pending flow waits for is
+        the planner's to say (from the flow's patterns). A refusal or a hand-off always stands,
+        and a message that answers nothing is clarified as the ladder decided.
+        """
+        assert turn.session is not None
+        if (
+            not turn.session.pending_flow
+            or decision.route not in _ASKING_AGAIN
+            or decision.fallback.reason not in _UNPLACED
+        ):
+            return None
+        async with _Stage(turn, "plan"):
+            plan = await self._plan(turn, decision.tier, only_if_answered=True)
+        return plan if plan.flow else None
+
     async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:
         if decision.HasField("fallback"):
             await turn.fall_back(decision.fallback)
@@ -625,7 +679,9 @@ class TurnRunner:
             await turn.send(turn.events.handoff(turn.handoff))
         await turn.say(decision.message)
 
-    async def _plan(self, turn: _Turn, tier: str) -> common_pb2.Plan:
+    async def _plan(
+        self, turn: _Turn, tier: str, *, only_if_answered: bool = False
+    ) -> common_pb2.Plan:
         assert turn.intent is not None and turn.session is not None
         session = turn.session
         request = planner_pb2.PlanRequest(
@@ -640,6 +696,7 @@ class TurnRunner:
             tier=tier,
             pending_flow=session.pending_flow,
             intents=turn.intent.intents if len(turn.intent.intents) > 1 else [],
+            only_if_answered=only_if_answered,
         )
         plan: common_pb2.Plan | None = None
         # Read the stream to its end (the plan is its last message), so the call closes now.
@@ -688,7 +745,7 @@ class TurnRunner:
                 turn_id=turn.input.turn_id,
                 text=turn.masked_text,
                 intent=common_pb2.IntentScore(
-                    name=turn.intent.name, confidence=turn.intent.confidence
+                    name=turn.served_intent, confidence=turn.intent.confidence
                 ),
                 plan=turn.plan,
                 results=turn.results,
@@ -703,7 +760,7 @@ class TurnRunner:
             yield governance_pb2.CheckOutputRequest(
                 session_id=turn.input.session_id,
                 turn_id=turn.input.turn_id,
-                intent=turn.intent.name if turn.intent else "",
+                intent=turn.served_intent,
                 session=turn.facts(),
             )
             try:
@@ -713,6 +770,8 @@ class TurnRunner:
                         yield governance_pb2.CheckOutputRequest(text=item.text_delta)
                     elif kind == "rich_media":
                         await turn.send(turn.events.rich_media(item.rich_media))
+                    elif kind == "missing_slots":
+                        turn.asked = item.missing_slots
                     elif kind == "usage":
                         turn.add_usage(item.usage)
             except DependencyFailure as failure:

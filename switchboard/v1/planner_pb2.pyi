@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PlanRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "text", "intent", "candidates", "slots", "customer_id", "history", "tier", "pending_flow", "intents")
+    __slots__ = ("session_id", "turn_id", "text", "intent", "candidates", "slots", "customer_id", "history", "tier", "pending_flow", "intents", "only_if_answered")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class PlanRequest(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     PENDING_FLOW_FIELD_NUMBER: _ClassVar[int]
     INTENTS_FIELD_NUMBER: _ClassVar[int]
+    ONLY_IF_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     text: str
@@ -38,7 +39,8 @@ class PlanRequest(_message.Message):
     tier: str
     pending_flow: str
     intents: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., tier: _Optional[str] = ..., pending_flow: _Optional[str] = ..., intents: _Optional[_Iterable[str]] = ...) -> None: ...
+    only_if_answered: bool
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., tier: _Optional[str] = ..., pending_flow: _Optional[str] = ..., intents: _Optional[_Iterable[str]] = ..., only_if_answered: _Optional[bool] = ...) -> None: ...
 
 class PlanResponse(_message.Message):
     __slots__ = ("step", "plan")
@@ -65,11 +67,21 @@ class ComposeRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.StepResult, _Mapping]]] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
-    __slots__ = ("text_delta", "rich_media", "usage")
+    __slots__ = ("text_delta", "rich_media", "usage", "missing_slots")
     TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
     RICH_MEDIA_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    MISSING_SLOTS_FIELD_NUMBER: _ClassVar[int]
     text_delta: str
     rich_media: _common_pb2.RichMedia
     usage: _common_pb2.TokenUsage
-    def __init__(self, text_delta: _Optional[str] = ..., rich_media: _Optional[_Union[_common_pb2.RichMedia, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.TokenUsage, _Mapping]] = ...) -> None: ...
+    missing_slots: MissingSlots
+    def __init__(self, text_delta: _Optional[str] = ..., rich_media: _Optional[_Union[_common_pb2.RichMedia, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.TokenUsage, _Mapping]] = ..., missing_slots: _Optional[_Union[MissingSlots, _Mapping]] = ...) -> None: ...
+
+class MissingSlots(_message.Message):
+    __slots__ = ("flow", "slots")
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    SLOTS_FIELD_NUMBER: _ClassVar[int]
+    flow: str
+    slots: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, flow: _Optional[str] = ..., slots: _Optional[_Iterable[str]] = ...) -> None: ...

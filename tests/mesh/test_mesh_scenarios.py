@@ -15,7 +15,16 @@ from mocks.common.faults import FaultConfig, FaultSpec, Latency
 from services.mesh import Mesh
 from services.runtime.server import GrpcServer
 from services.session.service import build as build_session
-from switchboard.v1 import common_pb2, events_pb2, router_pb2, router_pb2_grpc
+from switchboard.v1 import (
+    common_pb2,
+    events_pb2,
+    pii_pb2,
+    pii_pb2_grpc,
+    router_pb2,
+    router_pb2_grpc,
+    session_pb2,
+    session_pb2_grpc,
+)
 
 STORM = (
     "My flight tomorrow got cancelled because of the storm — get me on the next one and use my "
@@ -42,6 +51,22 @@ def finished(events: list[events_pb2.TurnEvent]) -> dict[str, common_pb2.StepRes
 
 def reply(events: list[events_pb2.TurnEvent]) -> str:
     return events[-1].turn_completed.reply
+
+
+def pending_flow(mesh: Mesh, session: str) -> str:
+    """The flow the session holds waiting for the customer's answer."""
+    with grpc.insecure_channel(mesh.target("session")) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        request = session_pb2.GetSessionRequest(session_id=session)
+        return stub.GetSession(request, timeout=10).session.pending_flow
+
+
+def masked(mesh: Mesh, text: str) -> str:
+    """The text as the pii service masks it (in a session of its own)."""
+    with grpc.insecure_channel(mesh.target("pii")) as channel:
+        stub = pii_pb2_grpc.PiiServiceStub(channel)
+        request = pii_pb2.RedactRequest(session_id="masking-probe", text=text)
+        return stub.Redact(request, timeout=10).text
 
 
 def calls(mesh: Mesh, backend: str, *operations: str) -> list[Any]:
@@ -258,3 +283,53 @@ def test_two_requests_are_answered_in_the_order_the_customer_raised_them(mesh: M
     status, balance = reply(events).split("\n\n")
     assert "flight UA123" in status and "cancelled" in status
     assert "Gold tier" in balance and "miles" in balance
+
+
+def test_the_code_alone_answers_which_reservation_on_the_next_turn(mesh: Mesh) -> None:
+    world = mesh.mocks.world
+    # A customer with two confirmed trips, one under a code of letters only (the booking mock
+    # issues such codes). The pii service reads some of those as names and masks them, which
+    # nothing after it can undo: this test is about the turn after the question, so it takes a
+    # code the service leaves alone.
+    customer, code = next(
+        (customer, trip.pnr)
+        for customer in sorted(world.customers)
+        if len(trips := [r for r in world.reservations_of(customer) if r.status == "confirmed"])
+        == 2
+        for trip in trips
+        if trip.pnr.isalpha() and masked(mesh, trip.pnr) == trip.pnr
+    )
+    asked = turn(mesh, "which-1", "give me seat 12C", customer)
+    assert "Which one is it?" in reply(asked) and code in reply(asked), reply(asked)
+    assert pending_flow(mesh, "which-1") == "seat_selection"
+
+    backend_of(mesh.mocks.apps["booking"]).log.clear()
+    answered = turn(mesh, "which-1", code, customer)
+    assert not [e for e in answered if e.WhichOneof("event") == "fallback"], reply(answered)
+    (plan,) = [e.plan.plan for e in answered if e.WhichOneof("event") == "plan"]
+    assert plan.flow == "seat_selection" and plan.slots["pnr"] == code
+    results = finished(answered)
+    for tool in ("getReservation", "getSeatMap"):
+        assert results[tool].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, results[tool].error
+    assert f"(reservation {code})" in reply(answered), reply(answered)
+    # The seat named when the question was asked is not replayed: no seat was assigned.
+    assert not calls(mesh, "booking", "assignSeat")
+    assert pending_flow(mesh, "which-1") == ""
+
+
+def test_an_answer_the_classifier_cannot_place_is_served_as_the_flow_that_asked(
+    mesh: Mesh,
+) -> None:
+    asked = turn(mesh, "which-2", "what's the status of my flight?", "")
+    assert reply(asked).startswith("Which flight is it?")
+    answered = turn(mesh, "which-2", "UA 123", "")
+    status = finished(answered)["getFlightStatus"]
+    assert status.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, status.error
+    assert "UA123" in reply(answered) and "cancelled" in reply(answered), reply(answered)
+
+    # The output checks govern the answer as the flow's intent: the benefits disclaimer comes.
+    asked = turn(mesh, "which-3", "Is the member eligible for a crown next Tuesday?", "P-7001")
+    assert reply(asked).startswith("What is the member's id?")
+    answered = turn(mesh, "which-3", "M-3001", "P-7001")
+    assert finished(answered)["checkEligibility"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert "eligible" in reply(answered) and "not a guarantee of payment" in reply(answered)

@@ -209,6 +209,54 @@ def test_a_reservation_code_is_looked_up_for_a_known_customer_and_asked_for_othe
         assert (named[0].tool, named[0].arguments) == ("getReservation", {"pnr": "SBX7Q2"})
 
 
+@pytest.mark.parametrize("intent", ["cancel_reservation", "seat_selection", "boarding_pass"])
+def test_a_code_of_letters_only_is_read_after_a_cue_or_as_the_answer_to_its_question(
+    book: FlowBook, intent: str
+) -> None:
+    flow = book.get(intent)
+    assert flow is not None
+    code = "ZGGJQS"  # the booking mock issues codes of letters only
+    cued = ["reservation ZGGJQS", "Booking code: ZGGJQS", "my booking is ZGGJQS please"]
+    for text in cued:
+        assert flow.extract(text).get("pnr") == code, text
+    answers = ["ZGGJQS", "it's ZGGJQS.", "ZGGJQS please"]
+    for text in answers:
+        assert "pnr" not in flow.extract(text), text  # a message like any other
+        assert flow.extract(text, asked=["pnr"]).get("pnr") == code, text
+        assert flow.answers({}, text, "C-1001"), text
+    # Words typed in capitals and flight numbers are no code, whether asked for or not.
+    for text in ["THANKS", "HELLO", "OK THANKS", "MY BOOKING PLEASE", "UA1234", "on UA 457"]:
+        assert "pnr" not in flow.extract(text, asked=["pnr"]), text
+        assert not flow.answers({}, text, "C-1001"), text
+    # Known already, the code is not waited for: a later message is no answer.
+    assert not flow.answers({"pnr": "SBX7Q2"}, code, "C-1001")
+
+
+def test_answer_patterns_belong_to_a_required_slot_from_text(
+    tmp_path: Path, tools: ToolIndex
+) -> None:
+    (tmp_path / "answers.yaml").write_text(
+        """
+industry: airline
+flows:
+  boarding_pass:
+    slots:
+      pnr: {patterns: ['([A-Z0-9]{6})'], question: 'Which code?', answer_patterns: ['^(\\w+)$']}
+      flight: {patterns: ['(UA[0-9]+)'], required: false, answer_patterns: ['^(\\w+)$']}
+    steps:
+      - {id: trip, tool: getReservation, arguments: {pnr: '${slots.pnr}'}}
+    replies:
+      - {text: 'Done.'}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        FlowBook.load(tmp_path, tools)
+    message = raised.value.message
+    assert "slot flight: answer_patterns need a required slot filled from text" in message
+    assert "slot pnr" not in message
+
+
 @pytest.fixture(scope="module")
 def booking(loop_thread: LoopThread) -> Iterator[MockCluster]:
     settings = MocksSettings(ports={"booking": 0}, customers=50, members=10)

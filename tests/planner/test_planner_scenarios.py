@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from services.catalogue import Catalogue
 from services.config import load_settings
 from services.planner.flows import FlowBook, Media
 from services.planner.planner import ComposeInput, PlanInput, Planner
-from services.planner.plans import Plan, StepResult
+from services.planner.plans import MissingSlots, Plan, StepResult
 from services.planner.tools import ToolIndex
 from services.tool_broker.references import UnresolvedReference, resolve
 
@@ -56,6 +57,8 @@ class Turn:
         self, loop: LoopThread, planner: Planner, catalogue: Catalogue, world: MockCluster
     ):
         self.loop, self.planner, self.catalogue, self.world = loop, planner, catalogue, world
+        #: the slots the last reply asked for after its plan ran, as Compose named them
+        self.asked: MissingSlots | None = None
 
     def __call__(self, request: PlanInput) -> tuple[Plan, list[StepResult], str, list[Media]]:
         plan = self.loop.run(self._plan(request))
@@ -70,6 +73,9 @@ class Turn:
 
     async def _compose(self, request: ComposeInput) -> tuple[str, list[Media]]:
         items = [item async for item in self.planner.compose(request)]
+        asked = [i for i in items if isinstance(i, MissingSlots)]
+        assert len(asked) <= 1, items
+        self.asked = asked[0] if asked else None
         text = "".join(i for i in items if isinstance(i, str))
         return text, [i for i in items if isinstance(i, Media)]
 
@@ -446,3 +452,69 @@ def test_a_boarding_pass_that_cannot_be_issued_is_explained_in_our_words(
     _, reply = _boarding_pass(turn, "can I have my boarding pass?", customer)
     assert reply.startswith(f"Check-in for flight {segment.flight_number} isn't open yet")
     assert f"at {departure:%H:%M} UTC" in reply
+
+
+def test_the_code_alone_answers_which_reservation_and_the_seat_asked_for_is_not_replayed(
+    turn: Turn, world: MockCluster
+) -> None:
+    assert world.world is not None
+    customer, code = next(
+        (customer, trip.pnr)
+        for customer in sorted(world.world.customers)
+        if len(trips := _confirmed(world, customer)) == 2
+        and len({t.segments[0].flight_number for t in trips}) == 2
+        for trip in trips
+        if trip.pnr.isalpha()  # a code of letters only, read from a bare answer all the same
+    )
+    plan, results, reply, _ = turn(
+        PlanInput(intent="seat_selection", text="give me seat 12C", customer_id=customer)
+    )
+    assert "Which one is it?" in reply and code in reply
+    assert "assignSeat" not in [r.tool for r in results if r.ok]
+    # The lookup found two: the reply asks, and the flow waits for the code like any slot asked.
+    assert turn.asked == MissingSlots(flow="seat_selection", slots=("pnr",))
+
+    # Alone the code means nothing to the classifier; it answers the flow's question.
+    answer = PlanInput(
+        intent="out_of_scope",
+        text=code,
+        customer_id=customer,
+        slots=plan.slots,
+        pending_flow="seat_selection",
+        only_if_answered=True,
+    )
+    plan, results, reply, _ = turn(answer)
+    assert plan.flow == "seat_selection" and plan.slots["pnr"] == code
+    # The seat named on the turn that asked triggers an action: it is not replayed.
+    assert [r.tool for r in results] == ["getReservation", "getSeatMap"]
+    assert all(r.ok for r in results), results
+    assert f"(reservation {code})" in reply and turn.asked is None
+    # Read as another request (the classifier may guess one for a bare code), it still answers.
+    plan, _, _, _ = turn(replace(answer, intent="rebook_flight", only_if_answered=False))
+    assert plan.flow == "seat_selection" and plan.slots["pnr"] == code
+
+    # Anything else the classifier cannot place is no answer: nothing is planned.
+    for text in ("THANKS", "what's the capital of France?", "UA1234"):
+        plan, results, _, _ = turn(replace(answer, text=text))
+        assert (plan.flow, plan.steps, results) == ("", [], []), text
+
+
+def test_with_no_trip_found_the_code_is_asked_for_and_waited_for(turn: Turn) -> None:
+    turn(PlanInput(intent="boarding_pass", text="my boarding pass please", customer_id="C-1002"))
+    assert turn.asked == MissingSlots(flow="boarding_pass", slots=("pnr",))
+    # One trip found: nothing is left to ask.
+    turn(PlanInput(intent="boarding_pass", text="boarding pass for K4M9TZ", customer_id="C-1005"))
+    assert turn.asked is None
+
+
+def test_a_code_of_letters_only_is_read_after_a_cue(turn: Turn, world: MockCluster) -> None:
+    assert world.world is not None
+    trip = next(r for r in world.world.reservations.values() if r.pnr.isalpha())
+    for text in (f"I'd like a window seat on reservation {trip.pnr}", f"Booking code: {trip.pnr}"):
+        plan, results, reply, _ = turn(PlanInput(intent="seat_selection", text=text))
+        assert plan.missing_slots == [] and plan.slots["pnr"] == trip.pnr, text
+        assert results[0].tool == "getReservation" and results[0].ok, results
+        assert f"reservation {trip.pnr}" in reply
+    # Without a cue, and with no question waiting, six capitals are no code.
+    plan, _, reply, _ = turn(PlanInput(intent="seat_selection", text=f"a seat on {trip.pnr}"))
+    assert plan.missing_slots == ["pnr"] and reply.startswith("What is the reservation code?")
