@@ -195,8 +195,7 @@ class Ladder:
         session: Mapping[str, Any],
         verdicts: Sequence[Verdict],
     ) -> Decision:
-        before = session.get("fallbacks_in_a_row", 0)
-        before = before if isinstance(before, int) and not isinstance(before, bool) else 0
+        before = _count(session.get("fallbacks_in_a_row", 0))
         if before >= policy.handoff_after:
             route = Route.HANDOFF
             detail += f"; {before} fallbacks in a row"
@@ -221,3 +220,11 @@ class Ladder:
         return Decision(
             route, fallback=fallback, message=policy.safe_flow_message, verdicts=tuple(verdicts)
         )
+
+
+def _count(value: Any) -> int:
+    """A count from the session facts: they arrive as a protobuf Struct, whose numbers are
+    floats ("2.0"); anything that is not a whole, non-negative number counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if value >= 0 and float(value).is_integer() else 0

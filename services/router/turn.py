@@ -154,7 +154,13 @@ class _Turn:
             verified = _verified_in_session(self.session, self.input.customer_id)
         customer = self.input.customer_id or (self.session.customer_id if self.session else "")
         return dict_to_struct(
-            {"identity_verified": verified, "customer_id": customer, "confirmed": self.confirmed}
+            {
+                "identity_verified": verified,
+                "customer_id": customer,
+                "confirmed": self.confirmed,
+                # The ladder escalates by it: clarify, then the safe flow, then a hand-off.
+                "fallbacks_in_a_row": self.session.fallbacks_in_a_row if self.session else 0,
+            }
         )
 
     @property

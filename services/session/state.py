@@ -10,10 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from services.runtime.errors import Aborted
-from switchboard.v1 import common_pb2, session_pb2
+from switchboard.v1 import common_pb2, events_pb2, session_pb2
 
 CUSTOMER = "customer"
 ASSISTANT = "assistant"
+#: the ladder's safe paths: a turn that ends on one of them did not serve the customer's request
+_LADDER_ACTIONS = (
+    events_pb2.FALLBACK_ACTION_CLARIFY,
+    events_pb2.FALLBACK_ACTION_SAFE_FLOW,
+    events_pb2.FALLBACK_ACTION_HANDOFF,
+)
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,10 @@ def apply_turn(
         session.customer_id = write.customer_id
     if write.identity_verified is not None:
         session.identity_verified = write.identity_verified
+    if any(f.action in _LADDER_ACTIONS for f in write.turn.fallbacks):
+        session.fallbacks_in_a_row += 1
+    else:
+        session.fallbacks_in_a_row = 0
     if write.identity_lookup is not None and write.identity_lookup.customer_id:
         session.identity_lookup.CopyFrom(write.identity_lookup)
     else:

@@ -25,7 +25,7 @@ TURN_STATUS_FAILED: TurnStatus
 TURN_STATUS_CANCELLED: TurnStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup")
+    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class Session(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     PENDING_PLAN_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    FALLBACKS_IN_A_ROW_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: int
     customer_id: str
@@ -55,7 +56,8 @@ class Session(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     pending_plan: _common_pb2.Plan
     identity_lookup: IdentityLookup
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ...) -> None: ...
+    fallbacks_in_a_row: int
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ...) -> None: ...
 
 class IdentityLookup(_message.Message):
     __slots__ = ("customer_id", "checked_at")

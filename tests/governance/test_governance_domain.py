@@ -132,9 +132,22 @@ def _ladder(policy: PolicySet = POLICY) -> Ladder:
 
 @pytest.mark.parametrize(
     ("before", "route"),
-    [(0, Route.CLARIFY), (1, Route.SAFE_FLOW), (2, Route.HANDOFF), (5, Route.HANDOFF)],
+    [
+        (0, Route.CLARIFY),
+        (1, Route.SAFE_FLOW),
+        (2, Route.HANDOFF),
+        (5, Route.HANDOFF),
+        # As the facts arrive from a protobuf Struct: numbers are floats.
+        (1.0, Route.SAFE_FLOW),
+        (2.0, Route.HANDOFF),
+        # Not a count: as if none.
+        (True, Route.CLARIFY),
+        (-1, Route.CLARIFY),
+        (1.5, Route.CLARIFY),
+        ("2", Route.CLARIFY),
+    ],
 )
-def test_repeated_fallbacks_climb_the_ladder(before: int, route: Route) -> None:
+def test_repeated_fallbacks_climb_the_ladder(before: object, route: Route) -> None:
     intent = Intent("flight_status", 0.3, (("flight_status", 0.3), ("baggage_policy", 0.25)))
     decision = _ladder().decide(intent, [], {"fallbacks_in_a_row": before})
     assert decision.route is route

@@ -11,7 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.mesh import START_ORDER, Mesh
-from switchboard.v1 import common_pb2, router_pb2, router_pb2_grpc
+from switchboard.v1 import common_pb2, events_pb2, router_pb2, router_pb2_grpc
 
 FLIGHT_QUESTION = "Is flight UA 123 on time?"
 
@@ -217,3 +217,23 @@ def test_concurrent_turns_of_one_session_are_both_recorded(mesh: Mesh) -> None:
         first[0].event.turn_id,
         second[0].event.turn_id,
     }
+
+
+def test_repeated_fallbacks_climb_the_ladder_to_a_handoff(mesh: Mesh) -> None:
+    # Messages no intent covers: the ladder's first answer, then its second, then a person.
+    actions = []
+    for i, text in enumerate(
+        ["What's the weather on Mars?", "Tell me a joke about penguins", "Who won the chess?"]
+    ):
+        responses = send_turn(mesh, session_id="ladder-1", text=text)
+        (fallback,) = of_kind(responses, "fallback")
+        actions.append(fallback.action)  # type: ignore[attr-defined]
+        if i == 2:
+            (handoff,) = of_kind(responses, "handoff")
+            assert handoff.queue  # type: ignore[attr-defined]
+    assert actions[1:] == [events_pb2.FALLBACK_ACTION_SAFE_FLOW, events_pb2.FALLBACK_ACTION_HANDOFF]
+    # A served turn starts the count again.
+    assert not of_kind(send_turn(mesh, session_id="ladder-1", text=FLIGHT_QUESTION), "fallback")
+    responses = send_turn(mesh, session_id="ladder-1", text="What's the weather on Mars?")
+    (fallback,) = of_kind(responses, "fallback")
+    assert fallback.action != events_pb2.FALLBACK_ACTION_HANDOFF  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from services.session.sessions import Sessions
 from services.session.sqlite_store import SqliteSessionStore
 from services.session.state import TurnWrite
 from services.session.store import SessionStore
-from switchboard.v1 import session_pb2
+from switchboard.v1 import events_pb2, session_pb2
 
 pytestmark = pytest.mark.asyncio
 
@@ -135,6 +135,28 @@ async def test_a_verification_does_not_pass_to_another_customer(sessions: Sessio
         "s1", 3, write("t4", customer_id="C-2", identity_verified=True)
     )
     assert verified.identity_verified
+
+
+async def test_fallbacks_in_a_row_count_the_ladders_turns_until_one_is_served(
+    sessions: Sessions,
+) -> None:
+    def fallen(turn_id: str, action: int) -> TurnWrite:
+        written = write(turn_id)
+        written.turn.fallbacks.add(action=action)  # type: ignore[arg-type]
+        return written
+
+    clarified = await sessions.append("s1", 0, fallen("t1", events_pb2.FALLBACK_ACTION_CLARIFY))
+    assert clarified.fallbacks_in_a_row == 1
+    safe = await sessions.append("s1", 1, fallen("t2", events_pb2.FALLBACK_ACTION_SAFE_FLOW))
+    assert safe.fallbacks_in_a_row == 2
+    # The model was down but the embedded engine served the request: not the ladder's.
+    served = await sessions.append(
+        "s1", 2, fallen("t3", events_pb2.FALLBACK_ACTION_EMBEDDED_ENGINE)
+    )
+    assert served.fallbacks_in_a_row == 0
+    again = await sessions.append("s1", 3, fallen("t4", events_pb2.FALLBACK_ACTION_HANDOFF))
+    assert again.fallbacks_in_a_row == 1
+    assert (await sessions.append("s1", 4, write("t5"))).fallbacks_in_a_row == 0
 
 
 async def test_a_created_session_takes_its_first_turn_at_version_0(sessions: Sessions) -> None:

@@ -110,8 +110,12 @@ type Session struct {
 	// again for a short time after checked_at (the router's identity_cache_ttl_s). Absent when
 	// there is none, or when a turn since may have changed the customer's state.
 	IdentityLookup *IdentityLookup `protobuf:"bytes,11,opt,name=identity_lookup,json=identityLookup,proto3" json:"identity_lookup,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// fallbacks_in_a_row counts the latest turns, one after another, that ended on the fallback
+	// ladder (a clarification, the safe flow or a hand-off); a turn served otherwise resets it. The
+	// ladder escalates by it: clarify once, then the safe flow, then a hand-off.
+	FallbacksInARow int32 `protobuf:"varint,12,opt,name=fallbacks_in_a_row,json=fallbacksInARow,proto3" json:"fallbacks_in_a_row,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -219,6 +223,13 @@ func (x *Session) GetIdentityLookup() *IdentityLookup {
 		return x.IdentityLookup
 	}
 	return nil
+}
+
+func (x *Session) GetFallbacksInARow() int32 {
+	if x != nil {
+		return x.FallbacksInARow
+	}
+	return 0
 }
 
 // IdentityLookup is a look-up of a customer's identity state (the router's identity check
@@ -948,7 +959,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xc8\x04\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xf5\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -964,7 +975,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x127\n" +
 	"\fpending_plan\x18\n" +
 	" \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
-	"\x0fidentity_lookup\x18\v \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x1a8\n" +
+	"\x0fidentity_lookup\x18\v \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12+\n" +
+	"\x12fallbacks_in_a_row\x18\f \x01(\x05R\x0ffallbacksInARow\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
