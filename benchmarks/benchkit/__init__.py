@@ -3,7 +3,7 @@
 A package (not a ``benchmarks/*.py`` file) so that ``make bench`` does not run it as a benchmark.
 """
 
-from benchkit.procstats import ProcessSample, cpu_seconds, find_processes, rss_kib
+from benchkit.procstats import ProcessSample, cpu_seconds, find_processes, memory_kib, rss_kib
 from benchkit.stats import Summary, percentile, summarize
 from benchkit.up import UpMesh, free_ports
 
@@ -14,6 +14,7 @@ __all__ = [
     "cpu_seconds",
     "find_processes",
     "free_ports",
+    "memory_kib",
     "percentile",
     "rss_kib",
     "summarize",

@@ -66,6 +66,24 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
+#: /proc/<pid>/status fields of a process's memory: resident now (anonymous, file-backed, shared
+#: memory), and the resident peak since it started.
+MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM")
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """A process's :data:`MEMORY_FIELDS` in KiB (empty if the process is gone)."""
+    fields: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in MEMORY_FIELDS:
+                fields[key] = int(value.split()[0])
+    except OSError:
+        return {}
+    return fields
+
+
 @dataclass(frozen=True)
 class ProcessSample:
     """CPU seconds and RSS of a set of processes at one moment."""

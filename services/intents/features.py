@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper
+from safetensors import safe_open
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
@@ -43,10 +44,13 @@ from services.intents.encoder import (
 from services.intents.onnx_graph import (
     ATTENTION_MASK,
     INPUT_IDS,
+    WORD_EMBEDDINGS,
     BertShape,
     build_minilm_graph,
     inference_session,
+    safetensors_initializer,
 )
+from services.runtime.memory import release_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +100,16 @@ def _layer_name(layer: int) -> str:
 
 
 def layer_pooling_graph(
-    weights: dict[str, FloatArray], shape: BertShape, layers: Sequence[int]
+    weights: dict[str, FloatArray],
+    shape: BertShape,
+    layers: Sequence[int],
+    *,
+    word_embeddings: TensorProto | None = None,
 ) -> onnx.ModelProto:
     """The encoder graph whose only output is the masked token mean of each of ``layers``,
-    concatenated: ``(batch, len(layers) * hidden)``, not yet normalised."""
-    model = build_minilm_graph(weights, shape)
+    concatenated: ``(batch, len(layers) * hidden)``, not yet normalised. ``word_embeddings`` as
+    for :func:`~services.intents.onnx_graph.build_minilm_graph`."""
+    model = build_minilm_graph(weights, shape, word_embeddings=word_embeddings)
     graph = model.graph
     produced = {output for node in graph.node for output in node.output}
     missing = [_layer_name(i) for i in layers if _layer_name(i) not in produced]
@@ -139,17 +148,60 @@ def layer_pooling_graph(
     return model
 
 
+# onnxruntime's CPU arena keeps the largest working set any run has needed, for good: 30-35 KiB
+# per word piece of that run (~16 MiB after the start's batches of 32 training utterances,
+# 68 MiB after six clauses of 256 pieces). After an encode() with a run over more pieces than one
+# full-length message, the arena is shrunk and what it freed handed back to the OS (~1 ms, and
+# the arena grows again on the next such run); one message at a time keeps reusing it (~7 MiB).
+_RELEASE_AFTER_PIECES = 256
+
+
 class _OnnxPooler:
     def __init__(
-        self, weights: dict[str, FloatArray], shape: BertShape, layers: Sequence[int], threads: int
+        self, weights_path: Path, shape: BertShape, layers: Sequence[int], threads: int
     ) -> None:
-        self._session: Any = inference_session(layer_pooling_graph(weights, shape, layers), threads)
+        import onnxruntime  # type: ignore[import-untyped]
+
+        # The word table stays in the file: the session maps it (45 MiB of the 87 MiB of
+        # weights; see onnx_graph's docstring) instead of holding a copy.
+        with safe_open(str(weights_path), framework="numpy") as tensors:
+            weights = {
+                name: tensors.get_tensor(name) for name in tensors.keys() if name != WORD_EMBEDDINGS
+            }
+        table = safetensors_initializer(weights_path, WORD_EMBEDDINGS, "word_embeddings")
+        # Only the serialized graph is left when onnxruntime loads it: the arrays and the
+        # ModelProto are freed first, which lowers the load's peak and leaves fewer freed holes
+        # in the heap.
+        serialized = layer_pooling_graph(
+            weights, shape, layers, word_embeddings=table
+        ).SerializeToString()
+        del weights
+        self._session: Any = inference_session(
+            serialized, threads, external_data_dir=weights_path.parent
+        )
+        self._shrink: Any = onnxruntime.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+        # Set by a large run, cleared by release(); a race between threads costs at most one
+        # release too many or one left for the next large run.
+        self._grown = False
 
     def pooled(self, token_ids: IdArray, mask: FloatArray) -> FloatArray:
+        self._grown = self._grown or token_ids.size > _RELEASE_AFTER_PIECES
         result: FloatArray = self._session.run(None, {INPUT_IDS: token_ids, ATTENTION_MASK: mask})[
             0
         ]
         return result
+
+    def release(self) -> None:
+        """Shrink the arena after large runs (a one-piece run that asks for it) and hand the
+        freed memory back to the OS; nothing to do after small ones."""
+        if not self._grown:
+            return
+        self._grown = False
+        one = np.zeros((1, 1), dtype=np.int64)
+        feeds = {INPUT_IDS: one, ATTENTION_MASK: np.ones((1, 1), dtype=np.float32)}
+        self._session.run(None, feeds, self._shrink)
+        release_freed_memory()
 
 
 class _NumpyPooler:
@@ -174,6 +226,9 @@ class _NumpyPooler:
                 means[index] = np.einsum("nld,nl->nd", x, mask) / count
         out: FloatArray = np.concatenate([means[i] for i in self._layers], axis=1)
         return out.astype(np.float32, copy=False)
+
+    def release(self) -> None:
+        """numpy returns what a run frees to the C heap itself."""
 
 
 class LayerPoolingEncoder:
@@ -219,16 +274,15 @@ class LayerPoolingEncoder:
         self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_SEQ_LENGTH)
-        weights = load_file(str(weights_path))
         self._pooler: _OnnxPooler | _NumpyPooler
         if backend == "onnx":
             try:
-                self._pooler = _OnnxPooler(weights, shape, self.layers, threads)
+                self._pooler = _OnnxPooler(weights_path, shape, self.layers, threads)
             except ImportError as exc:
                 logger.warning("onnxruntime unavailable (%s); layer pooling runs on numpy", exc)
                 backend = "numpy"
         if backend == "numpy":
-            self._pooler = _NumpyPooler(weights, shape, self.layers)
+            self._pooler = _NumpyPooler(load_file(str(weights_path)), shape, self.layers)
         elif backend != "onnx":
             raise ValueError(f"unknown backend {backend!r}")
         self.backend: Backend = backend
@@ -247,7 +301,9 @@ class LayerPoolingEncoder:
         def forward(token_ids: npt.NDArray[np.int64], mask: FloatArray) -> FloatArray:
             return _normalise_blocks(self._pooler.pooled(token_ids, mask), len(self.layers))
 
-        return encode_in_batches(self._tokenizer, texts, self.dimension, batch_size, forward)
+        rows = encode_in_batches(self._tokenizer, texts, self.dimension, batch_size, forward)
+        self._pooler.release()
+        return rows
 
     def encode_one(self, text: str) -> FloatArray:
         """Features of one text: a (dimension,) float32 array (the per-turn path)."""

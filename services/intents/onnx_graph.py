@@ -14,14 +14,23 @@ than a literal transcription: the token-type row (every input is one segment) is
 the position table, and the attention scale 1/sqrt(head size) into the query weights and bias.
 onnxruntime's own optimiser then fuses what it recognises (e.g. bias + GELU).
 
+The word-embedding table (30,522 x 384, 45 MiB, half the weights) may stay in the safetensors
+file instead (:func:`safetensors_initializer`): onnxruntime then maps that part of the file
+rather than copying it, so only the rows of words actually seen are read in, as page cache
+every process using the file shares. Every other weight is rewritten above, or packed by
+onnxruntime for its matrix products, so it gets a copy of its own either way.
+
 :func:`quantize_int8` rewrites a built graph so its weight products run in int8.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +47,8 @@ ATTENTION_MASK = "attention_mask"
 OUTPUT = "embedding"
 # A padded key's score gets this added, so softmax gives it no weight (as the numpy path does).
 _MASK_BIAS = -1e9
+#: the word-embedding table's name in the safetensors weights
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 
 
 @dataclass(frozen=True)
@@ -100,19 +111,61 @@ class _GraphBuilder:
         return output
 
 
+def safetensors_initializer(path: Path, tensor: str, name: str) -> TensorProto:
+    """An initializer ``name`` whose data stays where ``tensor`` lies in the safetensors file
+    ``path`` (an ONNX external-data reference to that byte range; float32 tensors only).
+
+    A session built with ``external_data_dir=path.parent`` (:func:`inference_session`) maps that
+    byte range instead of copying it, as long as no graph rewrite needs a copy of its own (a
+    Gather's table does not; a MatMul's weights are packed into one)."""
+    with path.open("rb") as handle:
+        # safetensors: an 8-byte little-endian header size, a JSON header, then the data.
+        (header_size,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(header_size))
+    entry = header.get(tensor)
+    if not isinstance(entry, dict):
+        raise ValueError(f"{path}: no tensor {tensor!r}")
+    begin, end = entry["data_offsets"]
+    dims = [int(d) for d in entry["shape"]]
+    if entry["dtype"] != "F32" or end - begin != 4 * math.prod(dims):
+        raise ValueError(f"{path}: {tensor!r} is not a float32 tensor of shape {dims}")
+    proto = TensorProto(
+        name=name, data_type=TensorProto.FLOAT, dims=dims, data_location=TensorProto.EXTERNAL
+    )
+    for key, value in (
+        ("location", path.name),
+        ("offset", str(8 + header_size + begin)),
+        ("length", str(end - begin)),
+    ):
+        proto.external_data.add(key=key, value=value)
+    return proto
+
+
 def _linear_weight(weights: Mapping[str, FloatArray], name: str) -> FloatArray:
     """A torch Linear weight is stored (out, in); the graph multiplies x (…, in) by (in, out)."""
     return np.ascontiguousarray(weights[name + ".weight"].T.astype(np.float32))
 
 
-def build_minilm_graph(weights: Mapping[str, FloatArray], shape: BertShape) -> onnx.ModelProto:
-    """The sentence encoder as an ONNX model (see the module docstring for its signature)."""
+def build_minilm_graph(
+    weights: Mapping[str, FloatArray],
+    shape: BertShape,
+    *,
+    word_embeddings: TensorProto | None = None,
+) -> onnx.ModelProto:
+    """The sentence encoder as an ONNX model (see the module docstring for its signature).
+
+    ``word_embeddings`` is the word table's initializer when it should not be copied from
+    ``weights`` (:func:`safetensors_initializer`); ``weights`` may then leave it out."""
     g = _GraphBuilder()
     hidden, heads, size = shape.hidden, shape.heads, shape.head_size
     eps = shape.layer_norm_eps
 
     # Embeddings: word rows gathered by id, plus position rows 0..L-1 (token type folded in).
-    word = g.constant("word_embeddings", weights["embeddings.word_embeddings.weight"])
+    if word_embeddings is None:
+        word = g.constant("word_embeddings", weights[WORD_EMBEDDINGS])
+    else:
+        g.initializers.append(word_embeddings)
+        word = word_embeddings.name
     positions = weights["embeddings.position_embeddings.weight"]
     token_type = weights["embeddings.token_type_embeddings.weight"][0]
     table = g.constant("position_embeddings", (positions + token_type).astype(np.float32))
@@ -365,11 +418,18 @@ def quantize_int8(model: onnx.ModelProto, block_size: int = INT8_BLOCK_SIZE) -> 
     return quantized
 
 
-def inference_session(model: onnx.ModelProto, threads: int = 1) -> Any:
+def inference_session(
+    model: onnx.ModelProto | bytes, threads: int = 1, *, external_data_dir: Path | None = None
+) -> Any:
     """An onnxruntime session of ``model`` on the CPU, set up for serving: all graph
     optimisations, ``threads`` intra-op threads that sleep when idle (a spinning pool would take
     a core other requests need), one inter-op thread, warnings about unused initialisers off.
-    ``run`` is thread-safe and releases the GIL while it computes."""
+    ``run`` is thread-safe and releases the GIL while it computes.
+
+    ``model`` may be passed serialized: a caller that drops its weights and its ``ModelProto``
+    before the call keeps two fewer copies of the weights alive while onnxruntime loads them.
+    The session holds the weights once (onnxruntime's own copy, see below). Initializers that
+    reference files (:func:`safetensors_initializer`) are found in ``external_data_dir``."""
     import onnxruntime  # type: ignore[import-untyped]
 
     options = onnxruntime.SessionOptions()
@@ -379,6 +439,17 @@ def inference_session(model: onnx.ModelProto, threads: int = 1) -> Any:
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    return onnxruntime.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    if external_data_dir is not None:
+        options.add_session_config_entry(
+            "session.model_external_initializers_file_folder_path", str(external_data_dir)
+        )
+    serialized = model if isinstance(model, bytes) else model.SerializeToString()
+    session = onnxruntime.InferenceSession(serialized, options, providers=["CPUExecutionProvider"])
+    # onnxruntime's Python wrapper keeps the serialized model (every weight again: ~86 MiB for
+    # MiniLM) for the session's whole life, only to rebuild the session if an execution provider
+    # fails and it falls back to another one (its source: "TODO: This is bad as we're holding
+    # the memory indefinitely"). A CPU-only session has nothing to fall back to: the fallback is
+    # turned off and the bytes let go. tests/intents/test_intents_memory.py checks it.
+    session.disable_fallback()
+    session._model_bytes = None
+    return session

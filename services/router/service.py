@@ -11,6 +11,7 @@ from grpc import aio
 from services.router.peers import Peers
 from services.router.servicer import SERVICE_NAME, RouterServicer
 from services.router.turn import TurnRunner
+from services.runtime.memory import release_freed_memory
 from services.session.turns import TurnGate
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ class RouterService:
 
         # Loading the encoder and training from the packs is CPU work; keep the loop free.
         classifier = await asyncio.to_thread(train)
+        # Loading the encoder and training free far more than they keep (the weights on their way
+        # into onnxruntime, the fits' arrays); the C heap would hold on to 50-90 MiB of it for as
+        # long as its own heuristics decide (benchmarks/router_memory.py). Hand it back now.
+        release_freed_memory()
         peers = Peers(
             session=self.settings.session.target,
             pii=self.settings.pii.target,

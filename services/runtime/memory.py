@@ -5,8 +5,8 @@ allocates and frees several copies of the weights. glibc keeps freed heap pages 
 for reuse, so a service that loaded a model once holds on to memory it will never use again:
 ~130 MiB in the pii service (turn_load: 512 -> 383 MiB RSS). ``malloc_trim(0)`` returns them;
 it is glibc's own call, and safe at any time. Elsewhere (musl, macOS) this does nothing. The
-router, which builds the intent encoder the same way, gained nothing from it (its ~455 MiB are
-live), so it does not call it.
+router calls it too once its classifier is built and trained, and the intent encoder after a
+run with unusually large activations (benchmarks/router_memory.py).
 """
 
 from __future__ import annotations
