@@ -831,6 +831,7 @@ class TurnRunner:
         slots, pending, pending_plan = _carried(turn, turn.session)
         version = turn.session.version if turn.session is not None else 0
         lookup = await self._lookup_to_keep(turn)
+        verified = turn.identity_verified
         for attempt in range(2):
             try:
                 async with asyncio.timeout(max(deadline.remaining() or 1.0, 0.2)):
@@ -845,6 +846,12 @@ class TurnRunner:
                             ),
                         )
                         version = current.session.version
+                        if verified is False and _verified_in_session(
+                            current.session, turn.input.customer_id
+                        ):
+                            # The write that won recorded a verification after this turn's
+                            # lookup found none: the newer word stands.
+                            verified = None
                         if turn.session is None:
                             # Stage 1 never read the session (it was down): keep what it holds.
                             slots, pending, pending_plan = _carried(turn, current.session)
@@ -858,7 +865,7 @@ class TurnRunner:
                                 slots=slots,
                                 customer_id=turn.input.customer_id,
                                 pending_flow=pending,
-                                identity_verified=turn.identity_verified,
+                                identity_verified=verified,
                                 pending_plan=pending_plan,
                                 # A concurrent write came between this turn's read and its
                                 # write: it may have changed the customer's state.

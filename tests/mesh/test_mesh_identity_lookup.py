@@ -420,3 +420,36 @@ def test_a_verification_does_not_pass_to_another_customer_of_the_session(
     assert lookups(mesh, another_customer) == 1
     state = session(mesh, session_id)
     assert state.customer_id == another_customer and not state.identity_verified
+
+
+def test_a_verification_recorded_while_a_turn_ran_is_not_taken_back(
+    mesh: Mesh, router: Router, customer: str
+) -> None:
+    session_id = _session_id()
+
+    async def another_replica_verifies() -> None:
+        # While this turn runs (its lookup found the customer not verified), another router's
+        # turn verifies them and is recorded first.
+        async with aio.insecure_channel(mesh.target("session")) as channel:
+            stub = session_pb2_grpc.SessionServiceStub(channel)
+            current = await stub.GetSession(session_pb2.GetSessionRequest(session_id=session_id))
+            await stub.AppendTurn(
+                session_pb2.AppendTurnRequest(
+                    session_id=session_id,
+                    expected_version=current.session.version,
+                    turn=session_pb2.TurnRecord(
+                        turn_id="elsewhere",
+                        customer_text="[elsewhere]",
+                        status=session_pb2.TURN_STATUS_COMPLETED,
+                    ),
+                    customer_id=customer,
+                    identity_verified=True,
+                )
+            )
+
+    router.planner.meanwhile[session_id] = another_replica_verifies
+    turn(router.target, session_id, QUESTION, customer)
+    assert lookups(mesh, customer) == 1
+    assert [r.turn_id for r in turns(mesh, session_id)][0] == "elsewhere"
+    # This turn's write was retried after the other one: it does not take the verification back.
+    assert session(mesh, session_id).identity_verified
