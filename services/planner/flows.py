@@ -39,7 +39,10 @@ reference, and the broker resolves it. With ``.only.`` in the path the value is 
 unambiguous; otherwise the steps needing it do not run and the reply asks, from the lookup's result:
 the slot is then still missing (:meth:`Flow.still_missing`) and the flow waits for it, as for a slot
 asked for before planning. ``answer_patterns`` are tried only while the flow waits for their slot
-(the turn answers its question), for a shape too loose to read from any message.
+(the turn answers its question), for a shape too loose to read from any message. When such a lookup
+found several items, the values it offered are kept for one turn as ``<slot>_options`` (in the
+result's order, the order the reply lists them in), and the answer may name one by its position
+("the second one", "#2", a bare "2"): :func:`chosen_position`.
 Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``
 and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status}``: replies are grounded in step
 results and say in their own words what a failure means (by ``outcome`` and ``http_status``); a
@@ -79,6 +82,23 @@ from services.planner.tools import ToolIndex
 from services.runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+#: the session slot holding the values a reply listed for slot ``<name>``: ``<name>_options``
+OPTIONS_SUFFIX = "_options"
+
+# A position named on its own, as the answer to "which one is it?": "the second one", "2nd
+# please", "the last reservation", "#2", "number 2", a bare "2". Anchored to the whole message, so
+# that an ordinal or a number inside another sentence ("wait a second", "2 bags") is no choice.
+_POSITION = re.compile(
+    r"^\W*(?:(?:it['’]?s|it is|that['’]?s|i['’]?ll take|i['’]?d like|i want|make it|"
+    r"(?:let['’]?s )?go with|i mean)\s+)?(?:the\s+)?"
+    r"(?:(?P<word>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|last|"
+    r"1st|2nd|3rd|[4-9]th)(?:\s+(?:one|reservation|booking|trip|flight|option))?"
+    r"|(?:(?:number|no\.?|option|#)\s*)?(?P<number>[1-9]))"
+    r"(?:\W+(?:please|thanks|thank you))?\W*$",
+    re.IGNORECASE,
+)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
 
 _SLOT_REFERENCE = re.compile(r"\$\{(slots\.([A-Za-z0-9_]+)|customer_id)\}")
 _WHOLE_SLOT = re.compile(r"^\$\{slots\.([A-Za-z0-9_]+)\}$")
@@ -267,13 +287,19 @@ class Flow:
         return [name for name, slot in self.spec.slots.items() if slot.required]
 
     def extract(
-        self, text: str, customer_id: str = "", asked: Collection[str] = ()
+        self,
+        text: str,
+        customer_id: str = "",
+        asked: Collection[str] = (),
+        options: Mapping[str, list[str]] | None = None,
     ) -> dict[str, str]:
         """The slot values found in the (masked) text and the request.
 
         ``asked`` are the slots the flow waits for (it is pending on them): their
-        ``answer_patterns`` are tried too.
+        ``answer_patterns`` are tried too, and where the last reply listed ``options`` for one,
+        a position named on its own picks the value shown there.
         """
+        options = options or {}
         found: dict[str, str] = {}
         for name, slot in self.spec.slots.items():
             patterns = self._patterns[name]
@@ -294,6 +320,10 @@ class Flow:
                 if value:
                     found[name] = value
                     break
+            if name in asked and name not in found and name in options:
+                index = chosen_position(text, len(options[name]))
+                if index is not None and index < len(options[name]):
+                    found[name] = options[name][index]
         return found
 
     def fill(
@@ -309,8 +339,28 @@ class Flow:
         """
         forget = {name for name, slot in self.spec.slots.items() if not slot.remember}
         slots = {k: v for k, v in known.items() if v and k not in forget}
-        slots.update(self.extract(text, customer_id, asked))
+        slots.update(self.extract(text, customer_id, asked, self.options(known)))
         return slots
+
+    def options(self, known: Mapping[str, str]) -> dict[str, list[str]]:
+        """Per looked-up slot, the values the last reply listed for it (``<slot>_options``)."""
+        return {
+            name: values
+            for name, slot in self.spec.slots.items()
+            if slot.lookup and (values := known.get(name + OPTIONS_SUFFIX, "").split())
+        }
+
+    def unlisted(self, known: Mapping[str, str], text: str) -> list[str]:
+        """The awaited slots whose listed options the text answers with a position not on the
+        list ("the third one" of two): asked again, never guessed."""
+        options = self.options(known)
+        return [
+            name
+            for name in self.awaited(known)
+            if name in options
+            and (index := chosen_position(text, len(options[name]))) is not None
+            and index >= len(options[name])
+        ]
 
     def awaited(self, known: Mapping[str, str]) -> list[str]:
         """The required slots not known: what the flow waits for while it is pending.
@@ -322,7 +372,8 @@ class Flow:
     def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
         """Whether the text fills a slot the flow waits for (answers the question it asked)."""
         awaited = self.awaited(known)
-        return any(name in awaited for name in self.extract(text, customer_id, awaited))
+        found = self.extract(text, customer_id, awaited, self.options(known))
+        return any(name in awaited for name in found) or bool(self.unlisted(known, text))
 
     def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
         """The required slots neither known nor looked up by a step of this turn's plan."""
@@ -380,6 +431,23 @@ class Flow:
             and _referenced_step(lookup) in found
             and _looked_up(lookup, found) is None
         ]
+
+    def listed(self, slots: Mapping[str, str], results: list[StepResult]) -> dict[str, str]:
+        """The values a lookup of this plan offered for a slot it left open, as the session slots
+        to keep for the answer (``{"pnr_options": "ZGGJQS DMJ5SB"}``): the list's items in its
+        order, the order a reply iterating over it shows them. Nothing when it found fewer than
+        two, or values that are not single words (they could not be kept apart)."""
+        found = {r.step_id: r.result for r in results if r.ok}
+        kept: dict[str, str] = {}
+        for name in self.still_missing(slots, results):
+            lookup = self.spec.slots[name].lookup
+            assert lookup is not None
+            values = _offered(lookup, found)
+            if len(values) > 1 and all(
+                isinstance(v, str) and v and len(v.split()) == 1 for v in values
+            ):
+                kept[name + OPTIONS_SUFFIX] = " ".join(values)
+        return kept
 
     def _types(self) -> dict[str, str]:
         return {name: slot.type for name, slot in self.spec.slots.items()}
@@ -546,6 +614,9 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
             errors.append(f"slot {name}: a time slot's patterns need a (?P<hour>...) group")
         if slot.lookup is not None:
             errors.extend(_lookup_errors(name, slot.lookup, spec))
+        if name.endswith(OPTIONS_SUFFIX):
+            # <slot>_options holds the choices a reply listed for <slot> (see Flow.listed).
+            errors.append(f"slot {name}: a slot's name must not end in {OPTIONS_SUFFIX!r}")
         if slot.answer_patterns and not (slot.required and slot.source == "text"):
             # A flow waits only for required slots the customer gives.
             errors.append(f"slot {name}: answer_patterns need a required slot filled from text")
@@ -624,8 +695,12 @@ def _looked_up(reference: str, results: Mapping[str, Any]) -> Any:
     match = STEP_REFERENCE.fullmatch(reference)
     if match is None or match.group(1) not in results:
         return None
-    value: Any = results[match.group(1)]
-    for segment in match.group(2).split(".")[1:]:
+    return _walk(results[match.group(1)], match.group(2).split(".")[1:])
+
+
+def _walk(value: Any, segments: list[str]) -> Any:
+    """The value at the path's segments, as the tool-broker resolves them, or None."""
+    for segment in segments:
         if isinstance(value, dict) and segment in value:
             value = value[segment]
         elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
@@ -635,6 +710,46 @@ def _looked_up(reference: str, results: Mapping[str, Any]) -> Any:
         else:
             return None
     return value
+
+
+def _offered(reference: str, results: Mapping[str, Any]) -> list[Any]:
+    """The values a lookup reference with ``only`` chooses among: the rest of its path over each
+    item of the list ``only`` stands on, in the list's order (``reservations.only.pnr`` -> every
+    reservation's pnr). Empty when the path does not lead to such a list."""
+    match = STEP_REFERENCE.fullmatch(reference)
+    if match is None or match.group(1) not in results:
+        return []
+    value: Any = results[match.group(1)]
+    segments = match.group(2).split(".")[1:]
+    for position, segment in enumerate(segments):
+        if segment == "only" and isinstance(value, list):
+            return [_walk(item, segments[position + 1 :]) for item in value]
+        if isinstance(value, dict) and segment in value:
+            value = value[segment]
+        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
+            value = value[int(segment)]
+        else:
+            return []
+    return []
+
+
+def chosen_position(text: str, count: int) -> int | None:
+    """The 0-based position a message names on its own among ``count`` listed choices, or None.
+
+    "the second one" -> 1, "the last" -> count - 1, "#3" -> 2; a position past the list is
+    returned as it is (the caller asks again rather than guess).
+    """
+    match = _POSITION.match(text.strip())
+    if match is None or count < 1:
+        return None
+    if match.group("number"):
+        return int(match.group("number")) - 1
+    word = match.group("word").casefold()
+    if word == "last":
+        return count - 1
+    if word in _ORDINALS:
+        return _ORDINALS.index(word)
+    return int(word[:-2]) - 1
 
 
 def _lookup_errors(name: str, lookup: str, spec: FlowSpec) -> list[str]:

@@ -21,7 +21,11 @@ Per turn:
 4. **Still missing.** A slot the plan looked up rather than asked for (``lookup``) may come back
    open: the lookup found several values or none. The embedded reply then asks for it, and Compose
    names it (:class:`MissingSlots`, before the usage) so that the flow waits for the answer as if it
-   had been asked for before planning.
+   had been asked for before planning. When it found several, Compose also hands back the values
+   offered, in the order the reply lists them (``keep``: ``pnr_options``), for the session to keep
+   one turn: the answer may then name one by its position ("the second one"), and picks exactly
+   the value shown there. A position past the list is asked again (``missing_slots``, the options
+   kept), never guessed; every other plan drops the options.
 
 **Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
 the message expresses (or a candidate at least ``multi_intent_confidence`` likely) adds its flow
@@ -50,7 +54,7 @@ from dataclasses import dataclass, field, replace
 
 from services.planner import telemetry
 from services.planner.config import PlannerSettings
-from services.planner.flows import Flow, FlowBook, Media, default_media
+from services.planner.flows import OPTIONS_SUFFIX, Flow, FlowBook, Media, default_media
 from services.planner.llm import ModelUnavailable
 from services.planner.plans import MissingSlots, Plan, Step, StepResult, Usage, renamed
 from services.planner.tiers import Context, MediaSignal, ModelTiers, PlanRejected
@@ -162,11 +166,21 @@ class Planner:
         flow = self._flow(request)
         slots = dict(request.slots)
         if flow is not None:
-            asked = flow.awaited(request.slots) if flow.name == request.pending_flow else []
+            answering = flow.name == request.pending_flow
+            asked = flow.awaited(request.slots) if answering else []
             slots = flow.fill(request.slots, request.text, request.customer_id, asked)
-            missing = flow.missing(slots, request.customer_id)
+            # "The third one" of two: asked again, with the same list to choose from.
+            unlisted = flow.unlisted(request.slots, request.text) if answering else []
+            missing = unlisted or flow.missing(slots, request.customer_id)
             if missing:
-                yield self._final(request, [], flow.name, EMBEDDED, slots, missing=missing)
+                keep = {
+                    key: request.slots[key]
+                    for name in unlisted
+                    if (key := name + OPTIONS_SUFFIX) in request.slots
+                }
+                yield self._final(
+                    request, [], flow.name, EMBEDDED, slots, missing=missing, keep=keep
+                )
                 return
             if not flow.spec.steps:
                 yield self._final(request, [], flow.name, EMBEDDED, slots)
@@ -354,7 +368,8 @@ class Planner:
                 media.append(replace(element, step_id=names.get(element.step_id, element.step_id)))
             open_slots = flow.still_missing(plan.slots, results)
             if open_slots and missing is None:
-                missing = MissingSlots(flow=flow.name, slots=tuple(open_slots))
+                keep = flow.listed(plan.slots, results)
+                missing = MissingSlots(flow=flow.name, slots=tuple(open_slots), keep=keep)
         return "\n\n".join(t for t in texts if t), media, missing
 
     def _context(self, request: PlanInput, slots: dict[str, str]) -> Context:
@@ -382,7 +397,12 @@ class Planner:
         missing: list[str] | None = None,
         usage: list[Usage] | None = None,
         fallback: str = "",
+        keep: dict[str, str] | None = None,
     ) -> Plan:
+        """The plan. The choices a reply listed last turn (``<slot>_options``) are answered or
+        stale now: dropped, but for those in ``keep`` (a position past the list, asked again)."""
+        slots = {k: v for k, v in slots.items() if not k.endswith(OPTIONS_SUFFIX)}
+        slots.update(keep or {})
         return Plan(
             id=f"{request.turn_id or uuid.uuid4().hex[:12]}.plan",
             steps=steps,

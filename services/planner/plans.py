@@ -58,10 +58,15 @@ class Plan:
 
 @dataclass(frozen=True)
 class MissingSlots:
-    """The slots a flow's reply asks for after its plan ran (a lookup left them open)."""
+    """The slots a flow's reply asks for after its plan ran (a lookup left them open).
+
+    ``keep`` are values for the session to keep among its slots until the next turn: the choices
+    the reply listed, in the order shown (``{"pnr_options": "ZGGJQS DMJ5SB"}``).
+    """
 
     flow: str
     slots: tuple[str, ...]
+    keep: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

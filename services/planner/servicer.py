@@ -74,7 +74,7 @@ class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
             elif isinstance(item, Media):
                 yield planner_pb2.ComposeResponse(rich_media=media_to_proto(item))
             elif isinstance(item, MissingSlots):
-                missing = planner_pb2.MissingSlots(flow=item.flow, slots=item.slots)
+                missing = planner_pb2.MissingSlots(flow=item.flow, slots=item.slots, keep=item.keep)
                 yield planner_pb2.ComposeResponse(missing_slots=missing)
             elif isinstance(item, Usage):
                 yield planner_pb2.ComposeResponse(usage=usage_to_proto(item))

@@ -265,21 +265,27 @@ def _carried(
     """The slots, pending flow and plan awaiting confirmation the turn leaves in the session.
 
     A turn that planned sets slots from its plan, and leaves its flow pending when the plan missed
-    slots or the reply asked for some after the plan ran (a lookup found several values or none);
-    one that did not plan keeps the session's slots. A turn that failed is no answer: it also keeps
-    the session's pending flow and the plan waiting for the customer's word (re-running that plan
-    after a "yes" is safe: its id keeps the idempotency keys).
+    slots or the reply asked for some after the plan ran (a lookup found several values or none),
+    keeping beside them what that reply listed to choose from (``keep``: an answer by position
+    must pick the value the customer was shown); one that did not plan keeps the session's slots.
+    A turn that failed is no answer: it also keeps the session's pending flow and the plan waiting
+    for the customer's word (re-running that plan after a "yes" is safe: its id keeps the
+    idempotency keys).
     """
     pending_plan = turn.pending_plan
     if turn.failed and pending_plan is None and session is not None and session.pending_plan.steps:
         pending_plan = session.pending_plan
     plan = turn.plan
     if plan is not None:
+        slots = dict(plan.slots)
         if plan.missing_slots:
             pending = plan.flow
+        elif turn.asked is not None:
+            pending = turn.asked.flow
+            slots.update(turn.asked.keep)
         else:
-            pending = turn.asked.flow if turn.asked is not None else ""
-        return dict(plan.slots), pending, pending_plan
+            pending = ""
+        return slots, pending, pending_plan
     if session is None:
         return {}, "", pending_plan
     return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan

@@ -79,9 +79,18 @@ class ComposeResponse(_message.Message):
     def __init__(self, text_delta: _Optional[str] = ..., rich_media: _Optional[_Union[_common_pb2.RichMedia, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.TokenUsage, _Mapping]] = ..., missing_slots: _Optional[_Union[MissingSlots, _Mapping]] = ...) -> None: ...
 
 class MissingSlots(_message.Message):
-    __slots__ = ("flow", "slots")
+    __slots__ = ("flow", "slots", "keep")
+    class KeepEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     FLOW_FIELD_NUMBER: _ClassVar[int]
     SLOTS_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
     flow: str
     slots: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, flow: _Optional[str] = ..., slots: _Optional[_Iterable[str]] = ...) -> None: ...
+    keep: _containers.ScalarMap[str, str]
+    def __init__(self, flow: _Optional[str] = ..., slots: _Optional[_Iterable[str]] = ..., keep: _Optional[_Mapping[str, str]] = ...) -> None: ...

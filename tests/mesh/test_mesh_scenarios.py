@@ -333,3 +333,30 @@ def test_an_answer_the_classifier_cannot_place_is_served_as_the_flow_that_asked(
     answered = turn(mesh, "which-3", "M-3001", "P-7001")
     assert finished(answered)["checkEligibility"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
     assert "eligible" in reply(answered) and "not a guarantee of payment" in reply(answered)
+
+
+def test_which_reservation_is_answered_by_its_position_in_the_list_shown(mesh: Mesh) -> None:
+    customer = "C-5607"
+    codes = [r.pnr for r in mesh.mocks.world.reservations_of(customer) if r.status == "confirmed"]
+    assert len(codes) == 2, codes
+    asked = turn(mesh, "which-4", "I'd like a window seat", customer)
+    text = reply(asked)
+    assert "Which one is it?" in text and all(code in text for code in codes), text
+    assert pending_flow(mesh, "which-4") == "seat_selection"
+    shown = sorted(codes, key=text.index)
+
+    backend_of(mesh.mocks.apps["booking"]).log.clear()
+    answered = turn(mesh, "which-4", "the second one", customer)
+    assert not [e for e in answered if e.WhichOneof("event") == "fallback"], reply(answered)
+    (plan,) = [e.plan.plan for e in answered if e.WhichOneof("event") == "plan"]
+    assert plan.flow == "seat_selection" and plan.slots["pnr"] == shown[1]
+    assert "pnr_options" not in plan.slots
+    results = finished(answered)
+    for tool in ("getReservation", "getSeatMap"):
+        assert results[tool].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, results[tool].error
+    (read,) = calls(mesh, "booking", "getReservation")
+    assert shown[1] in read.path and shown[0] not in read.path
+    assert "seat map for flight" in reply(answered), reply(answered)
+    assert f"(reservation {shown[1]})" in reply(answered), reply(answered)
+    assert not calls(mesh, "booking", "assignSeat", "listCustomerReservations")
+    assert pending_flow(mesh, "which-4") == ""

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mocks.config import MocksSettings
 from mocks.server import MockCluster, start_mocks
 from services.config import load_settings
-from services.planner.flows import FlowBook
+from services.planner.flows import FlowBook, chosen_position
 from services.planner.planner import ComposeInput, PlanInput, Planner
 from services.planner.plans import Plan, Step, StepResult
 from services.planner.tools import ToolIndex
@@ -355,3 +355,27 @@ def test_flows_and_intent_packs_agree(book: FlowBook) -> None:
         for name in names:
             flow = book.get(name)
             assert flow is not None and flow.industry == industry
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("the second one", 1),
+        ("Second one, please.", 1),
+        ("the first", 0),
+        ("I'll take the third reservation", 2),
+        ("the last one", 4),
+        ("#2", 1),
+        ("number 3", 2),
+        ("no. 1", 0),
+        ("2", 1),
+        ("the 4th", 3),
+        ("the ninth one", 8),
+        ("wait a second", None),
+        ("I have 2 bags", None),
+        ("second flight to Paris", None),
+        ("12", None),
+    ],
+)
+def test_a_position_is_read_only_when_named_on_its_own(text: str, position: int | None) -> None:
+    assert chosen_position(text, 5) == position

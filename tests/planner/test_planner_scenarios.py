@@ -472,7 +472,8 @@ def test_the_code_alone_answers_which_reservation_and_the_seat_asked_for_is_not_
     assert "Which one is it?" in reply and code in reply
     assert "assignSeat" not in [r.tool for r in results if r.ok]
     # The lookup found two: the reply asks, and the flow waits for the code like any slot asked.
-    assert turn.asked == MissingSlots(flow="seat_selection", slots=("pnr",))
+    assert turn.asked is not None
+    assert (turn.asked.flow, turn.asked.slots) == ("seat_selection", ("pnr",))
 
     # Alone the code means nothing to the classifier; it answers the flow's question.
     answer = PlanInput(
@@ -518,3 +519,64 @@ def test_a_code_of_letters_only_is_read_after_a_cue(turn: Turn, world: MockClust
     # Without a cue, and with no question waiting, six capitals are no code.
     plan, _, reply, _ = turn(PlanInput(intent="seat_selection", text=f"a seat on {trip.pnr}"))
     assert plan.missing_slots == ["pnr"] and reply.startswith("What is the reservation code?")
+
+
+def test_which_reservation_is_answered_by_its_position_in_the_list_shown(
+    turn: Turn, world: MockCluster
+) -> None:
+    customer = _customer_with_trips(world, 2)
+    plan, results, reply, _ = turn(
+        PlanInput(intent="seat_selection", text="I'd like a window seat", customer_id=customer)
+    )
+    shown = [r["pnr"] for r in results[0].result["reservations"]]
+    assert "Which one is it?" in reply and reply.index(shown[0]) < reply.index(shown[1])
+    # The codes the reply listed are kept, in the order shown, for the answer to name one.
+    assert turn.asked == MissingSlots(
+        flow="seat_selection", slots=("pnr",), keep={"pnr_options": " ".join(shown)}
+    )
+    answer = PlanInput(
+        intent="out_of_scope",
+        text="the second one",
+        customer_id=customer,
+        slots={**plan.slots, **turn.asked.keep},
+        pending_flow="seat_selection",
+        only_if_answered=True,
+    )
+    plan, results, reply, _ = turn(answer)
+    assert plan.flow == "seat_selection" and plan.slots["pnr"] == shown[1]
+    assert "pnr_options" not in plan.slots  # answered: the list is not kept any longer
+    assert [r.tool for r in results] == ["getReservation", "getSeatMap"]
+    assert all(r.ok for r in results), results
+    assert f"(reservation {shown[1]})" in reply and turn.asked is None
+
+    for text, code in [
+        ("The first one please", shown[0]),
+        ("2", shown[1]),
+        ("#2", shown[1]),
+        ("number 1", shown[0]),
+        ("the 2nd", shown[1]),
+        ("the last reservation", shown[1]),
+    ]:
+        plan, _, _, _ = turn(replace(answer, text=text))
+        assert plan.slots.get("pnr") == code, text
+    # The position names the code shown there, whatever the lookup would find now: no re-run.
+    listed = {**answer.slots, "pnr_options": f"{shown[1]} SBX7Q2"}
+    plan, results, _, _ = turn(replace(answer, slots=listed))
+    assert plan.slots["pnr"] == "SBX7Q2" and results[0].tool == "getReservation", results
+
+    # A position past the list is asked again, with the same list to answer from.
+    plan, results, reply, _ = turn(replace(answer, text="the third one"))
+    assert plan.flow == "seat_selection" and plan.missing_slots == ["pnr"] and results == []
+    assert reply.startswith("What is the reservation code?")
+    assert plan.slots["pnr_options"] == " ".join(shown)
+    plan, _, _, _ = turn(replace(answer, slots=plan.slots))
+    assert plan.slots["pnr"] == shown[1]
+
+    # A position means nothing without the list the reply showed, nor inside another sentence.
+    for request in (
+        replace(answer, slots=dict(answer.slots, pnr_options="")),
+        replace(answer, text="wait a second"),
+        replace(answer, text="I have 2 bags"),
+    ):
+        plan, results, _, _ = turn(request)
+        assert (plan.flow, plan.steps, results) == ("", [], []), request.text
