@@ -212,6 +212,28 @@ def verify_at_the_crm(mesh: Mesh, customer_id: str) -> None:
 QUESTION = "What is the status of my identity verification?"
 
 
+async def record_elsewhere(
+    mesh: Mesh, session_id: str, customer_id: str, *, identity_verified: bool | None = None
+) -> None:
+    """Record a turn "elsewhere" of the session, as another router replica would."""
+    async with aio.insecure_channel(mesh.target("session")) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        current = await stub.GetSession(session_pb2.GetSessionRequest(session_id=session_id))
+        await stub.AppendTurn(
+            session_pb2.AppendTurnRequest(
+                session_id=session_id,
+                expected_version=current.session.version,
+                turn=session_pb2.TurnRecord(
+                    turn_id="elsewhere",
+                    customer_text="[elsewhere]",
+                    status=session_pb2.TURN_STATUS_COMPLETED,
+                ),
+                customer_id=customer_id,
+                identity_verified=identity_verified,
+            )
+        )
+
+
 def test_consecutive_turns_look_an_unverified_customer_up_once(
     mesh: Mesh, router: Router, customer: str
 ) -> None:
@@ -337,26 +359,9 @@ def test_a_write_that_raced_the_turn_drops_the_lookup(
     session_id = _session_id()
     turn(router.target, session_id, QUESTION, customer)
 
-    async def another_replicas_turn() -> None:
-        # Another router's turn of the session is recorded while this one runs; it keeps no
-        # lookup (it may have verified the customer).
-        async with aio.insecure_channel(mesh.target("session")) as channel:
-            stub = session_pb2_grpc.SessionServiceStub(channel)
-            current = await stub.GetSession(session_pb2.GetSessionRequest(session_id=session_id))
-            await stub.AppendTurn(
-                session_pb2.AppendTurnRequest(
-                    session_id=session_id,
-                    expected_version=current.session.version,
-                    turn=session_pb2.TurnRecord(
-                        turn_id="elsewhere",
-                        customer_text="[elsewhere]",
-                        status=session_pb2.TURN_STATUS_COMPLETED,
-                    ),
-                    customer_id=customer,
-                )
-            )
-
-    router.planner.meanwhile[session_id] = another_replicas_turn
+    # Another router's turn of the session is recorded while this one runs; it keeps no lookup
+    # (it may have verified the customer).
+    router.planner.meanwhile[session_id] = lambda: record_elsewhere(mesh, session_id, customer)
     turn(router.target, session_id, QUESTION, customer)
     assert [r.turn_id for r in turns(mesh, session_id)][1] == "elsewhere"
     assert lookups(mesh, customer) == 1
@@ -427,27 +432,11 @@ def test_a_verification_recorded_while_a_turn_ran_is_not_taken_back(
 ) -> None:
     session_id = _session_id()
 
-    async def another_replica_verifies() -> None:
-        # While this turn runs (its lookup found the customer not verified), another router's
-        # turn verifies them and is recorded first.
-        async with aio.insecure_channel(mesh.target("session")) as channel:
-            stub = session_pb2_grpc.SessionServiceStub(channel)
-            current = await stub.GetSession(session_pb2.GetSessionRequest(session_id=session_id))
-            await stub.AppendTurn(
-                session_pb2.AppendTurnRequest(
-                    session_id=session_id,
-                    expected_version=current.session.version,
-                    turn=session_pb2.TurnRecord(
-                        turn_id="elsewhere",
-                        customer_text="[elsewhere]",
-                        status=session_pb2.TURN_STATUS_COMPLETED,
-                    ),
-                    customer_id=customer,
-                    identity_verified=True,
-                )
-            )
-
-    router.planner.meanwhile[session_id] = another_replica_verifies
+    # While this turn runs (its lookup found the customer not verified), another router's turn
+    # verifies them and is recorded first.
+    router.planner.meanwhile[session_id] = lambda: record_elsewhere(
+        mesh, session_id, customer, identity_verified=True
+    )
     turn(router.target, session_id, QUESTION, customer)
     assert lookups(mesh, customer) == 1
     assert [r.turn_id for r in turns(mesh, session_id)][0] == "elsewhere"
