@@ -172,7 +172,9 @@ class MockBackend:
         body: Any,
         body_problem: Problem | None,
     ) -> Response:
-        route, path_params = self._match(request.method, request.url.path)
+        # The path as the server received it: ``request.url`` re-parses it with urlsplit, which
+        # drops tabs and line breaks, so "/customers/%0D/..." would lose its parameter.
+        route, path_params = self._match(request.method, request.scope["path"])
         record.operation_id = route.operation.operation_id
         decision = self.faults.decide(route.operation.operation_id)
         if decision.delay_s:

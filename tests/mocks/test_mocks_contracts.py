@@ -17,6 +17,7 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
+from starlette.testclient import TestClient
 
 from mocks.booking.app import create_app as booking_app
 from mocks.claims.app import create_app as claims_app
@@ -178,3 +179,13 @@ def test_flight_status_contract_matches_the_shared_interface() -> None:
     }
     pattern = document["components"]["schemas"]["FlightNumber"]["pattern"]
     assert pattern == "^[A-Z0-9]{2}[0-9]{1,4}$"
+
+
+@pytest.mark.parametrize("path", ["/customers/%0D/reservations", "/reservations/%09"])
+def test_a_path_parameter_of_a_line_break_or_tab_is_a_bad_request(path: str) -> None:
+    # Found by the property tests: the parameter must reach the contract check (400), not be
+    # dropped from the path on the way (404, which the contract does not document).
+    with TestClient(booking_app(world=WORLD)) as client:
+        response = client.get(path)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("/invalid-request")
