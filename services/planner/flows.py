@@ -80,6 +80,7 @@ from services.planner.plans import (
 )
 from services.planner.tools import ToolIndex
 from services.runtime.errors import ConfigError
+from services.tool_broker.references import ONLY, UnresolvedReference, walk
 
 log = logging.getLogger(__name__)
 
@@ -700,16 +701,10 @@ def _looked_up(reference: str, results: Mapping[str, Any]) -> Any:
 
 def _walk(value: Any, segments: list[str]) -> Any:
     """The value at the path's segments, as the tool-broker resolves them, or None."""
-    for segment in segments:
-        if isinstance(value, dict) and segment in value:
-            value = value[segment]
-        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
-            value = value[int(segment)]
-        elif isinstance(value, list) and segment == "only" and len(value) == 1:
-            value = value[0]
-        else:
-            return None
-    return value
+    try:
+        return walk(value, segments)
+    except UnresolvedReference:
+        return None
 
 
 def _offered(reference: str, results: Mapping[str, Any]) -> list[Any]:
@@ -719,18 +714,14 @@ def _offered(reference: str, results: Mapping[str, Any]) -> list[Any]:
     match = STEP_REFERENCE.fullmatch(reference)
     if match is None or match.group(1) not in results:
         return []
-    value: Any = results[match.group(1)]
     segments = match.group(2).split(".")[1:]
-    for position, segment in enumerate(segments):
-        if segment == "only" and isinstance(value, list):
-            return [_walk(item, segments[position + 1 :]) for item in value]
-        if isinstance(value, dict) and segment in value:
-            value = value[segment]
-        elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
-            value = value[int(segment)]
-        else:
-            return []
-    return []
+    if ONLY not in segments:
+        return []
+    position = segments.index(ONLY)
+    items = _walk(results[match.group(1)], segments[:position])
+    if not isinstance(items, list):
+        return []
+    return [_walk(item, segments[position + 1 :]) for item in items]
 
 
 def chosen_position(text: str, count: int) -> int | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: the path segment that takes a list's single item
@@ -75,9 +75,18 @@ def _lookup(match: re.Match[str], results: Mapping[str, Mapping[str, Any]]) -> A
         raise UnresolvedReference(
             f"{match.group(0)} refers to step {step_id!r}, which has no result"
         )
-    value: Any = results[step_id]
-    walked = f"steps.{step_id}"
-    for segment in path.split(".")[1:]:
+    return walk(
+        results[step_id], path.split(".")[1:], reference=match.group(0), walked=f"steps.{step_id}"
+    )
+
+
+def walk(
+    value: Any, segments: Sequence[str], *, reference: str = "", walked: str = "the result"
+) -> Any:
+    """The value at ``segments`` of a reference's path into ``value`` (a step's result), by the
+    rules of the module's docstring; :class:`UnresolvedReference` where there is none.
+    The planner's flows use it too, to tell where a lookup will resolve."""
+    for segment in segments:
         if isinstance(value, dict) and segment in value:
             value = value[segment]
         elif isinstance(value, list) and segment.isdigit() and int(segment) < len(value):
@@ -85,13 +94,9 @@ def _lookup(match: re.Match[str], results: Mapping[str, Mapping[str, Any]]) -> A
         elif isinstance(value, list) and segment == ONLY and len(value) == 1:
             value = value[0]
         elif isinstance(value, list) and segment == ONLY:
-            raise UnresolvedReference(
-                f"{match.group(0)}: {walked} is {_kind(value)}, not exactly one"
-            )
+            raise UnresolvedReference(f"{reference}: {walked} is {_kind(value)}, not exactly one")
         else:
-            raise UnresolvedReference(
-                f"{match.group(0)}: {walked} ({_kind(value)}) has no {segment!r}"
-            )
+            raise UnresolvedReference(f"{reference}: {walked} ({_kind(value)}) has no {segment!r}")
         walked += f".{segment}"
     return value
 
