@@ -204,9 +204,25 @@ class Masker:
         session's vault already holds (so a name seen once is masked wherever it appears)."""
         return [*given, *self.vault.originals(session_id, et.PERSON)]
 
-    def redact(self, session_id: str, text: str, given_names: Sequence[str] = ()) -> Masked:
-        """``text`` detected and masked, with the session's known names (blocking: vault I/O)."""
+    def redact(
+        self,
+        session_id: str,
+        text: str,
+        given_names: Sequence[str] = (),
+        *,
+        shown: Sequence[str] = (),
+    ) -> Masked:
+        """``text`` detected and masked, with the session's known names (blocking: vault I/O).
+
+        A span that is exactly one of ``shown`` (references the assistant listed for the
+        customer, such as record locators) is left as typed: the detector can take a code of
+        capitals sent alone for a name, and masking it would also keep it in the vault as one,
+        so that the same code in a backend's answer would be masked too.
+        """
         (found,) = self.detect([text], self.known_names(session_id, given_names))
+        quoted = {value.casefold() for value in shown}
+        if quoted:
+            found = [e for e in found if e.value.casefold() not in quoted]
         return self.mask(session_id, text, found)
 
     def redact_data(

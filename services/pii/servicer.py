@@ -53,8 +53,10 @@ class PiiServicer(pii_pb2_grpc.PiiServiceServicer):
     ) -> pii_pb2.RedactResponse:
         session_id = _session_id(request.session_id)
         self._check_size([request.text])
-        text, given = request.text, list(request.known_names)
-        masked = await self._guard.run(lambda: self._masker.redact(session_id, text, given))
+        text, given, shown = request.text, list(request.known_names), list(request.shown)
+        masked = await self._guard.run(
+            lambda: self._masker.redact(session_id, text, given, shown=shown)
+        )
         return pii_pb2.RedactResponse(
             text=masked.text, entities=[_entity(e) for e in masked.entities]
         )

@@ -291,6 +291,21 @@ def _carried(
     return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan
 
 
+#: session slots named ``<slot>_options`` hold what the last reply listed for the customer to
+#: choose from (``MissingSlots.keep``): references the assistant itself showed.
+_OPTIONS_SUFFIX = "_options"
+
+
+def _listed(session: session_pb2.Session) -> list[str]:
+    """The references the session's last reply listed for the customer to choose from."""
+    return [
+        value
+        for name, values in sorted(session.slots.items())
+        if name.endswith(_OPTIONS_SUFFIX)
+        for value in values.split()
+    ]
+
+
 def _verified_in_session(session: session_pb2.Session | None, customer_id: str) -> bool:
     """Whether the session holds a verification of ``customer_id`` (of its own customer when the
     turn names none): a verification of one customer never passes to another."""
@@ -504,7 +519,7 @@ class TurnRunner:
                 identity = group.create_task(
                     self._identity(turn, session, loop.time() + self.understand_timeout_s)
                 )
-                masked = group.create_task(self._redact(turn, identity))
+                masked = group.create_task(self._redact(turn, session, identity))
                 checked = group.create_task(
                     unary(
                         "governance",
@@ -550,7 +565,10 @@ class TurnRunner:
         await turn.verdict(checked.result().verdict)
 
     async def _redact(
-        self, turn: _Turn, identity: asyncio.Task[bool | None]
+        self,
+        turn: _Turn,
+        session: asyncio.Task[session_pb2.GetSessionResponse],
+        identity: asyncio.Task[bool | None],
     ) -> pii_pb2.RedactResponse:
         """The customer's text, masked.
 
@@ -560,11 +578,18 @@ class TurnRunner:
         knows for this customer are masked even where the detector alone would miss them. A turn
         that relies on the session's recent lookup instead (or whose customer the session knows
         as verified) finds those names in the vault from that earlier lookup.
+
+        Masking also waits for the session, for the references the last reply listed to choose
+        from (``shown``): a record locator quoted back alone is an answer, not a name.
         """
         check = self._identity_check(turn.input.customer_id)
         if check is not None and check.tool:
             await identity
-        request = pii_pb2.RedactRequest(session_id=turn.input.session_id, text=turn.input.text)
+        request = pii_pb2.RedactRequest(
+            session_id=turn.input.session_id,
+            text=turn.input.text,
+            shown=_listed((await session).session),
+        )
         return await unary("pii", self.peers.pii.Redact(request))
 
     def _identity_check(self, customer: str) -> IdentityCheck | None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18switchboard/v1/pii.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\"Y\n\tPiiEntity\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x13\n\x0bplaceholder\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x05\x12\r\n\x05score\x18\x05 \x01(\x01\"F\n\rRedactRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x13\n\x0bknown_names\x18\x03 \x03(\t\"K\n\x0eRedactResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12+\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x19.switchboard.v1.PiiEntity\"c\n\x11RedactDataRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0bknown_names\x18\x03 \x03(\t\"h\n\x12RedactDataResponse\x12%\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x19.switchboard.v1.PiiEntity\"b\n\x0eRestoreRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rallowed_types\x18\x03 \x03(\t\"I\n\x0fRestoreResponse\x12%\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07refused\x18\x02 \x03(\t\")\n\x13\x45raseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"&\n\x14\x45raseSessionResponse\x12\x0e\n\x06\x65rased\x18\x01 \x01(\x05\x32\xd1\x02\n\nPiiService\x12G\n\x06Redact\x12\x1d.switchboard.v1.RedactRequest\x1a\x1e.switchboard.v1.RedactResponse\x12S\n\nRedactData\x12!.switchboard.v1.RedactDataRequest\x1a\".switchboard.v1.RedactDataResponse\x12J\n\x07Restore\x12\x1e.switchboard.v1.RestoreRequest\x1a\x1f.switchboard.v1.RestoreResponse\x12Y\n\x0c\x45raseSession\x12#.switchboard.v1.EraseSessionRequest\x1a$.switchboard.v1.EraseSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18switchboard/v1/pii.proto\x12\x0eswitchboard.v1\x1a\x1cgoogle/protobuf/struct.proto\"Y\n\tPiiEntity\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x13\n\x0bplaceholder\x18\x02 \x01(\t\x12\r\n\x05start\x18\x03 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x04 \x01(\x05\x12\r\n\x05score\x18\x05 \x01(\x01\"U\n\rRedactRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x13\n\x0bknown_names\x18\x03 \x03(\t\x12\r\n\x05shown\x18\x04 \x03(\t\"K\n\x0eRedactResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12+\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x19.switchboard.v1.PiiEntity\"c\n\x11RedactDataRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0bknown_names\x18\x03 \x03(\t\"h\n\x12RedactDataResponse\x12%\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12+\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x19.switchboard.v1.PiiEntity\"b\n\x0eRestoreRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12%\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rallowed_types\x18\x03 \x03(\t\"I\n\x0fRestoreResponse\x12%\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07refused\x18\x02 \x03(\t\")\n\x13\x45raseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"&\n\x14\x45raseSessionResponse\x12\x0e\n\x06\x65rased\x18\x01 \x01(\x05\x32\xd1\x02\n\nPiiService\x12G\n\x06Redact\x12\x1d.switchboard.v1.RedactRequest\x1a\x1e.switchboard.v1.RedactResponse\x12S\n\nRedactData\x12!.switchboard.v1.RedactDataRequest\x1a\".switchboard.v1.RedactDataResponse\x12J\n\x07Restore\x12\x1e.switchboard.v1.RestoreRequest\x1a\x1f.switchboard.v1.RestoreResponse\x12Y\n\x0c\x45raseSession\x12#.switchboard.v1.EraseSessionRequest\x1a$.switchboard.v1.EraseSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,21 +35,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PIIENTITY']._serialized_start=74
   _globals['_PIIENTITY']._serialized_end=163
   _globals['_REDACTREQUEST']._serialized_start=165
-  _globals['_REDACTREQUEST']._serialized_end=235
-  _globals['_REDACTRESPONSE']._serialized_start=237
-  _globals['_REDACTRESPONSE']._serialized_end=312
-  _globals['_REDACTDATAREQUEST']._serialized_start=314
-  _globals['_REDACTDATAREQUEST']._serialized_end=413
-  _globals['_REDACTDATARESPONSE']._serialized_start=415
-  _globals['_REDACTDATARESPONSE']._serialized_end=519
-  _globals['_RESTOREREQUEST']._serialized_start=521
-  _globals['_RESTOREREQUEST']._serialized_end=619
-  _globals['_RESTORERESPONSE']._serialized_start=621
-  _globals['_RESTORERESPONSE']._serialized_end=694
-  _globals['_ERASESESSIONREQUEST']._serialized_start=696
-  _globals['_ERASESESSIONREQUEST']._serialized_end=737
-  _globals['_ERASESESSIONRESPONSE']._serialized_start=739
-  _globals['_ERASESESSIONRESPONSE']._serialized_end=777
-  _globals['_PIISERVICE']._serialized_start=780
-  _globals['_PIISERVICE']._serialized_end=1117
+  _globals['_REDACTREQUEST']._serialized_end=250
+  _globals['_REDACTRESPONSE']._serialized_start=252
+  _globals['_REDACTRESPONSE']._serialized_end=327
+  _globals['_REDACTDATAREQUEST']._serialized_start=329
+  _globals['_REDACTDATAREQUEST']._serialized_end=428
+  _globals['_REDACTDATARESPONSE']._serialized_start=430
+  _globals['_REDACTDATARESPONSE']._serialized_end=534
+  _globals['_RESTOREREQUEST']._serialized_start=536
+  _globals['_RESTOREREQUEST']._serialized_end=634
+  _globals['_RESTORERESPONSE']._serialized_start=636
+  _globals['_RESTORERESPONSE']._serialized_end=709
+  _globals['_ERASESESSIONREQUEST']._serialized_start=711
+  _globals['_ERASESESSIONREQUEST']._serialized_end=752
+  _globals['_ERASESESSIONRESPONSE']._serialized_start=754
+  _globals['_ERASESESSIONRESPONSE']._serialized_end=792
+  _globals['_PIISERVICE']._serialized_start=795
+  _globals['_PIISERVICE']._serialized_end=1132
 # @@protoc_insertion_point(module_scope)

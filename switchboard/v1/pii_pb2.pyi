@@ -22,14 +22,16 @@ class PiiEntity(_message.Message):
     def __init__(self, type: _Optional[str] = ..., placeholder: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., score: _Optional[float] = ...) -> None: ...
 
 class RedactRequest(_message.Message):
-    __slots__ = ("session_id", "text", "known_names")
+    __slots__ = ("session_id", "text", "known_names", "shown")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     KNOWN_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SHOWN_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     text: str
     known_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., known_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    shown: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., known_names: _Optional[_Iterable[str]] = ..., shown: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RedactResponse(_message.Message):
     __slots__ = ("text", "entities")

@@ -88,3 +88,22 @@ def test_erasing_a_session_forgets_its_names(stub: pii_pb2_grpc.PiiServiceStub) 
 def test_collect_fields_pairs_each_value_with_its_nearest_key() -> None:
     data = {"a": "x", "people": [{"last_name": "Y"}, "z"], "n": 3}
     assert collect_fields(data) == [("a", "x"), ("last_name", "Y"), ("people", "z")]
+
+
+def test_a_reference_the_assistant_listed_is_not_masked_nor_learnt_as_a_name(
+    stub: pii_pb2_grpc.PiiServiceStub,
+) -> None:
+    # A code of capitals sent alone reads as a name in capitals; quoted from a list the
+    # assistant showed, it is an answer. Unlisted, it is masked, and then masked ever after.
+    code, other = "AXVYAK", "TAQULU"
+    for value in (code, other):
+        assert redact(stub, "probe", value).startswith("<PERSON_"), value
+    request = pii_pb2.RedactRequest(session_id="listed", text=code, shown=["x9fk8l", code.lower()])
+    assert stub.Redact(request, timeout=10).text == code
+    request = pii_pb2.RedactRequest(session_id="listed", text=other, shown=[code])
+    assert stub.Redact(request, timeout=10).text.startswith("<PERSON_")
+    # The vault did not learn the listed code as a name: a backend's answer keeps it. Where the
+    # code was masked, the vault learnt it, and the same answer is masked.
+    reservation = {"pnr": code, "status": "confirmed"}
+    assert redact_data(stub, "listed", reservation) == reservation
+    assert redact_data(stub, "probe", reservation) != reservation
