@@ -15,8 +15,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from services.planner.tools import ToolIndex
+from services.tool_broker.references import REFERENCE
 
-STEP_REFERENCE = re.compile(r"\$\{steps\.([A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_-]+)*)\}")
+#: the reference syntax, exactly as the tool-broker resolves it: a reference the broker would
+#: follow is one whose step the planner checks (and renames when plans are merged)
+STEP_REFERENCE = REFERENCE
 STEP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 TIERS = ("embedded", "fast", "deep")
 
