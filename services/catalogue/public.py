@@ -14,6 +14,10 @@ object, an array, a property); every string under that node is public::
       x-switchboard-public: true
       properties: {name: {type: string}, phone: {type: string}, ...}
 
+A string the schema enumerates (``enum`` or ``const``: "confirmed", "preventive") is public
+without a mark: it is one of the words the contract itself lists, not data about anyone. Alone,
+such a value is the hardest for the detector ("preventive" was once read as a name).
+
 Only ``properties``, ``additionalProperties`` and ``items`` are followed to find the marks: a value
 reached through ``allOf``/``anyOf``/``oneOf`` or a schema the walk cannot place stays private,
 so a mistake in the contract can only leave data masked, never unmask it.
@@ -60,6 +64,10 @@ def _public(schema: Mapping[str, Any], value: Any, path: JsonPath) -> Iterator[J
     if schema.get(PUBLIC) is True:
         yield from _strings(value, path)
         return
+    if isinstance(value, str):
+        if _enumerated(schema, value):
+            yield path
+        return
     if isinstance(value, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
@@ -74,6 +82,14 @@ def _public(schema: Mapping[str, Any], value: Any, path: JsonPath) -> Iterator[J
         if isinstance(items, Mapping):
             for index, item in enumerate(value):
                 yield from _public(items, item, (*path, index))
+
+
+def _enumerated(schema: Mapping[str, Any], value: str) -> bool:
+    """Whether the schema lists ``value`` among the only values it allows."""
+    if "const" in schema:
+        return bool(schema["const"] == value)
+    allowed = schema.get("enum")
+    return isinstance(allowed, Sequence) and not isinstance(allowed, str) and value in allowed
 
 
 def _strings(value: Any, path: JsonPath) -> Iterator[JsonPath]:

@@ -322,6 +322,31 @@ def test_strings_under_a_public_mark_are_found_and_nothing_else() -> None:
     assert public_strings({PUBLIC: True}, "Austin") == [()]
 
 
+def test_a_string_the_schema_enumerates_is_public_without_a_mark() -> None:
+    from services.catalogue.public import public_strings
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "class": {"type": "string", "enum": ["preventive", "basic"]},
+            "kind": {"const": "benefits"},
+            "names": {"type": "array", "items": {"type": "string", "enum": ["Sam"]}},
+            "note": {"type": "string"},
+            "tier": {"type": ["string", "null"], "enum": ["gold", None]},
+        },
+    }
+    body = {
+        "class": "preventive",
+        "kind": "benefits",
+        "names": ["Sam", "Jordan"],
+        "note": "preventive",
+        "tier": "gold",
+    }
+    # "Jordan" is not among the values the schema lists, so it stays private (a response that
+    # breaks its contract is refused anyway); neither is a free-text note, whatever it says.
+    assert public_strings(schema, body) == [("class",), ("kind",), ("names", 0), ("tier",)]
+
+
 def test_a_public_mark_beside_a_ref_is_kept_and_a_bad_one_names_its_place(
     tmp_path: Path,
 ) -> None:
@@ -361,3 +386,13 @@ def test_the_shipped_contracts_mark_reference_data_public_and_customer_data_not(
     ]
     customer = {"customer_id": "C-1001", "first_name": "Ana", "last_name": "Silva"}
     assert catalogue.public_strings("getCustomer", 200, customer) == []
+    # A plan's name and the procedure classes the contract enumerates are the insurer's words.
+    benefits = {
+        "member_id": "M-3001",
+        "plan_name": "Switchboard Dental PPO Plus",
+        "coverage": [{"procedure_class": "preventive", "coverage_percent": 100}],
+    }
+    assert catalogue.public_strings("getBenefits", 200, benefits) == [
+        ("plan_name",),
+        ("coverage", 0, "procedure_class"),
+    ]
