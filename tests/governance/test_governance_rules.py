@@ -185,6 +185,20 @@ CASES = [
         text="Please set a deposit limit of $100 a week",
     ),
     Case("sportsbook/responsible-gaming-request", False, "input", text="Where is my withdrawal?"),
+    Case("sportsbook/no-betting-tips", True, "input", text="Which team should I bet on tonight?"),
+    Case("sportsbook/no-betting-tips", True, "input", text="should I bet on the home team?"),
+    Case("sportsbook/no-betting-tips", True, "input", text="Who do you think will win the final?"),
+    Case("sportsbook/no-betting-tips", True, "input", text="any tips for Saturday's races?"),
+    Case(
+        "sportsbook/no-betting-tips", True, "input", text="What are the odds for the final tonight?"
+    ),
+    Case(
+        "sportsbook/no-betting-tips",
+        False,
+        "input",
+        text="My bet on the final was settled at the wrong odds, who checks that?",
+    ),
+    Case("sportsbook/no-betting-tips", False, "input", text="Why was my parlay settled as a loss?"),
     Case("sportsbook/responsible-gaming-intent", True, "intent", intent="self_exclusion"),
     Case("sportsbook/responsible-gaming-intent", True, "intent", intent="deposit_limit"),
     Case("sportsbook/responsible-gaming-intent", False, "intent", intent="withdrawal_status"),
