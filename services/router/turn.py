@@ -291,6 +291,9 @@ def _carried(
     return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan
 
 
+#: verdicts a customer's confirmation does not lift
+_REFUSALS = (common_pb2.POLICY_ACTION_BLOCK, common_pb2.POLICY_ACTION_HANDOFF)
+
 #: session slots named ``<slot>_options`` hold what the last reply listed for the customer to
 #: choose from (``MissingSlots.keep``): references the assistant itself showed.
 _OPTIONS_SUFFIX = "_options"
@@ -479,7 +482,15 @@ class TurnRunner:
             for verdict in result.verdicts
             if verdict.action == common_pb2.POLICY_ACTION_CONFIRM
         ]
-        if not held or turn.confirmed:
+        # A step that a rule blocks or hands off is refused whatever the customer answers:
+        # asking for a "yes" first would only lead to that refusal one turn later.
+        refused = any(
+            verdict.action in _REFUSALS
+            for result in turn.results
+            if result.outcome == common_pb2.STEP_OUTCOME_REJECTED
+            for verdict in result.verdicts
+        )
+        if not held or refused or turn.confirmed:
             return False
         turn.pending_plan = plan
         # The customer confirms everything that has not run yet: the held steps and those

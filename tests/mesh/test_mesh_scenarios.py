@@ -364,3 +364,21 @@ def test_which_reservation_is_answered_by_its_position_in_the_list_shown(mesh: M
     assert f"(reservation {shown[1]})" in reply(answered), reply(answered)
     assert not calls(mesh, "booking", "assignSeat", "listCustomerReservations")
     assert pending_flow(mesh, "which-4") == ""
+
+
+def test_a_change_a_rule_refuses_is_not_put_to_the_customer_for_confirmation(mesh: Mesh) -> None:
+    # C-5607's identity is not verified: cancelling needs both a confirmation (the contract)
+    # and a verified identity (the airline pack). A "yes" cannot lift the second, so the turn
+    # does not ask for one.
+    asked = turn(mesh, "refused-1", "cancel my reservation DMJ5SB", "C-5607")
+    held = finished(asked)["cancelReservation"]
+    actions = {v.action for v in held.verdicts}
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert {common_pb2.POLICY_ACTION_CONFIRM, common_pb2.POLICY_ACTION_BLOCK} <= actions
+    assert "Reply yes to go ahead" not in reply(asked), reply(asked)
+    assert "haven't cancelled" in reply(asked), reply(asked)
+    with grpc.insecure_channel(mesh.target("session")) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        request = session_pb2.GetSessionRequest(session_id="refused-1")
+        assert not stub.GetSession(request, timeout=10).session.pending_plan.steps
+    assert not calls(mesh, "booking", "cancelReservation")
