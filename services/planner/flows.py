@@ -19,6 +19,9 @@ A flow file::
             answer_patterns: ['^\\W*([A-Z]{6})\\W*$']  # only while the flow waits for the slot
             question: What is the reservation code?
             lookup: '${steps.trips.reservations.only.pnr}'
+            shown: {flight: segments.0.flight_number, date: segments.0.date}  # of each item listed
+            ask_again: 'Which one is it: {{ choices.pnr | map(attribute="value") | join(" or ") }}?'
+          seat_kind: {patterns: [...], required: false, remember: until_answered}
         steps:
           - id: status
             tool: getFlightStatus          # an operationId of mocks/<backend>/openapi.yaml
@@ -30,6 +33,7 @@ A flow file::
           - text: I couldn't reach the booking system ...
         media:
           - {step: status, kind: card, title: 'Flight {{ steps.status.result.flight_number }}'}
+    places: {DEN: [Denver], JFK: [New York, NYC]}   # names of the codes replies show
 
 Arguments take ``${slots.<name>}`` and ``${customer_id}`` at plan time (an argument whose whole
 value is an absent optional slot is left out) and ``${steps.<id>.<path>}`` at execution time.
@@ -41,9 +45,15 @@ the slot is then still missing (:meth:`Flow.still_missing`) and the flow waits f
 asked for before planning. ``answer_patterns`` are tried only while the flow waits for their slot
 (the turn answers its question), for a shape too loose to read from any message. When such a lookup
 found several items, the values it offered are kept for one turn as ``<slot>_options`` (in the
-result's order, the order the reply lists them in), and the answer may name one by its position
-("the second one", "#2", a bare "2"): :func:`chosen_position`.
-Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``
+result's order, the order the reply lists them in), with the facts the slot's ``shown`` paths read
+of each as ``<slot>_shown``; the answer may name one by its position ("the second one", "#2", a
+bare "2") or by what the list showed ("the December one", "the one to Denver"): see
+:mod:`services.planner.choices`. An answer that fits none or several is asked again (``ask_again``).
+A slot with ``remember: until_answered`` is, like ``remember: false``, read from this turn's text
+only, except on the turn that answers the question its flow asked: that turn keeps the value the
+asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
+Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``,
+``choices`` (per slot a lookup left open, the items listed: ``value`` and the facts ``shown``)
 and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status}``: replies are grounded in step
 results and say in their own words what a failure means (by ``outcome`` and ``http_status``); a
 step's error text (a backend's problem detail, a policy or reference diagnostic) is for the audit
@@ -69,6 +79,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError,
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.planner.choices import DATE, Shown, choose, place_names
 from services.planner.plans import (
     STEP_ID,
     STEP_REFERENCE,
@@ -86,20 +97,18 @@ log = logging.getLogger(__name__)
 
 #: the session slot holding the values a reply listed for slot ``<name>``: ``<name>_options``
 OPTIONS_SUFFIX = "_options"
+#: the session slot holding what that reply showed of each value: ``<name>_shown``
+SHOWN_SUFFIX = "_shown"
+#: the session slots a reply's list leaves for its answer, by suffix
+LISTED_SUFFIXES = (OPTIONS_SUFFIX, SHOWN_SUFFIX)
+#: ``remember`` of a slot kept for the turn that answers its flow's question, and only for it
+UNTIL_ANSWERED = "until_answered"
 
-# A position named on its own, as the answer to "which one is it?": "the second one", "2nd
-# please", "the last reservation", "#2", "number 2", a bare "2". Anchored to the whole message, so
-# that an ordinal or a number inside another sentence ("wait a second", "2 bags") is no choice.
-_POSITION = re.compile(
-    r"^\W*(?:(?:it['’]?s|it is|that['’]?s|i['’]?ll take|i['’]?d like|i want|make it|"
-    r"(?:let['’]?s )?go with|i mean)\s+)?(?:the\s+)?"
-    r"(?:(?P<word>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|last|"
-    r"1st|2nd|3rd|[4-9]th)(?:\s+(?:one|reservation|booking|trip|flight|option))?"
-    r"|(?:(?:number|no\.?|option|#)\s*)?(?P<number>[1-9]))"
-    r"(?:\W+(?:please|thanks|thank you))?\W*$",
-    re.IGNORECASE,
-)
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+# ``<slot>_shown``: per value listed, "kind=value" facts, values apart by "; " in the list's order
+# ("flight=UA457 date=2026-11-25 origin=ORD destination=SFO; flight=UA1658 ...").
+_SHOWN_ITEMS, _SHOWN_FACT = "; ", "="
+_SHOWN_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+_SHOWN_VALUE = re.compile(r"^[^\s=;]+$")
 
 _SLOT_REFERENCE = re.compile(r"\$\{(slots\.([A-Za-z0-9_]+)|customer_id)\}")
 _WHOLE_SLOT = re.compile(r"^\$\{slots\.([A-Za-z0-9_]+)\}$")
@@ -167,10 +176,12 @@ class SlotSpec(BaseModel):
     )
     question: str = ""
     required: bool = True
-    remember: bool = Field(
+    remember: bool | Literal["until_answered"] = Field(
         default=True,
         description="false: only this turn's text fills it (a slot that triggers an action must "
-        "never be replayed from an earlier turn)",
+        "never be replayed from an earlier turn); until_answered: the same, but the turn that "
+        "answers the question the flow asked keeps what the asking turn gave (a preference such "
+        "as a window seat, never an action)",
     )
     lookup: str | None = Field(
         default=None,
@@ -181,6 +192,19 @@ class SlotSpec(BaseModel):
         default_factory=list,
         description="patterns also tried while the flow waits for this slot (the message answers "
         "its question): shapes too loose to read from any message, such as a bare code",
+    )
+    shown: dict[str, str] = Field(
+        default_factory=dict,
+        description="for a lookup with `only`: what a reply listing its items shows of each, as "
+        "paths into the item by fact kind (date: an ISO date; origin, destination: place codes; "
+        "any other kind: a word shown as it is). Kept with the values for an answer by what the "
+        "list showed ('the December one')",
+    )
+    ask_again: str = Field(
+        default="",
+        description="a template asked instead of `question` when the answer to a listed choice "
+        "names none or several of them; it sees `choices` (per slot, the items listed: `value` "
+        "and the facts `shown`), `fits` (the values the answer fits) and `slots`",
     )
 
     @field_validator("patterns", "answer_patterns")
@@ -248,6 +272,11 @@ class FlowFile(BaseModel):
     industry: str
     version: int = 1
     flows: dict[str, FlowSpec]
+    places: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="the names customers use for the place codes the replies show (DEN: "
+        "[Denver]): an answer by what a list showed may name a place either way",
+    )
 
 
 @dataclass(frozen=True)
@@ -273,6 +302,8 @@ class Flow:
     _synonyms: dict[str, dict[str, str]] = field(repr=False)
     #: per slot, the patterns tried only on an answer to its question
     _answer_patterns: dict[str, list[re.Pattern[str]]] = field(repr=False)
+    #: the words of the file's place names (and codes) -> the code
+    _places: Mapping[tuple[str, ...], str] = field(default_factory=dict, repr=False)
 
     def systems(self, tools: ToolIndex) -> int:
         """How many backends the flow's steps touch."""
@@ -292,15 +323,15 @@ class Flow:
         text: str,
         customer_id: str = "",
         asked: Collection[str] = (),
-        options: Mapping[str, list[str]] | None = None,
+        listed: Mapping[str, list[Shown]] | None = None,
     ) -> dict[str, str]:
         """The slot values found in the (masked) text and the request.
 
         ``asked`` are the slots the flow waits for (it is pending on them): their
-        ``answer_patterns`` are tried too, and where the last reply listed ``options`` for one,
-        a position named on its own picks the value shown there.
+        ``answer_patterns`` are tried too, and where the last reply ``listed`` choices for one, an
+        answer naming exactly one of them (by position or by what the list showed) picks its value.
         """
-        options = options or {}
+        listed = listed or {}
         found: dict[str, str] = {}
         for name, slot in self.spec.slots.items():
             patterns = self._patterns[name]
@@ -321,10 +352,10 @@ class Flow:
                 if value:
                     found[name] = value
                     break
-            if name in asked and name not in found and name in options:
-                index = chosen_position(text, len(options[name]))
-                if index is not None and index < len(options[name]):
-                    found[name] = options[name][index]
+            if name in asked and name not in found and name in listed:
+                choice = choose(text, listed[name], self._places)
+                if choice is not None and choice.index is not None:
+                    found[name] = listed[name][choice.index].value
         return found
 
     def fill(
@@ -333,34 +364,55 @@ class Flow:
         text: str,
         customer_id: str,
         asked: Collection[str] = (),
+        *,
+        answered: bool = False,
     ) -> dict[str, str]:
         """Every known slot, updated with what this turn says (this turn's values win).
 
-        Slots of other flows are kept, so the session remembers them for later turns.
+        Slots of other flows are kept, so the session remembers them for later turns; this flow's
+        slots that are not remembered (:meth:`forgotten`) come from this turn's text only. When
+        the turn ``answered`` the question the flow asked (:meth:`answers`, while it is pending),
+        its ``until_answered`` slots keep what the asking turn gave.
         """
-        forget = {name for name, slot in self.spec.slots.items() if not slot.remember}
+        forget = self.forgotten(answered=answered)
         slots = {k: v for k, v in known.items() if v and k not in forget}
-        slots.update(self.extract(text, customer_id, asked, self.options(known)))
+        slots.update(self.extract(text, customer_id, asked, self.choices(known)))
         return slots
 
-    def options(self, known: Mapping[str, str]) -> dict[str, list[str]]:
-        """Per looked-up slot, the values the last reply listed for it (``<slot>_options``)."""
+    def forgotten(self, *, answered: bool = False) -> set[str]:
+        """The slots only this turn's text fills: ``remember: false``, and ``until_answered``
+        unless the turn answers the question the flow asked."""
         return {
-            name: values
+            name
             for name, slot in self.spec.slots.items()
-            if slot.lookup and (values := known.get(name + OPTIONS_SUFFIX, "").split())
+            if slot.remember is False or (slot.remember == UNTIL_ANSWERED and not answered)
         }
 
-    def unlisted(self, known: Mapping[str, str], text: str) -> list[str]:
-        """The awaited slots whose listed options the text answers with a position not on the
-        list ("the third one" of two): asked again, never guessed."""
-        options = self.options(known)
+    def choices(self, known: Mapping[str, str]) -> dict[str, list[Shown]]:
+        """Per looked-up slot, the choices the last reply listed for it: the values kept as
+        ``<slot>_options``, with the facts shown of each (``<slot>_shown``) when they were kept."""
+        found: dict[str, list[Shown]] = {}
+        for name, slot in self.spec.slots.items():
+            values = known.get(name + OPTIONS_SUFFIX, "").split() if slot.lookup else []
+            if not values:
+                continue
+            shown = [_parse_facts(item) for item in known.get(name + SHOWN_SUFFIX, "").split(";")]
+            if len(shown) != len(values):
+                shown = [{} for _ in values]  # none kept (or not for each): positions only
+            found[name] = [Shown(v, facts) for v, facts in zip(values, shown, strict=True)]
+        return found
+
+    def undecided(self, known: Mapping[str, str], text: str) -> list[str]:
+        """The awaited slots whose listed choices the text answers without naming exactly one:
+        a position past the list ("the third one" of two), words that fit none or several of
+        them, or that cannot be read ("the blue one"). Asked again, never guessed."""
+        listed = self.choices(known)
         return [
             name
             for name in self.awaited(known)
-            if name in options
-            and (index := chosen_position(text, len(options[name]))) is not None
-            and index >= len(options[name])
+            if name in listed
+            and (choice := choose(text, listed[name], self._places)) is not None
+            and choice.again
         ]
 
     def awaited(self, known: Mapping[str, str]) -> list[str]:
@@ -371,10 +423,11 @@ class Flow:
         return [name for name in self.required_slots() if not known.get(name)]
 
     def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
-        """Whether the text fills a slot the flow waits for (answers the question it asked)."""
+        """Whether the text fills a slot the flow waits for (answers the question it asked), or
+        answers a choice the last reply listed without naming one (it is asked again)."""
         awaited = self.awaited(known)
-        found = self.extract(text, customer_id, awaited, self.options(known))
-        return any(name in awaited for name in found) or bool(self.unlisted(known, text))
+        found = self.extract(text, customer_id, awaited, self.choices(known))
+        return any(name in awaited for name in found) or bool(self.undecided(known, text))
 
     def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
         """The required slots neither known nor looked up by a step of this turn's plan."""
@@ -384,8 +437,30 @@ class Flow:
         looked_up = self._lookups(slots, self._planned(slots, customer_id))
         return [name for name in unknown if name not in looked_up]
 
-    def questions(self, missing: list[str]) -> str:
-        asked = [self.spec.slots[name].question for name in missing if name in self.spec.slots]
+    def questions(
+        self, missing: list[str], slots: Mapping[str, str] | None = None, text: str = ""
+    ) -> str:
+        """The questions for the missing slots. A slot whose listed choices are still kept in
+        ``slots`` (the answer named none or several of them) is asked its ``ask_again``."""
+        slots = slots or {}
+        listed = self.choices(slots)
+        asked: list[str] = []
+        for name in missing:
+            slot = self.spec.slots.get(name)
+            if slot is None:
+                continue
+            choices = listed.get(name, [])
+            if slot.ask_again and choices and all(c.facts for c in choices):
+                choice = choose(text, choices, self._places)
+                context = {
+                    "slots": dict(slots),
+                    "text": text,
+                    "choices": {name: [_choice_context(c) for c in choices]},
+                    "fits": [choices[i].value for i in choice.fits] if choice else [],
+                }
+                asked.append(_normalise(_template(slot.ask_again).render(**context)))
+            else:
+                asked.append(slot.question)
         return " ".join(q for q in asked if q) or "Could you tell me a bit more?"
 
     def steps(self, slots: Mapping[str, str], customer_id: str) -> list[Step]:
@@ -433,21 +508,37 @@ class Flow:
             and _looked_up(lookup, found) is None
         ]
 
-    def listed(self, slots: Mapping[str, str], results: list[StepResult]) -> dict[str, str]:
-        """The values a lookup of this plan offered for a slot it left open, as the session slots
-        to keep for the answer (``{"pnr_options": "ZGGJQS DMJ5SB"}``): the list's items in its
-        order, the order a reply iterating over it shows them. Nothing when it found fewer than
-        two, or values that are not single words (they could not be kept apart)."""
+    def offered(
+        self, slots: Mapping[str, str], results: list[StepResult]
+    ) -> dict[str, list[Shown]]:
+        """The choices a lookup of this plan offered for a slot it left open: per item of the
+        list, in its order (the order a reply iterating over them shows them), the value and the
+        facts the slot's ``shown`` paths read. Nothing when it found fewer than two, or values
+        that are not single words (they could not be kept apart)."""
         found = {r.step_id: r.result for r in results if r.ok}
-        kept: dict[str, str] = {}
+        offered: dict[str, list[Shown]] = {}
         for name in self.still_missing(slots, results):
-            lookup = self.spec.slots[name].lookup
-            assert lookup is not None
-            values = _offered(lookup, found)
-            if len(values) > 1 and all(
-                isinstance(v, str) and v and len(v.split()) == 1 for v in values
-            ):
-                kept[name + OPTIONS_SUFFIX] = " ".join(values)
+            slot = self.spec.slots[name]
+            assert slot.lookup is not None
+            items = _offered(slot.lookup, found)
+            if len(items) > 1 and all(_single_word(value) for value, _ in items):
+                offered[name] = [
+                    Shown(str(value), _facts(item, slot.shown)) for value, item in items
+                ]
+        return offered
+
+    def listed(self, slots: Mapping[str, str], results: list[StepResult]) -> dict[str, str]:
+        """The choices :meth:`offered` as the session slots to keep for the answer:
+        ``{"pnr_options": "ZGGJQS DMJ5SB", "pnr_shown": "flight=UA1658 date=2026-12-04 ...;
+        flight=UA457 date=2026-11-25 ..."}``: references and the facts the list showed of each,
+        nothing else of the lookup's result."""
+        kept: dict[str, str] = {}
+        for name, choices in self.offered(slots, results).items():
+            kept[name + OPTIONS_SUFFIX] = " ".join(c.value for c in choices)
+            if any(c.facts for c in choices):
+                kept[name + SHOWN_SUFFIX] = _SHOWN_ITEMS.join(
+                    " ".join(f"{k}{_SHOWN_FACT}{v}" for k, v in c.facts.items()) for c in choices
+                )
         return kept
 
     def _types(self) -> dict[str, str]:
@@ -460,7 +551,14 @@ class Flow:
         customer_id: str = "",
         text: str = "",
     ) -> dict[str, Any]:
-        return reply_context(slots, results, [s.id for s in self.spec.steps], customer_id, text)
+        """What the flow's reply templates see; ``choices`` are the items a lookup left open
+        offers, as listed (the facts the session keeps for the answer are the ones shown)."""
+        context = reply_context(slots, results, [s.id for s in self.spec.steps], customer_id, text)
+        context["choices"] = {
+            name: [_choice_context(c) for c in choices]
+            for name, choices in self.offered(slots, results).items()
+        }
+        return context
 
     def reply(self, context: Mapping[str, Any]) -> str:
         """The first reply whose condition holds, rendered."""
@@ -545,7 +643,13 @@ def reply_context(
             "tool": result.tool,
             "http_status": result.http_status,
         }
-    return {"slots": dict(slots), "steps": steps, "customer_id": customer_id, "text": text}
+    return {
+        "slots": dict(slots),
+        "steps": steps,
+        "customer_id": customer_id,
+        "text": text,
+        "choices": {},
+    }
 
 
 class FlowBook:
@@ -590,6 +694,7 @@ def _load_file(path: Path, tools: ToolIndex) -> list[tuple[Flow | str, list[str]
         lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()]
         return [("(file)", lines)]
     loaded: list[tuple[Flow | str, list[str]]] = []
+    places = place_names(document.places)
     for name, spec in document.flows.items():
         errors = _check(spec, tools)
         if errors:
@@ -600,7 +705,9 @@ def _load_file(path: Path, tools: ToolIndex) -> list[tuple[Flow | str, list[str]
             n: {k.casefold(): v for k, v in s.synonyms.items()} for n, s in spec.slots.items()
         }
         answers = {n: [re.compile(p) for p in s.answer_patterns] for n, s in spec.slots.items()}
-        loaded.append((Flow(name, document.industry, spec, patterns, synonyms, answers), []))
+        loaded.append(
+            (Flow(name, document.industry, spec, patterns, synonyms, answers, places), [])
+        )
     return loaded
 
 
@@ -615,9 +722,11 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
             errors.append(f"slot {name}: a time slot's patterns need a (?P<hour>...) group")
         if slot.lookup is not None:
             errors.extend(_lookup_errors(name, slot.lookup, spec))
-        if name.endswith(OPTIONS_SUFFIX):
-            # <slot>_options holds the choices a reply listed for <slot> (see Flow.listed).
-            errors.append(f"slot {name}: a slot's name must not end in {OPTIONS_SUFFIX!r}")
+        for suffix in LISTED_SUFFIXES:
+            if name.endswith(suffix):
+                # <slot>_options and <slot>_shown hold what a reply listed for <slot>.
+                errors.append(f"slot {name}: a slot's name must not end in {suffix!r}")
+        errors.extend(_shown_errors(name, slot))
         if slot.answer_patterns and not (slot.required and slot.source == "text"):
             # A flow waits only for required slots the customer gives.
             errors.append(f"slot {name}: answer_patterns need a required slot filled from text")
@@ -654,6 +763,9 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
         for s in spec.steps
     ]
     errors.extend(e for e in plan_errors(stand_in, tools) if _structural(e))
+    for name, slot in spec.slots.items():
+        problems = [*_template_errors(slot.ask_again, None), *_quoted_errors(slot.ask_again, None)]
+        errors.extend(f"slot {name}: ask_again: {problem}" for problem in problems)
     for reply in spec.replies:
         errors.extend(_template_errors(reply.text, reply.when))
         errors.extend(_quoted_errors(reply.text, reply.when))
@@ -707,10 +819,11 @@ def _walk(value: Any, segments: list[str]) -> Any:
         return None
 
 
-def _offered(reference: str, results: Mapping[str, Any]) -> list[Any]:
-    """The values a lookup reference with ``only`` chooses among: the rest of its path over each
-    item of the list ``only`` stands on, in the list's order (``reservations.only.pnr`` -> every
-    reservation's pnr). Empty when the path does not lead to such a list."""
+def _offered(reference: str, results: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """What a lookup reference with ``only`` chooses among: per item of the list ``only`` stands
+    on, in the list's order, the rest of its path over the item and the item itself
+    (``reservations.only.pnr`` -> every reservation's pnr, and the reservation). Empty when the
+    path does not lead to such a list."""
     match = STEP_REFERENCE.fullmatch(reference)
     if match is None or match.group(1) not in results:
         return []
@@ -721,26 +834,56 @@ def _offered(reference: str, results: Mapping[str, Any]) -> list[Any]:
     items = _walk(results[match.group(1)], segments[:position])
     if not isinstance(items, list):
         return []
-    return [_walk(item, segments[position + 1 :]) for item in items]
+    return [(_walk(item, segments[position + 1 :]), item) for item in items]
 
 
-def chosen_position(text: str, count: int) -> int | None:
-    """The 0-based position a message names on its own among ``count`` listed choices, or None.
+def _single_word(value: Any) -> bool:
+    return isinstance(value, str) and bool(_SHOWN_VALUE.match(value))
 
-    "the second one" -> 1, "the last" -> count - 1, "#3" -> 2; a position past the list is
-    returned as it is (the caller asks again rather than guess).
-    """
-    match = _POSITION.match(text.strip())
-    if match is None or count < 1:
-        return None
-    if match.group("number"):
-        return int(match.group("number")) - 1
-    word = match.group("word").casefold()
-    if word == "last":
-        return count - 1
-    if word in _ORDINALS:
-        return _ORDINALS.index(word)
-    return int(word[:-2]) - 1
+
+def _facts(item: Any, paths: Mapping[str, str]) -> dict[str, str]:
+    """The facts ``shown`` reads of one listed item: single words; a date as its ISO day. A fact
+    the item lacks is left out (an answer naming it then fits no such item)."""
+    facts: dict[str, str] = {}
+    for kind, path in paths.items():
+        value = _walk(item, path.split("."))
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            continue
+        text = str(value)
+        if kind == DATE:
+            try:
+                text = date.fromisoformat(text[:10]).isoformat()
+            except ValueError:
+                continue
+        if _SHOWN_VALUE.match(text):
+            facts[kind] = text
+    return facts
+
+
+def _parse_facts(item: str) -> dict[str, str]:
+    """One item of a kept ``<slot>_shown``: "flight=UA457 date=2026-11-25" -> its facts."""
+    pairs = (word.partition(_SHOWN_FACT) for word in item.split())
+    return {kind: value for kind, sep, value in pairs if sep and _SHOWN_KIND.match(kind) and value}
+
+
+def _choice_context(choice: Shown) -> dict[str, str]:
+    """A listed choice as templates see it: ``value`` and each fact shown by its kind."""
+    return {**choice.facts, "value": choice.value}
+
+
+def _shown_errors(name: str, slot: SlotSpec) -> list[str]:
+    """``shown`` and ``ask_again`` describe the items a lookup with ``only`` lists."""
+    if not (slot.shown or slot.ask_again):
+        return []
+    if slot.lookup is None or f".{ONLY}." not in slot.lookup:
+        return [f"slot {name}: shown and ask_again need a lookup through a list (`.{ONLY}.`)"]
+    errors = []
+    for kind, path in slot.shown.items():
+        if not _SHOWN_KIND.match(kind) or kind == "value":
+            errors.append(f"slot {name}: shown: {kind!r} must be a lower-case word, not 'value'")
+        if not path or any(not segment for segment in path.split(".")):
+            errors.append(f"slot {name}: shown: {kind}: {path!r} is no path into an item")
+    return errors
 
 
 def _lookup_errors(name: str, lookup: str, spec: FlowSpec) -> list[str]:

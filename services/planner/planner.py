@@ -22,10 +22,13 @@ Per turn:
    open: the lookup found several values or none. The embedded reply then asks for it, and Compose
    names it (:class:`MissingSlots`, before the usage) so that the flow waits for the answer as if it
    had been asked for before planning. When it found several, Compose also hands back the values
-   offered, in the order the reply lists them (``keep``: ``pnr_options``), for the session to keep
-   one turn: the answer may then name one by its position ("the second one"), and picks exactly
-   the value shown there. A position past the list is asked again (``missing_slots``, the options
-   kept), never guessed; every other plan drops the options.
+   offered, in the order the reply lists them, and what it showed of each (``keep``:
+   ``pnr_options``, ``pnr_shown``), for the session to keep one turn: the answer may then name one
+   by its position ("the second one") or by what the list showed ("the December one"), and picks
+   exactly the value shown there. An answer naming none or several is asked again
+   (``missing_slots``, the list kept, the slot's ``ask_again``), never guessed; every other plan
+   drops the list. The turn that answers keeps the flow's ``remember: until_answered`` slots
+   from the turn that asked (the window seat asked for), and only that turn.
 
 **Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
 the message expresses (or a candidate at least ``multi_intent_confidence`` likely) adds its flow
@@ -54,7 +57,7 @@ from dataclasses import dataclass, field, replace
 
 from services.planner import telemetry
 from services.planner.config import PlannerSettings
-from services.planner.flows import OPTIONS_SUFFIX, Flow, FlowBook, Media, default_media
+from services.planner.flows import LISTED_SUFFIXES, Flow, FlowBook, Media, default_media
 from services.planner.llm import ModelUnavailable
 from services.planner.plans import MissingSlots, Plan, Step, StepResult, Usage, renamed
 from services.planner.tiers import Context, MediaSignal, ModelTiers, PlanRejected
@@ -166,17 +169,23 @@ class Planner:
         flow = self._flow(request)
         slots = dict(request.slots)
         if flow is not None:
-            answering = flow.name == request.pending_flow
-            asked = flow.awaited(request.slots) if answering else []
-            slots = flow.fill(request.slots, request.text, request.customer_id, asked)
-            # "The third one" of two: asked again, with the same list to choose from.
-            unlisted = flow.unlisted(request.slots, request.text) if answering else []
-            missing = unlisted or flow.missing(slots, request.customer_id)
+            waiting = flow.name == request.pending_flow
+            asked = flow.awaited(request.slots) if waiting else []
+            # The answer to the flow's question keeps what the asking turn preferred.
+            answered = waiting and flow.answers(request.slots, request.text, request.customer_id)
+            slots = flow.fill(
+                request.slots, request.text, request.customer_id, asked, answered=answered
+            )
+            # "The third one" of two, "the December one" of two in December: asked again, with
+            # the same list to choose from.
+            undecided = flow.undecided(request.slots, request.text) if waiting else []
+            missing = undecided or flow.missing(slots, request.customer_id)
             if missing:
                 keep = {
                     key: request.slots[key]
-                    for name in unlisted
-                    if (key := name + OPTIONS_SUFFIX) in request.slots
+                    for name in undecided
+                    for suffix in LISTED_SUFFIXES
+                    if (key := name + suffix) in request.slots
                 }
                 yield self._final(
                     request, [], flow.name, EMBEDDED, slots, missing=missing, keep=keep
@@ -223,7 +232,11 @@ class Planner:
         plan = request.plan
         flow = self.flows.get(plan.flow.split(FLOW_SEPARATOR)[0])
         if plan.missing_slots:
-            yield flow.questions(plan.missing_slots) if flow else "Could you tell me a bit more?"
+            yield (
+                flow.questions(plan.missing_slots, plan.slots, request.text)
+                if flow
+                else "Could you tell me a bit more?"
+            )
             yield Usage(model=EMBEDDED)
             return
         if self.tiers is not None and plan.tier != EMBEDDED:
@@ -320,7 +333,7 @@ class Planner:
         the reply has one part per flow, in the order of the module's docstring. Clashing step
         ids of a later flow get its name as prefix.
         """
-        flows, merged = [flow], dict(slots)
+        flows, merged, fills = [flow], dict(slots), [slots]
         for name in request.also_meant(self.settings.multi_intent_confidence):
             other = self.flows.get(name)
             if other is None or other in flows or not other.spec.steps:
@@ -331,7 +344,14 @@ class Planner:
                 log.info("not adding flow %s: missing %s", other.name, missing)
                 continue
             flows.append(other)
+            fills.append(filled)
             merged = {**filled, **merged}
+        # A slot one of these flows does not remember is this turn's only: another flow's fill,
+        # which keeps every slot it does not declare, must not bring it back from the session.
+        pairs = list(zip(flows, fills, strict=True))
+        given = {key for each, filled in pairs for key in each.forgotten() & filled.keys()}
+        stale = {key for each in flows for key in each.forgotten()} - given
+        merged = {key: value for key, value in merged.items() if key not in stale}
         flows = _reply_order(flows, request.intents)
         steps: list[Step] = []
         for each, names in zip(flows, _step_names(flows), strict=True):
@@ -399,9 +419,10 @@ class Planner:
         fallback: str = "",
         keep: dict[str, str] | None = None,
     ) -> Plan:
-        """The plan. The choices a reply listed last turn (``<slot>_options``) are answered or
-        stale now: dropped, but for those in ``keep`` (a position past the list, asked again)."""
-        slots = {k: v for k, v in slots.items() if not k.endswith(OPTIONS_SUFFIX)}
+        """The plan. The choices a reply listed last turn (``<slot>_options``, ``<slot>_shown``)
+        are answered or stale now: dropped, but for those in ``keep`` (an answer that named none
+        or several of them, asked again)."""
+        slots = {k: v for k, v in slots.items() if not k.endswith(LISTED_SUFFIXES)}
         slots.update(keep or {})
         return Plan(
             id=f"{request.turn_id or uuid.uuid4().hex[:12]}.plan",

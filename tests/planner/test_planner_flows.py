@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from mocks.config import MocksSettings
 from mocks.server import MockCluster, start_mocks
 from services.config import load_settings
-from services.planner.flows import FlowBook, chosen_position
+from services.planner.choices import Choice, Shown, choose, chosen_position, place_names
+from services.planner.flows import FlowBook
 from services.planner.planner import ComposeInput, PlanInput, Planner
 from services.planner.plans import Plan, Step, StepResult
 from services.planner.tools import ToolIndex
@@ -379,3 +380,167 @@ def test_flows_and_intent_packs_agree(book: FlowBook) -> None:
 )
 def test_a_position_is_read_only_when_named_on_its_own(text: str, position: int | None) -> None:
     assert chosen_position(text, 5) == position
+
+
+LISTED = [
+    Shown(
+        "ZGGJQS",
+        {"flight": "UA1658", "origin": "MIA", "destination": "MSP", "date": "2026-12-04"},
+    ),
+    Shown(
+        "DMJ5SB",
+        {"flight": "UA457", "origin": "ORD", "destination": "SFO", "date": "2026-11-25"},
+    ),
+]
+PLACES = place_names({"MSP": ["Minneapolis"], "ORD": ["Chicago"], "SFO": ["San Francisco"]})
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [
+        ("the December one", 0),
+        ("it's the December one, thanks", 0),
+        ("December", 0),
+        ("the one on the 25th", 1),
+        ("the 4 Dec one", 0),
+        ("Nov 25", 1),
+        ("the Dec 4th one", 0),
+        ("the Wednesday one", 1),
+        ("the one on 2026-12-04", 0),
+        ("the UA457 one", 1),
+        ("UA 457", 1),
+        ("ua1658", 0),
+        ("the ZGGJQS one", 0),
+        ("the one to Minneapolis", 0),
+        ("the Chicago one", 1),
+        ("from Chicago", 1),
+        ("I mean the MIA one please", 0),
+        ("the one in November to San Francisco", 1),
+        ("the second one", 1),  # a position comes first
+    ],
+)
+def test_a_choice_is_named_by_what_the_list_showed(text: str, index: int) -> None:
+    assert choose(text, LISTED, PLACES) == Choice(index=index)
+
+
+@pytest.mark.parametrize(
+    ("text", "fits"),
+    [
+        ("the one from Minneapolis", ()),  # shown as the destination
+        ("the 14th of December", ()),
+        ("the one to Denver", ()),  # a place no choice touches (not even in the places given)
+        ("the November one to Minneapolis", ()),  # everything said must hold
+        ("UA999", ()),
+        ("the United one", ()),  # an answer's shape, words not shown
+        ("the <PERSON_1> one", ()),  # a word the pii service masked is never read
+        ("no, the one to San <PERSON_1>", ()),
+        ("the 4th", ()),  # a bare ordinal is a position (past the list), never a day
+        ("the third one", ()),
+    ],
+)
+def test_an_answer_naming_none_of_the_choices_is_asked_again(
+    text: str, fits: tuple[int, ...]
+) -> None:
+    assert choose(text, LISTED, PLACES) == Choice(again=True, fits=fits)
+
+
+def test_an_answer_fitting_several_choices_is_asked_again_with_those_it_fits() -> None:
+    same_month = [LISTED[0], Shown("K4M9TZ", {**LISTED[0].facts, "date": "2026-12-09"})]
+    assert choose("the December one", same_month) == Choice(again=True, fits=(0, 1))
+    assert choose("the Dec 9 one", same_month) == Choice(index=1)
+    assert choose("the one to MSP", same_month) == Choice(again=True, fits=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what's the weather in Chicago in December?",
+        "the flight to Denver got cancelled",
+        "thanks",
+        "the one",
+        "wait a second",
+        "show me the seat map",
+        "<PERSON_1>",
+    ],
+)
+def test_a_message_that_is_no_answer_names_no_choice(text: str) -> None:
+    assert choose(text, LISTED, PLACES) is None
+
+
+def test_what_the_list_showed_is_read_only_while_the_flow_waits_for_it(book: FlowBook) -> None:
+    flow = book.get("seat_selection")
+    assert flow is not None
+    listed = {
+        "customer_id": "C-5607",
+        "pnr_options": "ZGGJQS DMJ5SB",
+        "pnr_shown": "flight=UA1658 origin=MIA destination=MSP date=2026-12-04; "
+        "flight=UA457 origin=ORD destination=SFO date=2026-11-25",
+    }
+    # The shipped places name the airports: "the one to Minneapolis" is the MIA->MSP trip.
+    for text, code in [("the one to Minneapolis", "ZGGJQS"), ("the San Francisco one", "DMJ5SB")]:
+        assert flow.answers(listed, text, "C-5607"), text
+        assert flow.fill(listed, text, "C-5607", ["pnr"]).get("pnr") == code, text
+        assert "pnr" not in flow.fill(listed, text, "C-5607"), text  # not waiting: no answer
+    assert flow.answers(listed, "the one to Denver", "C-5607")  # answered: asked again
+    assert flow.undecided(listed, "the one to Denver") == ["pnr"]
+    # Kept codes without what was shown (an older session): positions only.
+    codes = {k: v for k, v in listed.items() if k != "pnr_shown"}
+    assert flow.fill(codes, "the second one", "C-5607", ["pnr"]).get("pnr") == "DMJ5SB"
+    assert not flow.answers(codes, "the one to Minneapolis", "C-5607")
+    # A cancellation has no list to choose from: it still needs the code.
+    cancel = book.get("cancel_reservation")
+    assert cancel is not None and "pnr" not in cancel.fill(listed, "the December one", "", ["pnr"])
+
+
+def test_a_preference_is_kept_for_the_answer_to_its_question_only(book: FlowBook) -> None:
+    flow = book.get("seat_selection")
+    assert flow is not None
+    asked = flow.fill({}, "I'd like a window seat and seat 12C", "C-5607")
+    assert (asked["kind"], asked["seat"]) == ("window", "12C")
+    answered = flow.fill(asked, "the second one", "C-5607", ["pnr"], answered=True)
+    # The preference carries to the answer; the seat to assign (an action) never does.
+    assert answered.get("kind") == "window" and "seat" not in answered
+    later = flow.fill(answered, "show me the seat map", "C-5607")
+    assert "kind" not in later
+    assert flow.forgotten() == {"kind", "seat"} and flow.forgotten(answered=True) == {"seat"}
+
+
+def test_shown_and_ask_again_describe_a_lookups_list(tmp_path: Path, tools: ToolIndex) -> None:
+    (tmp_path / "shown.yaml").write_text(
+        """
+industry: airline
+flows:
+  boarding_pass:
+    slots:
+      customer_id: {from: customer_id, required: false}
+      pnr:
+        patterns: ['([A-Z0-9]{6})']
+        question: 'Which code?'
+        lookup: '${steps.trips.reservations.0.pnr}'
+        shown: {flight: segments.0.flight_number}
+        ask_again: '{{ fits | join(", ") '
+      flight:
+        patterns: ['(UA[0-9]+)']
+        question: 'Which flight?'
+        lookup: '${steps.trips.reservations.only.segments.0.flight_number}'
+        shown: {value: pnr, Date: segments.0.date, date: 'segments..date'}
+      pnr_shown: {patterns: ['(x)'], required: false}
+    steps:
+      - {id: trips, when: not slots.pnr, tool: listCustomerReservations,
+         arguments: {customer_id: '${slots.customer_id}'}}
+      - {id: trip, tool: getReservation, arguments: {pnr: '${slots.pnr}'}}
+    replies:
+      - {text: 'Done.'}
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        FlowBook.load(tmp_path, tools)
+    message = raised.value.message
+    assert "slot pnr: shown and ask_again need a lookup through a list (`.only.`)" in message
+    assert "slot pnr: ask_again: template error" in message
+    assert "slot pnr_shown: a slot's name must not end in '_shown'" in message
+    assert "slot flight: shown: 'value' must be a lower-case word, not 'value'" in message
+    assert "slot flight: shown: 'Date' must be a lower-case word, not 'value'" in message
+    assert "slot flight: shown: date: 'segments..date' is no path into an item" in message
+    assert "slot flight: shown and ask_again" not in message

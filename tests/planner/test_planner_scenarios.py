@@ -11,11 +11,12 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from harness import LoopThread
 
 from mocks.config import BACKENDS, MocksSettings
@@ -63,7 +64,8 @@ class Turn:
     def __call__(self, request: PlanInput) -> tuple[Plan, list[StepResult], str, list[Media]]:
         plan = self.loop.run(self._plan(request))
         results = self._execute(plan)
-        text, media = self.loop.run(self._compose(ComposeInput(plan=plan, results=results)))
+        composing = ComposeInput(plan=plan, results=results, text=request.text)
+        text, media = self.loop.run(self._compose(composing))
         return plan, results, text, media
 
     async def _plan(self, request: PlanInput) -> Plan:
@@ -530,10 +532,21 @@ def test_which_reservation_is_answered_by_its_position_in_the_list_shown(
     )
     shown = [r["pnr"] for r in results[0].result["reservations"]]
     assert "Which one is it?" in reply and reply.index(shown[0]) < reply.index(shown[1])
-    # The codes the reply listed are kept, in the order shown, for the answer to name one.
+    # The codes the reply listed are kept, in the order shown, for the answer to name one, with
+    # what the reply showed of each (and nothing else of the reservations).
+    segments = [r["segments"][0] for r in results[0].result["reservations"]]
+    facts = [
+        f"flight={s['flight_number']} origin={s['origin']} destination={s['destination']} "
+        f"date={s['date']}"
+        for s in segments
+    ]
     assert turn.asked == MissingSlots(
-        flow="seat_selection", slots=("pnr",), keep={"pnr_options": " ".join(shown)}
+        flow="seat_selection",
+        slots=("pnr",),
+        keep={"pnr_options": " ".join(shown), "pnr_shown": "; ".join(facts)},
     )
+    for code, s in zip(shown, segments, strict=True):
+        assert f"{code} ({s['flight_number']} {s['origin']}→{s['destination']} on " in reply
     answer = PlanInput(
         intent="out_of_scope",
         text="the second one",
@@ -567,7 +580,8 @@ def test_which_reservation_is_answered_by_its_position_in_the_list_shown(
     # A position past the list is asked again, with the same list to answer from.
     plan, results, reply, _ = turn(replace(answer, text="the third one"))
     assert plan.flow == "seat_selection" and plan.missing_slots == ["pnr"] and results == []
-    assert reply.startswith("What is the reservation code?")
+    assert reply.startswith("I can't tell which reservation you mean. Which one is it: ")
+    assert reply.index(shown[0]) < reply.index(shown[1])
     assert plan.slots["pnr_options"] == " ".join(shown)
     plan, _, _, _ = turn(replace(answer, slots=plan.slots))
     assert plan.slots["pnr"] == shown[1]
@@ -580,3 +594,187 @@ def test_which_reservation_is_answered_by_its_position_in_the_list_shown(
     ):
         plan, results, _, _ = turn(request)
         assert (plan.flow, plan.steps, results) == ("", [], []), request.text
+
+
+_MONTHS = (
+    "January February March April May June July August September October November December".split()
+)
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def _city() -> dict[str, str]:
+    """Each airport code's first name in the shipped airline pack's ``places``."""
+    path = load_settings().planner.flows_dir / "airline.yaml"
+    places = yaml.safe_load(path.read_text(encoding="utf-8"))["places"]
+    return {code: names[0] for code, names in places.items()}
+
+
+def _answers_by_content(segments: list[dict[str, Any]]) -> list[tuple[str, list[int]]]:
+    """Answers naming a listed reservation by what the list showed of it, each with the positions
+    of the reservations it fits, worked out here from the segments themselves."""
+    city = _city()
+    answers: list[tuple[str, list[int]]] = []
+    for s in segments:
+        day = date.fromisoformat(s["date"])
+
+        def fits(holds: Any) -> list[int]:
+            return [i for i, other in enumerate(segments) if holds(other)]
+
+        answers += [
+            (
+                f"the {_MONTHS[day.month - 1]} one",
+                fits(lambda o, d=day: date.fromisoformat(o["date"]).month == d.month),
+            ),
+            (
+                f"the one on the {_ordinal(day.day)}",
+                fits(lambda o, d=day: date.fromisoformat(o["date"]).day == d.day),
+            ),
+            (
+                f"the one to {city[s['destination']]}",
+                fits(lambda o, to=s["destination"]: o["destination"] == to),
+            ),
+            (
+                f"the {city[s['origin']]} one",
+                fits(lambda o, at=s["origin"]: at in (o["origin"], o["destination"])),
+            ),
+            (
+                f"the {s['flight_number']} one",
+                fits(lambda o, f=s["flight_number"]: o["flight_number"] == f),
+            ),
+        ]
+    elsewhere = next(
+        c for c in sorted(city) if all(c not in (s["origin"], s["destination"]) for s in segments)
+    )
+    answers.append((f"the one to {city[elsewhere]}", []))
+    return answers
+
+
+def test_which_reservation_is_answered_by_what_the_list_showed(
+    turn: Turn, world: MockCluster
+) -> None:
+    assert world.world is not None
+    # Two customers with two trips: one whose trips land at the same airport (fixed by the
+    # world's seed, whatever the day), so that some answers fit both.
+    shared = next(
+        customer
+        for customer in world.world.customers
+        if len(trips := _confirmed(world, customer)) == 2
+        and len(
+            {
+                world.world.flight(t.segments[0].flight_number, t.segments[0].date).destination
+                for t in trips
+            }
+        )
+        == 1
+    )
+    outcomes: set[int] = set()
+    for customer in (_customer_with_trips(world, 2), shared):
+        asked, results, listing, _ = turn(
+            PlanInput(intent="seat_selection", text="I'd like a window seat", customer_id=customer)
+        )
+        assert turn.asked is not None and "Which one is it?" in listing
+        codes = [r["pnr"] for r in results[0].result["reservations"]]
+        segments = [r["segments"][0] for r in results[0].result["reservations"]]
+        for s, code in zip(segments, codes, strict=True):
+            shown = f"{code} ({s['flight_number']} {s['origin']}→{s['destination']} on "
+            assert shown in listing, listing
+        answer = PlanInput(
+            intent="out_of_scope",
+            text="",
+            customer_id=customer,
+            slots={**asked.slots, **turn.asked.keep},
+            pending_flow="seat_selection",
+            only_if_answered=True,
+        )
+        for text, fits in _answers_by_content(segments):
+            plan, results, reply, _ = turn(replace(answer, text=text))
+            outcomes.add(min(len(fits), 2))
+            assert plan.flow == "seat_selection", text
+            # The window seat asked for on the turn that asked is still wanted by its answer.
+            assert plan.slots.get("kind") == "window", text
+            if len(fits) == 1:
+                assert plan.slots["pnr"] == codes[fits[0]], text
+                assert [r.tool for r in results] == ["getReservation", "getSeatMap"], text
+                assert f"(reservation {codes[fits[0]]})" in reply, text
+                assert re.search(r"(Free|no free) window seats in", reply), reply
+                assert turn.asked is None and not any(k.startswith("pnr_") for k in plan.slots)
+                continue
+            # None or several fit: asked again, never guessed, with the same list to choose from.
+            assert plan.missing_slots == ["pnr"] and results == [] and "pnr" not in plan.slots
+            assert {k: plan.slots[k] for k in ("pnr_options", "pnr_shown")} == {
+                k: answer.slots[k] for k in ("pnr_options", "pnr_shown")
+            }
+            if fits:
+                assert reply.startswith(f"Both {codes[fits[0]]} and {codes[fits[1]]} fit that."), (
+                    reply
+                )
+            else:
+                assert reply.startswith("I can't tell which reservation you mean."), reply
+            assert "Which one is it: " in reply and all(code in reply for code in codes), reply
+            # The answer after that still has the list, and the window seat.
+            plan, results, reply, _ = turn(replace(answer, text=codes[0], slots=plan.slots))
+            assert plan.slots["pnr"] == codes[0] and plan.slots["kind"] == "window"
+            assert re.search(r"(Free|no free) window seats in", reply), reply
+    assert outcomes == {0, 1, 2}  # picked, fitting none, fitting several: each was seen
+
+
+def test_the_seat_kind_asked_for_carries_to_the_answer_and_no_further(
+    turn: Turn, world: MockCluster
+) -> None:
+    customer = _customer_with_trips(world, 2)
+    asked, _, reply, _ = turn(
+        PlanInput(intent="seat_selection", text="I'd like a window seat", customer_id=customer)
+    )
+    assert turn.asked is not None and 'Say, for example, "window seat on' in reply
+    waiting = PlanInput(
+        intent="out_of_scope",
+        text="the second one",
+        customer_id=customer,
+        slots={**asked.slots, **turn.asked.keep},
+        pending_flow="seat_selection",
+        only_if_answered=True,
+    )
+    answered, results, reply, _ = turn(waiting)
+    assert [r.tool for r in results] == ["getReservation", "getSeatMap"]
+    assert answered.slots["kind"] == "window"
+    assert re.search(r"(Free|There are no free) window seats in", reply), reply
+
+    # A later seat request, the question answered: the window seat is not wanted any more.
+    later, results, reply, _ = turn(
+        PlanInput(
+            intent="seat_selection",
+            text="can I see the seat map?",
+            customer_id=customer,
+            slots=answered.slots,
+        )
+    )
+    assert [r.tool for r in results] == ["getReservation", "getSeatMap"]
+    assert "kind" not in later.slots and "window" not in reply, reply
+    # Nor while the flow waits, by a message of the flow's own that does not answer it.
+    again, _, reply, _ = turn(
+        replace(
+            waiting, intent="seat_selection", text="can I see the seat map?", only_if_answered=False
+        )
+    )
+    assert "kind" not in again.slots and "window" not in reply, reply
+    assert "Which one is it?" in reply
+
+
+def test_a_slot_not_remembered_is_not_brought_back_by_another_flow_of_the_turn(
+    turn: Turn,
+) -> None:
+    plan, _, reply, _ = turn(
+        PlanInput(
+            intent="seat_selection",
+            text="show me the seat map and how many miles do I have",
+            intents=["seat_selection", "loyalty_balance"],
+            customer_id="C-1001",
+            slots={"kind": "window", "pnr": "SBX7Q2"},
+        )
+    )
+    assert plan.flow == "seat_selection+loyalty_balance"
+    assert "kind" not in plan.slots and "window" not in reply, reply

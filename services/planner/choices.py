@@ -1,0 +1,344 @@
+"""Answers to "which one is it?": a choice named by its position or by what the list showed.
+
+When a lookup found several items, the reply lists them ("ZGGJQS (UA1658 MIA→MSP on Fri 4 Dec);
+DMJ5SB (UA457 ORD→SFO on Wed 25 Nov)") and the session keeps, for one turn, the values offered and
+the facts shown of each (:class:`Shown`). The next message may then name one:
+
+- **by position**, said on its own: "the second one", "2nd please", "the last reservation", "#2",
+  "number 2", a bare "2" (:func:`chosen_position`). "wait a second" or "I have 2 bags" are no
+  answer. A bare numeric ordinal ("the 4th") is a position, never a day of the month.
+- **by what the list showed**, said on its own (:func:`read_content`): the value itself or a word
+  shown ("the UA457 one", "UA 457"); the date ("the December one", "the one on the 14th",
+  "the 4 Dec one", "Dec 4", "the Friday one", "tomorrow's"); a place, by its code or by a name the
+  flow file's ``places`` give it ("the one to Denver", "the MIA one", "from Chicago"; "to" and
+  "from" tie it to the destination or the origin, otherwise it may be either). Everything said
+  must hold for the choice picked, and exactly one choice may fit.
+
+An answer that names none or several of the choices, or whose words cannot all be read while it is
+plainly shaped as an answer ("the blue one", "the one to Paris", "the <PERSON_1> one" where the
+pii service masked a word), is :attr:`Choice.again`: the flow asks again, never guesses. A message
+that is no such answer at all ("what's the weather in Denver?") is ``None``: it is served as any
+other message. Text is the masked text: a masked word is never read as a fact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+#: shown facts with a meaning of their own; any other kind is a word matched as written
+DATE, ORIGIN, DESTINATION = "date", "origin", "destination"
+PLACES = (ORIGIN, DESTINATION)
+
+# Words that open an answer: "it's the second one", "I mean the December one".
+_LEAD_IN = (
+    r"(?:(?:it['’]?s|it is|that['’]?s|i['’]?ll take|i['’]?d like|i want|make it|"
+    r"(?:let['’]?s )?go with|i mean)\s+)?"
+)
+_COURTESY = r"(?:[^\w<>]+(?:please|thanks|thank you))?"
+
+# A position named on its own, as the answer to "which one is it?": "the second one", "2nd
+# please", "the last reservation", "#2", "number 2", a bare "2". Anchored to the whole message, so
+# that an ordinal or a number inside another sentence ("wait a second", "2 bags") is no choice.
+_POSITION = re.compile(
+    r"^\W*" + _LEAD_IN + r"(?:the\s+)?"
+    r"(?:(?P<word>first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|last|"
+    r"1st|2nd|3rd|[4-9]th)(?:\s+(?:one|reservation|booking|trip|flight|option))?"
+    r"|(?:(?:number|no\.?|option|#)\s*)?(?P<number>[1-9]))" + _COURTESY + r"\W*$",
+    re.IGNORECASE,
+)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+
+# The words of an answer between its lead-in and its courtesy; a placeholder's brackets are words.
+_ANSWER = re.compile(
+    r"^[^\w<]*" + _LEAD_IN + r"(?P<body>.*?)" + _COURTESY + r"[^\w>]*$", re.I | re.S
+)
+# "UA 457", "UA-457" as written in capitals (lower case "on 14" is two words): one word.
+_SPACED_CODE = re.compile(r"\b([A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])[ -]([0-9]{1,4})\b")
+_TOKEN = re.compile(r"<[A-Z][A-Z0-9_]*_[0-9]+>|[0-9]{4}-[0-9]{2}-[0-9]{2}|[^\W_]+(?:'[^\W_]+)*")
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_[0-9]+>")
+_ORDINAL_DAY = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)")
+_CODE_SHAPED = re.compile(r"(?=[a-z]*[0-9])(?=[0-9]*[a-z])[a-z0-9]{3,8}")
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_WEEKDAYS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed"),
+            ("thursday", "thu", "thur", "thurs"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        ]
+    )
+    for name in names
+}
+# Words an answer is made of besides its facts ("the one on the 14th", "no, the Denver flight").
+_FILLERS = frozenset(
+    "the one ones flight flights reservation reservations booking bookings trip trips on in of "
+    "for at my that this it it's its is one's flight's trip's leaving departing going flying "
+    "and a an no yes yeah oh ok okay sorry um uh well please thanks".split()
+)
+_NOUNS = frozenset("one flight reservation booking trip".split())
+_PREPOSITIONS = frozenset("to from on in for at of".split())
+_DIRECTIONS = {"to": DESTINATION, "from": ORIGIN}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One choice a reply listed: the value it stands for and the facts shown of it
+    (``{"flight": "UA457", "date": "2026-11-25", "origin": "ORD", "destination": "SFO"}``)."""
+
+    value: str
+    facts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How an answer reads against the listed choices: the one it picks (``index``), or
+    ``again``: it answers, but names none or several of them (``fits`` says which), or cannot be
+    read. Either way the flow waits for the slot."""
+
+    index: int | None = None
+    again: bool = False
+    fits: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Fact:
+    """One thing an answer says: a date part, a place (with its direction) or a word."""
+
+    kind: str  # "month" | "day" | "weekday" | "date" | "place" | "word"
+    value: str
+    direction: str = ""  # for a place: ORIGIN, DESTINATION or "" (either)
+
+    def holds(self, choice: Shown) -> bool:
+        facts = choice.facts
+        if self.kind == "word":
+            shown = [v for k, v in facts.items() if k != DATE and k not in PLACES]
+            return any(self.value == v.casefold() for v in [choice.value, *shown])
+        if self.kind == "place":
+            kinds = [self.direction] if self.direction else list(PLACES)
+            return any(facts.get(k, "").casefold() == self.value for k in kinds)
+        day = _iso(facts.get(DATE, ""))
+        if day is None:
+            return False
+        if self.kind == "date":
+            return day.isoformat() == self.value
+        part = {"month": day.month, "day": day.day, "weekday": day.weekday()}[self.kind]
+        return part == int(self.value)
+
+
+@dataclass
+class _Reading:
+    facts: list[_Fact] = field(default_factory=list)
+    unread: int = 0  # words that are no fact and no filler, masked words included
+    framed: bool = False  # shaped as an answer: "the <up to 3 words> one [to|on ... <2 words>]"
+
+
+def choose(
+    text: str,
+    choices: Sequence[Shown],
+    places: Mapping[tuple[str, ...], str] | None = None,
+    today: date | None = None,
+) -> Choice | None:
+    """The choice the (masked) text names among those listed, or None when it names none at all.
+
+    A position comes first ("the second one"); a position past the list is asked again. Then what
+    the list showed, when it showed facts (see the module's docstring).
+    """
+    if not choices:
+        return None
+    position = chosen_position(text, len(choices))
+    if position is not None:
+        return Choice(index=position) if position < len(choices) else Choice(again=True)
+    if not any(c.facts for c in choices):
+        return None
+    reading = read_content(text, choices, places or {}, today or date.today())
+    if reading is None:
+        return None
+    if reading.unread:
+        return Choice(again=True) if reading.framed else None
+    if not reading.facts:
+        return None
+    fits = tuple(i for i, c in enumerate(choices) if all(f.holds(c) for f in reading.facts))
+    if len(fits) == 1:
+        return Choice(index=fits[0])
+    return Choice(again=True, fits=fits)
+
+
+def chosen_position(text: str, count: int) -> int | None:
+    """The 0-based position a message names on its own among ``count`` listed choices, or None.
+
+    "the second one" -> 1, "the last" -> count - 1, "#3" -> 2; a position past the list is
+    returned as it is (the caller asks again rather than guess).
+    """
+    match = _POSITION.match(text.strip())
+    if match is None or count < 1:
+        return None
+    if match.group("number"):
+        return int(match.group("number")) - 1
+    word = match.group("word").casefold()
+    if word == "last":
+        return count - 1
+    if word in _ORDINALS:
+        return _ORDINALS.index(word)
+    return int(word[:-2]) - 1
+
+
+def read_content(
+    text: str,
+    choices: Sequence[Shown],
+    places: Mapping[tuple[str, ...], str],
+    today: date,
+) -> _Reading | None:
+    """What the text says of the choice it means, word by word; None when it is empty."""
+    match = _ANSWER.match(text.strip())
+    body = _SPACED_CODE.sub(r"\1\2", match.group("body") if match else text).replace("’", "'")
+    words = [w.casefold() for w in _TOKEN.findall(body)]
+    while words and words[0] in ("no", "yes", "yeah", "oh", "ok", "okay", "sorry", "um", "well"):
+        words = words[1:]
+    if not words:
+        return None
+    shown_words = {
+        v.casefold()
+        for c in choices
+        for v in [c.value, *(v for k, v in c.facts.items() if k != DATE and k not in PLACES)]
+    }
+    codes = {v.casefold() for c in choices for k in PLACES if (v := c.facts.get(k))}
+    reading = _Reading(framed=_framed(words))
+    direction = ""
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if _PLACEHOLDER.fullmatch(word.upper()):
+            reading.unread += 1  # a word the pii service masked: never read as a fact
+            i += 1
+            continue
+        if word in _DIRECTIONS:
+            direction = _DIRECTIONS[word]
+            i += 1
+            continue
+        dated = _date_facts(words, i, today)
+        if dated is not None:
+            facts, i = dated
+            reading.facts += facts
+            continue
+        place = _place(words, i, places, codes)
+        if place is not None:
+            code, i = place
+            reading.facts.append(_Fact("place", code, direction))
+            direction = ""
+            continue
+        if word in shown_words or _CODE_SHAPED.fullmatch(word):
+            # A shown word ("ua457"), or one shaped like one that fits none ("ua999").
+            reading.facts.append(_Fact("word", word))
+        elif word not in _FILLERS:
+            reading.unread += 1
+        i += 1
+    return reading
+
+
+def _framed(words: list[str]) -> bool:
+    """Whether the words are shaped as an answer to "which one": "the <up to three words> one",
+    "the flight", then nothing, or one preposition and at most two words ("to Paris")."""
+    if not words or words[0] != "the":
+        return False
+    noun = next((i for i, w in enumerate(words[:5]) if w in _NOUNS), None)
+    if noun is None:
+        return False
+    tail = words[noun + 1 :]
+    return not tail or (tail[0] in _PREPOSITIONS and 1 <= len(tail) - 1 <= 2)
+
+
+def _date_facts(words: list[str], i: int, today: date) -> tuple[list[_Fact], int] | None:
+    """The date parts said at ``words[i]`` and the position after them, or None."""
+    word = words[i]
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", word):
+        exact = _iso(word)
+        return ([_Fact("date", exact.isoformat())], i + 1) if exact else None
+    name = word.removesuffix("'s")  # "tomorrow's", "the Friday's one"
+    if name in ("today", "tomorrow"):
+        exact = today + timedelta(days=0 if name == "today" else 1)
+        return [_Fact("date", exact.isoformat())], i + 1
+    if name in _WEEKDAYS:
+        return [_Fact("weekday", str(_WEEKDAYS[name]))], i + 1
+    if word in _MONTHS:
+        facts = [_Fact("month", str(_MONTHS[word]))]
+        following = _day_number(words[i + 1]) if i + 1 < len(words) else None
+        if following is not None:  # "Dec 14", "December 14th"
+            return [*facts, _Fact("day", str(following))], i + 2
+        return facts, i + 1
+    day = _day_number(word)
+    if day is None:
+        return None
+    ordinal = _ORDINAL_DAY.fullmatch(word) is not None
+    after = words[i + 1 : i + 3]
+    month = next((w for w in after[: 2 if after[:1] == ["of"] else 1] if w in _MONTHS), None)
+    if month is not None:  # "14 Dec", "14th of December"
+        skip = 3 if after[:1] == ["of"] else 2
+        return [_Fact("day", str(day)), _Fact("month", str(_MONTHS[month]))], i + skip
+    if ordinal:  # "the one on the 14th"; a bare number is no day
+        return [_Fact("day", str(day))], i + 1
+    return None
+
+
+def _day_number(word: str) -> int | None:
+    match = _ORDINAL_DAY.fullmatch(word)
+    digits = match.group(1) if match else word if word.isdigit() and len(word) <= 2 else ""
+    return int(digits) if digits and 1 <= int(digits) <= 31 else None
+
+
+def _place(
+    words: list[str], i: int, places: Mapping[tuple[str, ...], str], codes: set[str]
+) -> tuple[str, int] | None:
+    """The place code named at ``words[i]`` (the longest name first) and the position after it."""
+    for length in range(min(4, len(words) - i), 0, -1):
+        code = places.get(tuple(words[i : i + length]))
+        if code is not None:
+            return code.casefold(), i + length
+    if words[i] in codes:
+        return words[i], i + 1
+    return None
+
+
+def place_names(places: Mapping[str, Sequence[str]]) -> dict[tuple[str, ...], str]:
+    """A flow file's ``places`` (code -> names) as the words of each name and the code itself ->
+    the code: ``{("denver",): "DEN", ("den",): "DEN", ("new", "york"): "JFK", ...}``."""
+    found: dict[tuple[str, ...], str] = {}
+    for code, names in places.items():
+        for name in [code, *names]:
+            found[tuple(w.casefold() for w in _TOKEN.findall(name))] = code
+    return found
+
+
+def _iso(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
