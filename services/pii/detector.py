@@ -119,6 +119,8 @@ class Detector:
             if self._reported(e)
             and not _person_holding_a_code(e)
             and not _person_holding_a_locator(e, text)
+            and not _person_holding_a_date(e, text)
+            and not _person_inside_a_place(e, candidates)
             and not _address_from_a_quantity(e)
         ]
 
@@ -222,6 +224,48 @@ def _person_holding_a_locator(entity: Entity, text: str) -> bool:
     alone = text.strip(" \t\n.!?") == entity.value
     vowels = sum(entity.value.count(v) for v in "AEIOU")
     return alone and vowels <= 1 and entity.value.lower() not in wordlists.FIRST_NAMES
+
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+)
+_DAY = r"(?:3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th)?"
+_MONTH_RE = re.compile(rf"(?i)(?:{_MONTHS})\.?(?:[ \t]+{_DAY})?")
+_DAY_BEFORE_RE = re.compile(rf"(?<!\w){_DAY}[ \t]*$")
+_DAY_AFTER_RE = re.compile(rf"\.?[ \t]*{_DAY}(?!\w)")
+
+
+def _person_holding_a_date(entity: Entity, text: str) -> bool:
+    """A "name" that is a month beside a day: "Jan 2", "the 2 Jan one", "May 3rd". Jan and May
+    are given names, so the rules and the tagger read them as persons; next to a day number they
+    are a date, which a customer gives to say which trip they mean. A month alone ("the Jan
+    one") stays masked: it may be a name."""
+    if entity.type != et.PERSON or not _MONTH_RE.fullmatch(entity.value):
+        return False
+    if any(ch.isdigit() for ch in entity.value):
+        return True
+    return bool(
+        _DAY_BEFORE_RE.search(text, 0, entity.start) or _DAY_AFTER_RE.match(text, entity.end)
+    )
+
+
+#: the score of a place the rules know by name (quasi.py), not one read from a cue ("from X")
+_KNOWN_PLACE_SCORE = 0.7
+
+
+def _person_inside_a_place(entity: Entity, candidates: Sequence[Entity]) -> bool:
+    """A "name" that is part of a longer place the rules know by name: "Francisco" of "San
+    Francisco". The tagger reads the given name; the whole is a city, which is not masked by
+    default. A place read from a cue alone ("from Yuri Bulgakov's ...") does not count."""
+    return entity.type == et.PERSON and any(
+        place.type == et.LOCATION
+        and place.score >= _KNOWN_PLACE_SCORE
+        and place.start <= entity.start
+        and entity.end <= place.end
+        and place.end - place.start > entity.end - entity.start
+        for place in candidates
+    )
 
 
 def _glued_to_digits(entity: Entity, text: str) -> bool:

@@ -195,6 +195,12 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "Record locator NMVYHB",
         "my booking code is NMVYHB please",
         "PNR MAX2F8",
+        # Which trip: a month beside a day (Jan and May are given names too), a city whose
+        # second word is a given name.
+        "the 2 Jan one",
+        "the one on Jan 2nd",
+        "May 3rd, the morning flight",
+        "the one to San Francisco",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
@@ -247,3 +253,16 @@ def test_no_entity_runs_across_a_blank_line(detector: Detector) -> None:
     found = detector.detect(text)
     assert ("PHONE", "467 3395") in {(e.type, e.value) for e in found}
     assert all("\n\n" not in e.value for e in found), found
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("the Jan one", "Jan"),  # a month alone may be a name: it stays masked
+        ("Jan Kowalski called about 2 bags", "Jan Kowalski"),
+        ("Francisco said the flight to Denver was late", "Francisco"),
+    ],
+)
+def test_a_given_name_that_is_no_date_or_place_stays_masked(text: str, name: str) -> None:
+    found = {(e.type, e.value) for e in build_detector(PiiSettings()).detect(text)}
+    assert ("PERSON", name) in found, found
