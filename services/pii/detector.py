@@ -191,8 +191,12 @@ _CODE_RE = re.compile(r"(?<!\w)[A-Z][A-Z0-9][ \t]?\d{1,4}(?!\w)")
 
 def _person_holding_a_code(entity: Entity) -> bool:
     """A "name" that holds a flight number ("Hi UA 123 is late"): the tagger's reading of a
-    greeting's cue. Names hold no digits, and the code must reach the tools unmasked."""
-    return entity.type == et.PERSON and _CODE_RE.search(entity.value) is not None
+    greeting's cue. Names hold no digits, and the code must reach the tools unmasked. Nor is a
+    flight number on its own an address ("what about UA 891?" read as a house number): masked,
+    the flow kept the flight of the turn before and answered about the wrong one."""
+    if entity.type == et.PERSON:
+        return _CODE_RE.search(entity.value) is not None
+    return entity.type == et.ADDRESS and _CODE_RE.fullmatch(entity.value) is not None
 
 
 # A booking's record locator: six capitals or digits, as airlines issue them ("ZGGJQS").

@@ -72,6 +72,18 @@ def test_a_flight_status_turn_runs_every_stage_for_real(mesh: Mesh) -> None:
     assert len(trace_ids) == 1 and len(trace_ids.pop()) == 32
 
 
+def test_a_follow_up_about_another_flight_is_about_that_flight(mesh: Mesh) -> None:
+    # The session remembers DL2339; "what about UA 891?" names another flight, which must not
+    # be masked away (it once read as an address) and so leave the remembered one in its place.
+    send_turn(mesh, session_id="e2e-follow", text="is flight DL2339 on time?")
+    responses = send_turn(mesh, session_id="e2e-follow", text="what about UA 891?")
+    (plan,) = of_kind(responses, "plan")
+    assert plan.plan.slots["flight_number"] == "UA891"  # type: ignore[attr-defined]
+    (completed,) = of_kind(responses, "turn_completed")
+    reply = completed.reply  # type: ignore[attr-defined]
+    assert "UA891" in reply and "DL2339" not in reply, reply
+
+
 def test_the_turn_is_recorded_in_the_session(mesh: Mesh) -> None:
     responses = send_turn(
         mesh, session_id="e2e-record", text="My card 4111 1111 1111 1111 — is UA 123 on time?"

@@ -201,6 +201,8 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "the one on Jan 2nd",
         "May 3rd, the morning flight",
         "the one to San Francisco",
+        # A flight number alone after "what about" is no house number.
+        "what about UA 891?",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
