@@ -1,4 +1,9 @@
-"""The dental claims backend: members, eligibility, benefits, claims and the provider directory."""
+"""The dental claims backend: members, eligibility, benefits, claims and the provider directory.
+
+An office names itself (``provider_id``) and sees only the claims it submitted; a member asking for
+themself names no office and sees every claim of theirs. Who may act for whom is not checked here:
+the mesh's dental policy pack lets only a verified caller read a member's records.
+"""
 
 from __future__ import annotations
 
@@ -126,21 +131,30 @@ class Claims:
         claims = [
             c
             for c in self.world.claims_of(member.member_id)
-            if c.provider_id == provider_id and (status is None or c.status == status)
+            if provider_id in (None, c.provider_id) and (status is None or c.status == status)
         ]
         claims.sort(key=lambda c: c.submitted_at, reverse=True)
         return Reply({"claims": [_claim(c) for c in claims]})
 
     async def get_claim(self, call: Call) -> Reply:
         provider_id = self._provider(call)
+        member_id: str | None = call.arg("member_id")
         claim_id = call.arg("claim_id")
         claim = self.world.claims.get(claim_id)
         if claim is None:
             raise not_found("claim", claim_id)
-        if claim.provider_id != provider_id:
+        if provider_id is None and member_id is None:
+            raise Problem(
+                403,
+                "forbidden",
+                f"claim {claim_id}: name the office that submitted it or its member",
+            )
+        if provider_id is not None and claim.provider_id != provider_id:
             raise Problem(
                 403, "forbidden", f"claim {claim_id} was not submitted by provider {provider_id}"
             )
+        if member_id is not None and claim.member_id != member_id:
+            raise Problem(403, "forbidden", f"claim {claim_id} is not member {member_id}'s")
         return Reply(_claim(claim))
 
     async def search_providers(self, call: Call) -> Reply:
@@ -176,9 +190,10 @@ class Claims:
                 break
         return Reply({"providers": found})
 
-    def _provider(self, call: Call) -> str:
-        provider_id: str = call.arg("provider_id")
-        if provider_id not in self.world.providers:
+    def _provider(self, call: Call) -> str | None:
+        """The calling office, checked; None when the member asks for themself."""
+        provider_id: str | None = call.arg("provider_id")
+        if provider_id is not None and provider_id not in self.world.providers:
             raise Problem(403, "unknown-provider", f"provider {provider_id} is not registered")
         return provider_id
 

@@ -22,9 +22,23 @@ _K1, _B = 1.2, 0.75
 
 
 def terms(text: str) -> list[str]:
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-    # Fold plurals so "bags" finds "bag".
-    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words]
+    return [_fold(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+def _fold(word: str) -> str:
+    """A word's common endings folded away, the same in questions and articles: "bags" finds
+    "bag", "check" finds "checked", "cancelled" finds "cancel", "charge" finds "charged"."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    for ending in ("ing", "ed"):
+        if len(word) > len(ending) + 2 and word.endswith(ending):
+            word = word[: -len(ending)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] != "s":
+        word = word[:-1]  # "cancell" (from "cancelled") -> "cancel"
+    return word
 
 
 @dataclass(frozen=True)

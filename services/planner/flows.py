@@ -13,6 +13,8 @@ A flow file::
             transform: upper               # upper | lower | none
             question: Which flight is it? For example "UA 123".
           customer_id: {from: customer_id}  # from the request, never asked for
+          member: {from: caller, patterns: ['M-[0-9]{4,8}'], required: false}  # who asks, only
+          provider_id: {from: customer_id, question: ..., required: not slots.member}
           date: {patterns: [...], required: false}
           pnr:
             patterns: [...]
@@ -35,8 +37,12 @@ A flow file::
           - {step: status, kind: card, title: 'Flight {{ steps.status.result.flight_number }}'}
     places: {DEN: [Denver], JFK: [New York, NYC]}   # names of the codes replies show
 
-Arguments take ``${slots.<name>}`` and ``${customer_id}`` at plan time (an argument whose whole
-value is an absent optional slot is left out) and ``${steps.<id>.<path>}`` at execution time.
+Arguments take ``${slots.<name>}``, ``${customer_id}`` and ``${text}`` (the customer's words: the
+masked text without its placeholders, cut to the parameter's ``maxLength``) at plan time (an
+argument whose whole value is an absent optional slot, or ``${text}`` with no words, is left out)
+and ``${steps.<id>.<path>}`` at execution time. A slot ``from: caller`` is the request's customer
+reference when it has the slot's shape and never anything read from the text; ``required`` may be
+a Jinja condition over ``slots`` (required while it holds).
 A slot with a ``lookup`` (one step reference) that the customer did not give is looked up instead
 of asked for, whenever the lookup step is planned (its ``when`` holds): its arguments then carry the
 reference, and the broker resolves it. With ``.only.`` in the path the value is used only when it is
@@ -54,10 +60,12 @@ only, except on the turn that answers the question its flow asked: that turn kee
 asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
 Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``,
 ``choices`` (per slot a lookup left open, the items listed: ``value`` and the facts ``shown``)
-and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status}``: replies are grounded in step
-results and say in their own words what a failure means (by ``outcome`` and ``http_status``); a
-step's error text (a backend's problem detail, a policy or reference diagnostic) is for the audit
-trail, never for the customer, and a template naming it is refused at load.
+and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status, refusal}``: replies are grounded in
+step results and say in their own words what a failure means (by ``outcome`` and ``http_status``);
+a step's error text (a backend's problem detail, a policy or reference diagnostic) is for the audit
+trail, never for the customer, and a template naming it is refused at load. ``refusal`` is the
+customer-facing message of the policy that refused the step ("" otherwise), for the reply to say
+why in the policy's own words. Media show only for steps that succeeded, while their ``when`` holds.
 Filters: ``clock`` (RFC 3339 -> 07:05), ``day`` (-> Wed 25 Nov), ``money(currency)`` (cents ->
 12.50 USD), ``words`` (on_time -> on time).
 Everything is checked at load; a mistake stops the start with the file and flow named.
@@ -79,6 +87,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, Template, TemplateError,
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.catalogue.catalogue import PLACEHOLDER
 from services.planner.choices import DATE, Shown, choose, place_names
 from services.planner.plans import (
     STEP_ID,
@@ -110,7 +119,10 @@ _SHOWN_ITEMS, _SHOWN_FACT = "; ", "="
 _SHOWN_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 _SHOWN_VALUE = re.compile(r"^[^\s=;]+$")
 
-_SLOT_REFERENCE = re.compile(r"\$\{(slots\.([A-Za-z0-9_]+)|customer_id)\}")
+#: an argument's reference to the customer's words: this turn's masked text without its
+#: placeholders (no personal data, not even the broker's restored values), e.g. a search query
+TEXT_REFERENCE = "${text}"
+_SLOT_REFERENCE = re.compile(r"\$\{(slots\.([A-Za-z0-9_]+)|customer_id|text)\}")
 _WHOLE_SLOT = re.compile(r"^\$\{slots\.([A-Za-z0-9_]+)\}$")
 
 # Reply templates are written by conversation designers: sandboxed, and chained attribute access on
@@ -165,7 +177,14 @@ class SlotSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    source: Literal["text", "customer_id"] = Field(default="text", alias="from")
+    source: Literal["text", "customer_id", "caller"] = Field(
+        default="text",
+        alias="from",
+        description="text: read from the message; customer_id: the request's customer reference "
+        "when it has the slot's shape, else read from the message; caller: the request's customer "
+        "reference when it has the slot's shape, never the message (who is asking, not whom they "
+        "ask about; never asked for, never remembered)",
+    )
     patterns: list[str] = Field(default_factory=list)
     transform: Literal["upper", "lower", "time", "cents", "date", "none"] = "none"
     synonyms: dict[str, str] = Field(
@@ -175,7 +194,11 @@ class SlotSpec(BaseModel):
         default="string", description="the JSON type an argument that is just this slot gets"
     )
     question: str = ""
-    required: bool = True
+    required: bool | str = Field(
+        default=True,
+        description="false: optional, never asked for; or a Jinja condition over `slots` "
+        "(`not slots.member`): required while it holds",
+    )
     remember: bool | Literal["until_answered"] = Field(
         default=True,
         description="false: only this turn's text fills it (a slot that triggers an action must "
@@ -243,6 +266,9 @@ class ReplySpec(BaseModel):
 class MediaSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    when: str | None = Field(
+        default=None, description="a Jinja condition over what replies see; false: not shown"
+    )
     step: str
     kind: Literal["image", "video", "form", "card"]
     title: str = ""
@@ -304,6 +330,9 @@ class Flow:
     _answer_patterns: dict[str, list[re.Pattern[str]]] = field(repr=False)
     #: the words of the file's place names (and codes) -> the code
     _places: Mapping[tuple[str, ...], str] = field(default_factory=dict, repr=False)
+    #: (step id, argument) -> the most characters the argument may have, for an argument that
+    #: quotes the customer's words (``${text}``) and whose contract bounds its length
+    _text_limits: Mapping[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     def systems(self, tools: ToolIndex) -> int:
         """How many backends the flow's steps touch."""
@@ -315,8 +344,18 @@ class Flow:
             s.depends_on or any(True for _ in references(s.arguments)) for s in self.spec.steps
         )
 
-    def required_slots(self) -> list[str]:
-        return [name for name, slot in self.spec.slots.items() if slot.required]
+    def required_slots(self, known: Mapping[str, str] | None = None) -> list[str]:
+        """The required slots. A slot whose ``required`` is a condition counts when it holds over
+        the ``known`` slots; without them, whenever it may be required."""
+        return [
+            name
+            for name, slot in self.spec.slots.items()
+            if slot.required is True
+            or (
+                isinstance(slot.required, str)
+                and (known is None or _truthy(slot.required, {"slots": dict(known)}))
+            )
+        ]
 
     def extract(
         self,
@@ -335,12 +374,19 @@ class Flow:
         found: dict[str, str] = {}
         for name, slot in self.spec.slots.items():
             patterns = self._patterns[name]
-            if slot.source == "customer_id" and customer_id:
-                # The request's reference fills the slot when it has the slot's shape (a dental
-                # office calls with its provider id, a customer with a customer id).
-                if not patterns or any(p.fullmatch(customer_id) for p in patterns):
+            # The request's reference fills the slot when it has the slot's shape (a dental
+            # office calls with its provider id, a customer with a customer id).
+            fits = bool(customer_id) and (
+                not patterns or any(p.fullmatch(customer_id) for p in patterns)
+            )
+            if slot.source == "caller":
+                # Who is asking, and only that: never a reference read from the message.
+                if fits:
                     found[name] = customer_id
-                    continue
+                continue
+            if slot.source == "customer_id" and fits:
+                found[name] = customer_id
+                continue
             if name in asked:
                 patterns = [*patterns, *self._answer_patterns[name]]
             for pattern in patterns:
@@ -380,12 +426,14 @@ class Flow:
         return slots
 
     def forgotten(self, *, answered: bool = False) -> set[str]:
-        """The slots only this turn's text fills: ``remember: false``, and ``until_answered``
-        unless the turn answers the question the flow asked."""
+        """The slots only this turn fills: ``remember: false``, ``until_answered`` unless the turn
+        answers the question the flow asked, and the caller (``from: caller``, this request's)."""
         return {
             name
             for name, slot in self.spec.slots.items()
-            if slot.remember is False or (slot.remember == UNTIL_ANSWERED and not answered)
+            if slot.remember is False
+            or (slot.remember == UNTIL_ANSWERED and not answered)
+            or slot.source == "caller"
         }
 
     def choices(self, known: Mapping[str, str]) -> dict[str, list[Shown]]:
@@ -420,7 +468,7 @@ class Flow:
 
         A looked-up slot counts: the flow is pending on it only because its lookup left it open.
         """
-        return [name for name in self.required_slots() if not known.get(name)]
+        return [name for name in self.required_slots(known) if not known.get(name)]
 
     def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
         """Whether the text fills a slot the flow waits for (answers the question it asked), or
@@ -463,24 +511,32 @@ class Flow:
                 asked.append(slot.question)
         return " ".join(q for q in asked if q) or "Could you tell me a bit more?"
 
-    def steps(self, slots: Mapping[str, str], customer_id: str) -> list[Step]:
-        """The flow's steps with slot values (or the references that look them up) filled in."""
+    def steps(self, slots: Mapping[str, str], customer_id: str, text: str = "") -> list[Step]:
+        """The flow's steps with slot values (or the references that look them up) filled in,
+        and the customer's words (``${text}``) of this turn's masked ``text``."""
         planned = self._planned(slots, customer_id)
         lookups = self._lookups(slots, planned)
-        return [
-            with_reference_dependencies(
-                Step(
-                    id=spec.id,
-                    tool=spec.tool,
-                    arguments=_fill_arguments(
-                        spec.arguments, slots, customer_id, self._types(), lookups
-                    ),
-                    depends_on=tuple(spec.depends_on),
-                    description=spec.description,
+        steps = []
+        for spec in planned:
+            arguments = _fill_arguments(
+                spec.arguments, slots, customer_id, self._types(), lookups, text
+            )
+            for key, value in arguments.items():
+                limit = self._text_limits.get((spec.id, key))
+                if limit is not None and isinstance(value, str):
+                    arguments[key] = _cut(value, limit)
+            steps.append(
+                with_reference_dependencies(
+                    Step(
+                        id=spec.id,
+                        tool=spec.tool,
+                        arguments=arguments,
+                        depends_on=tuple(spec.depends_on),
+                        description=spec.description,
+                    )
                 )
             )
-            for spec in planned
-        ]
+        return steps
 
     def _planned(self, slots: Mapping[str, str], customer_id: str) -> list[StepSpec]:
         context = {"slots": dict(slots), "customer_id": customer_id}
@@ -576,6 +632,8 @@ class Flow:
             step = steps.get(spec.step)
             if not step or not step["ok"]:
                 continue
+            if spec.when is not None and not _truthy(spec.when, context):
+                continue
             result: dict[str, Any] = step["result"]
             data = {k: result[k] for k in spec.fields if k in result} if spec.fields else result
             shown.append(
@@ -623,7 +681,8 @@ def reply_context(
 ) -> dict[str, Any]:
     """What reply templates see. A planned step without a result counts as ``missing``.
 
-    A step's error text is left out: it quotes backends and the mesh's own diagnostics.
+    A step's error text is left out: it quotes backends and the mesh's own diagnostics. What a
+    policy that refused the step says to the customer is in, as ``refusal`` ("" otherwise).
     """
     steps: dict[str, Any] = {
         step_id: {
@@ -632,6 +691,7 @@ def reply_context(
             "result": {},
             "tool": "",
             "http_status": 0,
+            "refusal": "",
         }
         for step_id in step_ids
     }
@@ -642,6 +702,7 @@ def reply_context(
             "result": result.result,
             "tool": result.tool,
             "http_status": result.http_status,
+            "refusal": result.refusal,
         }
     return {
         "slots": dict(slots),
@@ -705,10 +766,24 @@ def _load_file(path: Path, tools: ToolIndex) -> list[tuple[Flow | str, list[str]
             n: {k.casefold(): v for k, v in s.synonyms.items()} for n, s in spec.slots.items()
         }
         answers = {n: [re.compile(p) for p in s.answer_patterns] for n, s in spec.slots.items()}
+        limits = _text_limits(spec, tools)
         loaded.append(
-            (Flow(name, document.industry, spec, patterns, synonyms, answers, places), [])
+            (Flow(name, document.industry, spec, patterns, synonyms, answers, places, limits), [])
         )
     return loaded
+
+
+def _text_limits(spec: FlowSpec, tools: ToolIndex) -> dict[tuple[str, str], int]:
+    """Per (step, argument) quoting the customer's words, the length its contract allows."""
+    limits: dict[tuple[str, str], int] = {}
+    for step in spec.steps:
+        tool = tools.get(step.tool)
+        properties = tool.parameters.get("properties", {}) if tool is not None else {}
+        for key, value in step.arguments.items():
+            limit = properties.get(key, {}).get("maxLength")
+            if isinstance(value, str) and TEXT_REFERENCE in value and isinstance(limit, int):
+                limits[(step.id, key)] = limit
+    return limits
 
 
 def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
@@ -716,6 +791,14 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
     for name, slot in spec.slots.items():
         if slot.source == "text" and not slot.patterns:
             errors.append(f"slot {name}: a slot filled from text needs patterns")
+        if slot.source == "caller" and slot.required is not False:
+            # Nobody can answer a question about who is calling: the request says it or not.
+            errors.append(f"slot {name}: a slot from the caller is never asked: required: false")
+        if isinstance(slot.required, str):
+            errors.extend(
+                f"slot {name}: required: {problem}"
+                for problem in _condition_errors(slot.required, spec.slots)
+            )
         if slot.patterns and slot.required and not slot.question:
             errors.append(f"slot {name}: a required slot needs a question to ask")
         if slot.transform == "time" and any("(?P<hour>" not in p for p in slot.patterns):
@@ -773,8 +856,8 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
         if media.step not in step_ids:
             errors.append(f"media: names no step of the flow: {media.step!r}")
         for text in (media.title, media.uri, media.alt_text):
-            errors.extend(_template_errors(text, None))
-            errors.extend(_quoted_errors(text, None))
+            errors.extend(_template_errors(text, media.when))
+            errors.extend(_quoted_errors(text, media.when))
     if spec.replies[-1].when is not None:
         errors.append("replies: the last reply must have no `when`, so some reply always applies")
     return errors
@@ -932,6 +1015,24 @@ def _is_step_error(node: nodes.Node) -> bool:
     )
 
 
+def _condition_errors(condition: str, slots: Collection[str]) -> list[str]:
+    """A slot's ``required`` condition compiles and reads only declared slots (nothing else is
+    known when it is decided)."""
+    try:
+        tree = _STRICT_ENV.parse("{{ " + condition + " }}")
+    except TemplateError as error:
+        return [f"template error: {error}"]
+    errors = []
+    for name in tree.find_all(nodes.Name):
+        if name.name != "slots":
+            errors.append(f"{condition!r} reads {name.name!r}: a condition reads only `slots`")
+    for read in tree.find_all(nodes.Getattr):
+        if isinstance(read.node, nodes.Name) and read.node.name == "slots":
+            if read.attr not in slots:
+                errors.append(f"{condition!r} reads unknown slot {read.attr!r}")
+    return errors
+
+
 def _template_errors(text: str, when: str | None) -> list[str]:
     errors: list[str] = []
     try:
@@ -1009,17 +1110,33 @@ def _clock(match: re.Match[str]) -> str:
     return f"{hour:02d}:{minute:02d}" if hour < 24 and minute < 60 else ""
 
 
+def _customer_words(text: str) -> str:
+    """The customer's words in the masked text: its placeholders ("<PERSON_1>") left out."""
+    return " ".join(PLACEHOLDER.sub(" ", text).split())
+
+
+def _cut(words: str, limit: int) -> str:
+    """The words, at most ``limit`` characters of them, cut between words where it can."""
+    if len(words) <= limit:
+        return words
+    head = words[: limit + 1]
+    return (head.rsplit(" ", 1)[0] if " " in head else head[:limit]).rstrip()
+
+
 def _fill_arguments(
     value: Any,
     slots: Mapping[str, str],
     customer_id: str,
     types: Mapping[str, str],
     lookups: Mapping[str, str] | None = None,
+    text: str = "",
 ) -> Any:
     lookups = lookups or {}
     if isinstance(value, dict):
         filled: dict[str, Any] = {}
         for key, item in value.items():
+            if item == TEXT_REFERENCE and not _customer_words(text):
+                continue  # a message of placeholders only: nothing of the customer's to quote
             whole = _WHOLE_SLOT.match(item) if isinstance(item, str) else None
             if whole and not slots.get(whole.group(1)):
                 if whole.group(1) in lookups:
@@ -1031,15 +1148,17 @@ def _fill_arguments(
                 except ValueError:
                     filled[key] = slots[whole.group(1)]  # the contract check will say why
                 continue
-            filled[key] = _fill_arguments(item, slots, customer_id, types, lookups)
+            filled[key] = _fill_arguments(item, slots, customer_id, types, lookups, text)
         return filled
     if isinstance(value, list):
-        return [_fill_arguments(item, slots, customer_id, types, lookups) for item in value]
+        return [_fill_arguments(item, slots, customer_id, types, lookups, text) for item in value]
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
             if match.group(1) == "customer_id":
                 return customer_id
+            if match.group(1) == "text":
+                return _customer_words(text)
             return slots.get(match.group(2)) or lookups.get(match.group(2), "")
 
         return _SLOT_REFERENCE.sub(substitute, value)

@@ -360,7 +360,8 @@ class Planner:
                 if each is flow
                 else each.fill(request.slots, request.text, request.customer_id)
             )
-            steps += [renamed(s, names) for s in each.steps(own, request.customer_id)]
+            planned = each.steps(own, request.customer_id, request.text)
+            steps += [renamed(s, names) for s in planned]
         return FLOW_SEPARATOR.join(f.name for f in flows), steps, merged
 
     def _embedded_reply(

@@ -74,7 +74,14 @@ class MissingSlots:
 
 @dataclass(frozen=True)
 class StepResult:
-    """How one step ended, as the composer sees it (masked)."""
+    """How one step ended, as the composer sees it (masked).
+
+    ``error`` explains a failure for the trace and the audit trail (a backend's problem detail, a
+    policy's reason): never for the customer. ``refusal`` is what the customer may read of a step
+    a policy refused: the refusing rule's own customer-facing ``message`` ("Before I change
+    anything on your booking or account, I need to verify your identity."), empty when no policy
+    refused the step; it never holds a backend's or the mesh's words.
+    """
 
     step_id: str
     tool: str
@@ -82,6 +89,7 @@ class StepResult:
     result: dict[str, Any]
     error: str = ""
     http_status: int = 0
+    refusal: str = ""
 
     @property
     def ok(self) -> bool:

@@ -22,6 +22,8 @@ _MEDIA = {
     "form": common_pb2.MEDIA_KIND_FORM,
     "card": common_pb2.MEDIA_KIND_CARD,
 }
+#: the verdicts that refuse a step whatever the customer answers, strictest first
+_REFUSALS = (common_pb2.POLICY_ACTION_BLOCK, common_pb2.POLICY_ACTION_HANDOFF)
 _OUTCOMES = {
     common_pb2.STEP_OUTCOME_SUCCEEDED: "succeeded",
     common_pb2.STEP_OUTCOME_FAILED: "failed",
@@ -149,8 +151,9 @@ def plan_from_proto(plan: common_pb2.Plan) -> Plan:
 
 
 def result_from_proto(result: common_pb2.StepResult) -> StepResult:
-    # A refused step's reply uses the policy's customer-facing message, not the audit reason.
-    refusal = next(
+    # A model composing the reply reads `error`: a held or refused step's is the policy's
+    # customer-facing message rather than the audit reason.
+    message = next(
         (
             v.message
             for v in result.verdicts
@@ -163,9 +166,26 @@ def result_from_proto(result: common_pb2.StepResult) -> StepResult:
         tool=result.tool,
         outcome=_OUTCOMES.get(result.outcome, "failed"),
         result=struct_to_dict(result.result),
-        error=refusal or result.error,
+        error=message or result.error,
         http_status=result.http_status,
+        refusal=refusal(result),
     )
+
+
+def refusal(result: common_pb2.StepResult) -> str:
+    """The customer-facing message of the policy that refused the step, or "".
+
+    Only a rejected step's block or hand-off counts (the strictest first): those are what a
+    customer's "yes" cannot lift. A confirmation the router asks for instead is no refusal, and a
+    contract check's verdict carries no message for the customer.
+    """
+    if result.outcome != common_pb2.STEP_OUTCOME_REJECTED:
+        return ""
+    for action in _REFUSALS:
+        for verdict in result.verdicts:
+            if verdict.action == action and verdict.message:
+                return verdict.message
+    return ""
 
 
 def media_to_proto(media: Media) -> common_pb2.RichMedia:

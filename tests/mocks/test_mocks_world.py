@@ -95,6 +95,33 @@ def test_m3001_has_claim_cl9001_under_review_visible_to_p7001(
     assert other.status_code == 403
 
 
+def test_m3001_reads_their_own_claims_and_plan_without_an_office(
+    http: dict[str, httpx.Client],
+) -> None:
+    claims = http["claims"]
+    # The member names no office: every claim of theirs, newest first, as listCustomerReservations
+    # lists a customer's trips.
+    listed = claims.get("/members/M-3001/claims")
+    assert listed.status_code == 200, listed.text
+    assert [c["claim_id"] for c in listed.json()["claims"]] == ["CL-9001", "CL-9002"]
+    paid = claims.get("/members/M-3001/claims", params={"status": "paid"}).json()["claims"]
+    assert [c["claim_id"] for c in paid] == ["CL-9002"]
+    # An office still sees only what it submitted; an unknown one nothing at all.
+    office = claims.get("/members/M-3001/claims", params={"provider_id": "P-7001"}).json()
+    assert [c["claim_id"] for c in office["claims"]] == ["CL-9001", "CL-9002"]
+    unknown = claims.get("/members/M-3001/claims", params={"provider_id": "P-0001"})
+    assert unknown.status_code == 403
+    # A claim is read by naming its member, and refused to another member or to nobody.
+    own = claims.get("/claims/CL-9001", params={"member_id": "M-3001"})
+    assert own.status_code == 200 and own.json()["status"] == "under_review"
+    assert claims.get("/claims/CL-9001", params={"member_id": "M-3002"}).status_code == 403
+    assert claims.get("/claims/CL-9001").status_code == 403
+    both = {"member_id": "M-3001", "provider_id": "P-7001"}
+    assert claims.get("/claims/CL-9001", params=both).status_code == 200
+    benefits = claims.get("/members/M-3001/benefits")
+    assert benefits.status_code == 200 and benefits.json()["plan_id"] == "PLAN-PPO-PLUS"
+
+
 def test_a_customers_reservations_can_be_narrowed_to_one_flight(
     http: dict[str, httpx.Client],
 ) -> None:

@@ -778,3 +778,131 @@ def test_a_slot_not_remembered_is_not_brought_back_by_another_flow_of_the_turn(
     )
     assert plan.flow == "seat_selection+loyalty_balance"
     assert "kind" not in plan.slots and "window" not in reply, reply
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("can I bring my dog on the plane?", "Travelling with pets"),
+        ("how many bags can I check?", "Checked baggage allowance"),
+        ("my suitcase is damaged", "Delayed, damaged or lost baggage"),
+        ("how big can my carry-on be?", "Carry-on and personal items"),
+    ],
+)
+def test_a_baggage_question_is_answered_from_the_article_on_it(
+    turn: Turn, text: str, title: str
+) -> None:
+    plan, results, reply, media = turn(PlanInput(intent="baggage_policy", text=text))
+    assert plan.steps[0].arguments["q"] == text
+    assert reply.startswith(f"{title}: ") and [m.title for m in media] == [title], reply
+
+
+def test_a_baggage_question_without_an_article_is_not_answered_with_another(turn: Turn) -> None:
+    # "bring" is in the pets article: found, but not about surfboards.
+    _, results, reply, media = turn(
+        PlanInput(intent="baggage_policy", text="can I bring my surfboard?")
+    )
+    (hit,) = results[0].result["results"]
+    assert hit["title"] == "Travelling with pets" and 0 < hit["score"] < 2.75
+    assert reply == (
+        "I don't have an article on that in our baggage rules, so I can't answer it here. "
+        "I can connect you with a colleague who can."
+    )
+    assert media == []
+
+
+def test_a_compensation_request_quotes_the_article_on_what_was_asked(turn: Turn) -> None:
+    for text, title in [
+        ("can I get a voucher for the delay?", "Compensation claims for disruptions"),
+        ("my flight was cancelled, what compensation do I get?", "When your flight is cancelled"),
+    ]:
+        _, results, reply, _ = turn(
+            PlanInput(intent="compensation_claim", text=text, customer_id="C-1001")
+        )
+        assert all(r.ok for r in results), results
+        assert reply.startswith("I've opened case CS-") and title in reply, reply
+
+
+def _member_with_claims(cluster: MockCluster, count: int) -> str:
+    assert cluster.world is not None
+    return next(
+        member
+        for member in sorted(cluster.world.members)
+        if len(cluster.world.claims_of(member)) == count
+    )
+
+
+def test_a_member_asking_about_my_claim_chooses_among_their_claims(turn: Turn) -> None:
+    asking = PlanInput(
+        intent="claim_status", text="hi, what's the status of my claim", customer_id="M-3001"
+    )
+    plan, results, reply, _ = turn(asking)
+    # Served as themself: no office asked for, the member's claims looked up by their own id.
+    assert plan.missing_slots == [] and "provider" not in reply, reply
+    listed, read = results
+    assert (listed.tool, listed.ok, read.outcome) == ("listMemberClaims", True, "rejected")
+    assert plan.steps[0].arguments == {"member_id": "M-3001"}
+    assert reply.startswith("You have 2 claims: CL-9001 (under review, service on "), reply
+    assert "; CL-9002 (paid, service on " in reply and "Which one is it?" in reply
+    assert turn.asked is not None
+    assert (turn.asked.flow, turn.asked.slots) == ("claim_status", ("claim_id",))
+    assert turn.asked.keep["claim_id_options"] == "CL-9001 CL-9002"
+
+    answer = PlanInput(
+        intent="out_of_scope",
+        text="the first one",
+        customer_id="M-3001",
+        slots={**plan.slots, **turn.asked.keep},
+        pending_flow="claim_status",
+        only_if_answered=True,
+    )
+    plan, results, reply, _ = turn(answer)
+    assert plan.slots["claim_id"] == "CL-9001"
+    (read,) = results
+    assert read.ok and plan.steps[0].arguments == {"claim_id": "CL-9001", "member_id": "M-3001"}
+    assert reply.startswith("Your claim CL-9001 (1,450.00 USD, service on "), reply
+    assert "is under review, with a decision expected by " in reply
+    # "The paid one" names it by what the list showed.
+    plan, _, reply, _ = turn(replace(answer, text="the paid one"))
+    assert plan.slots["claim_id"] == "CL-9002" and "is paid" in reply, reply
+
+
+def test_a_member_with_one_claim_gets_its_status_at_once(turn: Turn, world: MockCluster) -> None:
+    member = _member_with_claims(world, 1)
+    assert world.world is not None
+    (claim,) = world.world.claims_of(member)
+    _, results, reply, _ = turn(
+        PlanInput(intent="claim_status", text="where is my claim?", customer_id=member)
+    )
+    assert [r.tool for r in results] == ["listMemberClaims", "getClaim"]
+    assert all(r.ok for r in results), results
+    assert reply.startswith(f"Your claim {claim.claim_id} (") and turn.asked is None, reply
+
+
+def test_a_member_reads_their_own_claim_and_plan_and_no_one_elses(
+    turn: Turn, world: MockCluster
+) -> None:
+    _, results, reply, _ = turn(
+        PlanInput(intent="claim_status", text="where is claim CL-9002?", customer_id="M-3001")
+    )
+    assert [r.tool for r in results] == ["getClaim"] and results[0].ok
+    assert reply.startswith("Your claim CL-9002 (") and "is paid" in reply, reply
+    other = _member_with_claims(world, 1)
+    assert world.world is not None
+    (theirs,) = world.world.claims_of(other)
+    _, results, reply, _ = turn(
+        PlanInput(
+            intent="claim_status", text=f"where is claim {theirs.claim_id}?", customer_id="M-3001"
+        )
+    )
+    assert results[0].http_status == 403
+    assert (
+        reply
+        == f"I couldn't find claim {theirs.claim_id} among your claims. Could you check the id?"
+    )
+
+    plan, results, reply, _ = turn(
+        PlanInput(intent="benefits_summary", text="what does my plan cover?", customer_id="M-3001")
+    )
+    assert plan.missing_slots == [] and plan.steps[0].arguments == {"member_id": "M-3001"}
+    assert results[0].ok and reply.startswith("Switchboard Dental PPO Plus: preventive 100%")
