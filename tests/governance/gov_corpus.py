@@ -38,6 +38,7 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "charges": {"ch_10001": 15_000, "ch_10002": 2_500.5},
         "miles_balance": 84_000,
         "fallbacks_in_a_row": 1,
+        "customer_id": "P-7001",
     },
     "unverified-facts": {
         "identity_verified": False,
@@ -50,6 +51,7 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "confirmed": 1,
         "charges": ["ch_10001"],
         "miles_balance": "many",
+        "customer_id": 7001,
     },
 }
 

@@ -77,6 +77,7 @@ def test_the_index_keeps_rule_order_and_leaves_out_only_ruled_out_rules(
         "sportsbook/withdrawal-needs-verified-identity",
         "sportsbook/large-withdrawal-needs-confirmation",
         "dental/member-data-needs-verified-identity",
+        "dental/member-data-only-as-the-caller",
     ]
     assert index.select(None) == rules
 
