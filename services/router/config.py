@@ -69,6 +69,8 @@ class RouterSettings(ServiceSettings):
         default_factory=lambda: [
             IdentityCheck(prefix="C-", tool="getCustomer", field="verification_status"),
             IdentityCheck(prefix="P-", tool=""),
+            # A plan member signed in to the member portal: the channel vouches for them.
+            IdentityCheck(prefix="M-", tool=""),
         ],
         description="how the identity of the customer (or office) a channel names is verified; "
         "the first check whose prefix matches applies, none: not verified",

@@ -16,7 +16,6 @@ from test_mesh_scenarios import calls, finished, reply, turn
 
 from mocks.common.app import backend_of
 from services.mesh import Mesh
-from services.router.config import IdentityCheck
 from switchboard.v1 import common_pb2, events_pb2
 
 #: what the policy packs say to the customer (governance/packs/*.yaml)
@@ -34,13 +33,14 @@ def media(events: list[events_pb2.TurnEvent]) -> list[common_pb2.RichMedia]:
 
 
 @pytest.fixture
-def member_portal(mesh: Mesh) -> Iterator[None]:
-    """Members (M-…) signed in to a member portal: the channel's sign-in verifies them, as the
-    provider portal's does for dental offices. Only for the test that asks for it."""
+def members_unverified(mesh: Mesh) -> Iterator[None]:
+    """A deployment whose channels do not vouch for members (M-…): by default the member
+    portal's sign-in verifies them, as the provider portal's does for dental offices."""
     runner = mesh.servers["router"].service.servicer.runner
     assert runner is not None
     before = runner.identity_checks
-    runner.identity_checks = (*before, IdentityCheck(prefix="M-", tool=""))
+    assert any(check.prefix == "M-" and not check.tool for check in before), before
+    runner.identity_checks = tuple(check for check in before if check.prefix != "M-")
     try:
         yield
     finally:
@@ -57,7 +57,9 @@ def test_a_refused_cancellation_says_why_in_the_policys_words(mesh: Mesh) -> Non
     assert not calls(mesh, "booking", "cancelReservation")
 
 
-def test_a_member_not_verified_gets_the_dental_packs_message_and_no_data(mesh: Mesh) -> None:
+def test_a_member_not_verified_gets_the_dental_packs_message_and_no_data(
+    mesh: Mesh, members_unverified: None
+) -> None:
     backend_of(mesh.mocks.apps["claims"]).log.clear()
     for session, text, tool in [
         ("replies-member-1", "hi, what's the status of my claim", "listMemberClaims"),
@@ -71,7 +73,7 @@ def test_a_member_not_verified_gets_the_dental_packs_message_and_no_data(mesh: M
     assert not calls(mesh, "claims", "listMemberClaims", "getBenefits", "getClaim")
 
 
-def test_a_verified_member_is_served_as_themself(mesh: Mesh, member_portal: None) -> None:
+def test_a_verified_member_is_served_as_themself(mesh: Mesh) -> None:
     backend_of(mesh.mocks.apps["claims"]).log.clear()
     asked = turn(mesh, "replies-member-3", "hi, what's the status of my claim", "M-3001")
     text = reply(asked)
@@ -93,9 +95,7 @@ def test_a_verified_member_is_served_as_themself(mesh: Mesh, member_portal: None
     assert "provider id" not in text and "member's id" not in text, text
 
 
-def test_a_dental_office_is_served_as_before_beside_members(
-    mesh: Mesh, member_portal: None
-) -> None:
+def test_a_dental_office_is_served_as_before_beside_members(mesh: Mesh) -> None:
     asked = turn(mesh, "replies-office-1", "what's the status of the claim?", "P-7001")
     assert reply(asked).startswith("Which claim is it?"), reply(asked)
     answered = turn(mesh, "replies-office-1", "CL-9001", "P-7001")
