@@ -15,13 +15,16 @@ limit must also cover):
 2. The breakdown: a fresh Python process builds the classifier exactly as the router's start
    does (``LayerPoolingEncoder`` on the router's default backend and threads, then
    ``IntentClassifier.from_packs`` on the shipped packs with an empty embedding cache, as in a
-   new pod) and hands the freed heap back as it then does, reading its memory after each step,
-   then classifies the packs' utterances and the long messages.
+   new pod, which fits the model in a child process) and hands the freed heap back as it then
+   does, reading its memory after each step, then classifies the packs' utterances and the long
+   messages.
    ``--tracemalloc`` adds a second such process that lists which Python allocations are still
    alive at the end (the weights, vocabularies and model objects Python itself holds; memory
    onnxruntime allocates in C++ is not traced).
 
-The figures are measured, not asserted. Ends with one JSON line.
+Both also say whether scikit-learn or scipy got into the router process (its mapped shared
+libraries in the mesh, ``sys.modules`` in the breakdown): neither should. The figures are
+measured, not asserted. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -82,6 +85,16 @@ def mib(fields: dict[str, int]) -> dict[str, float]:
     return {key: round(value / 1024, 1) for key, value in fields.items()}
 
 
+def mapped_libraries(pid: int, names: tuple[str, ...] = ("sklearn", "scipy")) -> list[str]:
+    """Which of ``names`` have a shared library mapped into the process (imported there)."""
+    paths = {
+        line.split(maxsplit=5)[-1]
+        for line in Path(f"/proc/{pid}/maps").read_text().splitlines()
+        if line.count(" ") >= 5
+    }
+    return sorted(name for name in names if any(f"/{name}/" in path for path in paths))
+
+
 async def send_turns(target: str, turns: list[tuple[str, str]]) -> int:
     """The ``(text, customer_id)`` turns one at a time; how many ended without an error."""
     completed = 0
@@ -108,6 +121,7 @@ def measure_mesh(turns: int, long_turns: int) -> dict[str, Any]:
         pid = pids[0]
         target = up.target("router")
         after_start = mib(memory_kib(pid))
+        libraries = mapped_libraries(pid)
         completed = asyncio.run(send_turns(target, [TURNS[n % len(TURNS)] for n in range(turns)]))
         after_turns = mib(memory_kib(pid))
         long_completed = asyncio.run(
@@ -122,6 +136,7 @@ def measure_mesh(turns: int, long_turns: int) -> dict[str, Any]:
     return {
         "ready_s": round(ready_s, 1),
         "after_start": after_start,
+        "sklearn_or_scipy_mapped": libraries,
         "turns": turns,
         "turns_completed": completed,
         "after_turns": after_turns,
@@ -153,7 +168,7 @@ def breakdown(tracemalloc_top: int) -> None:
     from services.router.config import RouterSettings
     from services.runtime.memory import release_freed_memory
 
-    step("imports (numpy, scikit-learn, onnx, onnxruntime, tokenizers)")
+    step("imports (numpy, onnx, onnxruntime, tokenizers)")
     config = RouterSettings()
     # As RouterService.start builds it.
     encoder = LayerPoolingEncoder(
@@ -178,7 +193,8 @@ def breakdown(tracemalloc_top: int) -> None:
     for n in range(4):
         classifier.classify(long_message(n))
     step("after 4 long messages (six clauses of ~650 characters)")
-    result: dict[str, Any] = {"steps": steps}
+    imported = sorted({name.split(".")[0] for name in sys.modules} & {"sklearn", "scipy"})
+    result: dict[str, Any] = {"steps": steps, "sklearn_or_scipy_imported": imported}
     if tracemalloc_top:
         import tracemalloc
 
@@ -236,9 +252,15 @@ def main() -> None:
                 f"  {label:<24} RSS {row['VmRSS']:>6} (anonymous {row['RssAnon']}, "
                 f"file {row['RssFile']}), peak {row['VmHWM']}"
             )
-        print(f"  other services' RSS (MiB): {mesh['others_rss_mib']}", flush=True)
+        print(f"  other services' RSS (MiB): {mesh['others_rss_mib']}")
+        print(
+            "  scikit-learn or scipy mapped into it: "
+            f"{', '.join(mesh['sklearn_or_scipy_mapped']) or 'neither'}",
+            flush=True,
+        )
     steps = run_breakdown()
     figures["breakdown"] = steps["steps"]
+    figures["breakdown_sklearn_or_scipy_imported"] = steps["sklearn_or_scipy_imported"]
     print("the router's classifier built in a fresh process (MiB):")
     previous = 0.0
     for row in steps["steps"]:
@@ -247,6 +269,10 @@ def main() -> None:
             f"anonymous {row['RssAnon']:>6}  peak {row['VmHWM']:>6}"
         )
         previous = row["VmRSS"]
+    print(
+        "  scikit-learn or scipy imported in it: "
+        f"{', '.join(steps['sklearn_or_scipy_imported']) or 'neither'}"
+    )
     if args.tracemalloc:
         traced = run_breakdown(tracemalloc_top=12)
         figures["python_heap_mib"] = traced["python_heap_mib"]

@@ -6,6 +6,11 @@ fits the linear model (:mod:`services.intents.model`) on MiniLM features (by def
 pooled states of layers 1-6, :mod:`services.intents.features`), then fits a temperature and
 an out-of-scope threshold on held-out scores: a validation split when one is given, otherwise
 out-of-fold scores from k-fold cross-validation on the examples themselves.
+
+Fitting and calibrating use scikit-learn, which this module imports only inside the functions
+that fit. The router (:meth:`IntentClassifier.from_packs`) encodes the examples itself and runs
+the fits in a child process (:class:`services.runtime.child.Child`), which sends back plain
+arrays: scikit-learn and scipy never enter the router's memory.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import StratifiedKFold
 
 from services.intents.calibration import (
     ThresholdRule,
@@ -28,9 +33,17 @@ from services.intents.calibration import (
     softmax,
 )
 from services.intents.features import LayerPoolingEncoder, SentenceFeatures, encode_cached
-from services.intents.model import FloatArray, LinearIntentModel, ModelOptions
+from services.intents.model import (
+    FittedLinear,
+    FloatArray,
+    LinearIntentModel,
+    ModelOptions,
+    fit_linear,
+)
 from services.intents.packs import OUT_OF_SCOPE, IntentPack, load_packs
 from services.intents.threads import one_blas_thread
+from services.runtime.child import Child
+from services.runtime.memory import release_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +65,14 @@ MAX_CLAUSES = 6
 # example; on CLINC150 validation it raised out-of-scope recall by 4 to 9 points at the same
 # in-scope accuracy. The weight was picked among 1, 2, 3 and 5.
 SUPPORT_WEIGHT = 2.0
+# What a training child process imports to fit (:func:`_fit_and_calibrate`), while the parent
+# encodes the examples.
+_FIT_IMPORTS = (
+    "services.intents.classifier",
+    "sklearn.feature_extraction.text",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+)
 
 
 def _no_progress(message: str) -> None:
@@ -126,13 +147,18 @@ class IntentClassifier:
         *,
         encoder: SentenceFeatures | None = None,
         cache_dir: Path | None = None,
+        fit_in_child: bool = True,
     ) -> IntentClassifier:
         """Train on every intent pack in a folder; calibrated by cross-validation.
 
         With ``cache_dir`` the examples' embeddings are kept there, keyed by a hash of the
-        model and the examples, so a restart with unchanged packs skips encoding them.
+        model and the examples, so a restart with unchanged packs skips encoding them. The
+        fits run in a child process unless ``fit_in_child`` is false (see
+        :meth:`from_examples`): this is how the router trains.
         """
-        return cls.from_intent_packs(load_packs(packs_dir), encoder=encoder, cache_dir=cache_dir)
+        return cls.from_intent_packs(
+            load_packs(packs_dir), encoder=encoder, cache_dir=cache_dir, fit_in_child=fit_in_child
+        )
 
     @classmethod
     def from_intent_packs(
@@ -141,6 +167,7 @@ class IntentClassifier:
         *,
         encoder: SentenceFeatures | None = None,
         cache_dir: Path | None = None,
+        fit_in_child: bool = False,
     ) -> IntentClassifier:
         texts: list[str] = []
         labels: list[str] = []
@@ -150,7 +177,14 @@ class IntentClassifier:
                 texts.extend(intent.examples)
                 labels.extend([intent.name] * len(intent.examples))
             oos.extend(pack.out_of_scope)
-        return cls.from_examples(texts, labels, oos_texts=oos, encoder=encoder, cache_dir=cache_dir)
+        return cls.from_examples(
+            texts,
+            labels,
+            oos_texts=oos,
+            encoder=encoder,
+            cache_dir=cache_dir,
+            fit_in_child=fit_in_child,
+        )
 
     @classmethod
     def from_examples(
@@ -166,6 +200,7 @@ class IntentClassifier:
         folds: int = 4,
         cache_dir: Path | None = None,
         progress: Progress = _no_progress,
+        fit_in_child: bool = False,
     ) -> IntentClassifier:
         """Train on labelled utterances (``labels`` may include ``out_of_scope``).
 
@@ -174,6 +209,11 @@ class IntentClassifier:
         fitted on out-of-fold scores from ``folds``-fold cross-validation. ``rule`` says how
         the threshold is chosen (default: :class:`ThresholdRule`'s accuracy budget).
         ``cache_dir`` keeps the training features (see :func:`encode_cached`).
+
+        The encoder always runs here. With ``fit_in_child`` the fits and the calibration run in
+        a child process that imports scikit-learn instead of this one and sends back plain
+        arrays, the same bits as a fit here; if it fails,
+        :class:`~services.runtime.child.ChildProcessFailed` carries its reason.
         """
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
@@ -199,6 +239,7 @@ class IntentClassifier:
                 folds,
                 cache_dir,
                 progress,
+                fit_in_child,
             )
 
     @classmethod
@@ -213,33 +254,50 @@ class IntentClassifier:
         folds: int,
         cache_dir: Path | None,
         progress: Progress,
+        fit_in_child: bool,
     ) -> IntentClassifier:
         started = time.perf_counter()
-        progress(f"encoding {len(all_texts)} training utterances")
-        embeddings = encode_cached(encoder, all_texts, cache_dir)
-        progress(f"fitting the model on {len(all_texts)} utterances")
-        model = LinearIntentModel.fit(all_texts, all_labels, embeddings, options)
-
-        if validation is not None:
-            val_texts, val_labels = list(validation[0]), list(validation[1])
-            progress(f"scoring {len(val_texts)} validation utterances")
-            val_embeddings = encoder.encode(val_texts)
-            held_logits = model.logits(val_texts, val_embeddings)
-            held_support = model.support(val_embeddings)
-            held_labels = val_labels
-            held_model_labels = model.labels
-        else:
-            progress(f"calibrating by {folds}-fold cross-validation")
-            held_logits, held_support, held_labels, held_model_labels = _out_of_fold(
-                all_texts, all_labels, embeddings, options, folds
+        with ExitStack() as stack:
+            # Started first, so that it imports scikit-learn while the examples are encoded here.
+            child = (
+                stack.enter_context(Child("training the intent classifier", _FIT_IMPORTS))
+                if fit_in_child
+                else None
             )
-        calibration = _calibrate(held_logits, held_support, held_labels, held_model_labels, rule)
+            progress(f"encoding {len(all_texts)} training utterances")
+            embeddings = encode_cached(encoder, all_texts, cache_dir)
+            held_out: _HeldOut | None = None
+            if validation is not None:
+                val_texts, val_labels = list(validation[0]), list(validation[1])
+                progress(f"encoding {len(val_texts)} validation utterances")
+                held_out = _HeldOut(val_texts, val_labels, encoder.encode(val_texts))
+            calibrated_by = (
+                f"{len(held_out.texts)} validation utterances"
+                if held_out is not None
+                else f"{folds}-fold cross-validation"
+            )
+            where = "in a child process" if child is not None else "in this process"
+            progress(
+                f"fitting on {len(all_texts)} utterances, calibrating by {calibrated_by} {where}"
+            )
+            arguments = (all_texts, all_labels, embeddings, options, rule, folds, held_out)
+            if child is not None:
+                # The child's memory adds to this process's while it fits: first give back the
+                # heap that loading the encoder (and encoding) freed here, which glibc would
+                # otherwise keep through the fits (~60 MiB when the embeddings come from the
+                # cache), so that the two peaks do not stack.
+                release_freed_memory()
+                fitted, calibration = child.call(_fit_and_calibrate, *arguments)
+            else:
+                fitted, calibration = _fit_and_calibrate(*arguments)
+        model = LinearIntentModel.from_fitted(fitted, all_labels, embeddings, options)
         logger.info(
-            "intent classifier trained on %d utterances, %d intents in %.1fs "
+            "intent classifier trained on %d utterances, %d intents in %.1fs, fitted %s "
             "(temperature %.3f, threshold %.3f)",
             len(all_texts),
             len(set(all_labels) - {OUT_OF_SCOPE}),
             time.perf_counter() - started,
+            where,
             calibration.temperature,
             calibration.threshold,
         )
@@ -343,6 +401,42 @@ class IntentClassifier:
         return Classification(best_name, best_p, candidates, False, [best_name])
 
 
+@dataclass(frozen=True)
+class _HeldOut:
+    """Validation utterances, their labels and their features."""
+
+    texts: list[str]
+    labels: list[str]
+    embeddings: FloatArray
+
+
+def _fit_and_calibrate(
+    texts: list[str],
+    labels: list[str],
+    embeddings: FloatArray,
+    options: ModelOptions,
+    rule: ThresholdRule,
+    folds: int,
+    held_out: _HeldOut | None,
+) -> tuple[FittedLinear, Calibration]:
+    """The model on every example, and its calibration on ``held_out`` or else out-of-fold
+    scores. Only plain data in and out: it may run in a child process."""
+    with one_blas_thread():
+        fitted = fit_linear(texts, labels, embeddings, options)
+        if held_out is not None:
+            model = LinearIntentModel.from_fitted(fitted, labels, embeddings, options)
+            held_logits = model.logits(held_out.texts, held_out.embeddings)
+            held_support = model.support(held_out.embeddings)
+            held_labels = held_out.labels
+            held_model_labels = model.labels
+        else:
+            held_logits, held_support, held_labels, held_model_labels = _out_of_fold(
+                texts, labels, embeddings, options, folds
+            )
+        calibration = _calibrate(held_logits, held_support, held_labels, held_model_labels, rule)
+    return fitted, calibration
+
+
 def _out_of_fold(
     texts: list[str],
     labels: list[str],
@@ -350,6 +444,8 @@ def _out_of_fold(
     options: ModelOptions,
     folds: int,
 ) -> tuple[FloatArray, FloatArray, list[str], list[str]]:
+    from sklearn.model_selection import StratifiedKFold
+
     classes = sorted(set(labels))
     smallest = min(labels.count(name) for name in classes)
     folds = max(2, min(folds, smallest))

@@ -21,7 +21,13 @@ def _controller() -> Any:
     return ThreadpoolController()
 
 
-def one_blas_thread() -> AbstractContextManager[Any]:
-    """A context in which numpy's BLAS uses a single thread (about 50 µs to enter and leave)."""
-    limited: AbstractContextManager[Any] = _controller().limit(limits=1, user_api="blas")
+def one_blas_thread(*, rescan: bool = False) -> AbstractContextManager[Any]:
+    """A context in which numpy's BLAS uses a single thread (about 50 µs to enter and leave).
+
+    It limits the BLAS libraries loaded when it was first called; ``rescan`` looks for them
+    again (~7 ms), for work that may have loaded another since: scipy, which scikit-learn
+    imports to fit, brings an OpenBLAS of its own.
+    """
+    controller = ThreadpoolController() if rescan else _controller()
+    limited: AbstractContextManager[Any] = controller.limit(limits=1, user_api="blas")
     return limited

@@ -45,15 +45,18 @@ class RouterService:
             encoder = LayerPoolingEncoder(
                 backend=config.classifier_backend, threads=config.classifier_threads
             )
+            # The examples are encoded here and the model is fitted in a child process (what
+            # from_packs does): scikit-learn and scipy, ~100 MiB once imported, never load here.
             return IntentClassifier.from_packs(
                 config.intents_dir, encoder=encoder, cache_dir=self.settings.data_dir / "intents"
             )
 
         # Loading the encoder and training from the packs is CPU work; keep the loop free.
         classifier = await asyncio.to_thread(train)
-        # Loading the encoder and training free far more than they keep (the weights on their way
-        # into onnxruntime, the fits' arrays); the C heap would hold on to 50-90 MiB of it for as
-        # long as its own heuristics decide (benchmarks/router_memory.py). Hand it back now.
+        # Loading the encoder and encoding the examples free more than they keep (the weights on
+        # their way into onnxruntime, the batches' arrays); the C heap would hold on to ~20 MiB
+        # of it for as long as its own heuristics decide (benchmarks/router_memory.py). Hand it
+        # back now.
         release_freed_memory()
         peers = Peers(
             session=self.settings.session.target,
