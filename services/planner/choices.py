@@ -8,11 +8,15 @@ the facts shown of each (:class:`Shown`). The next message may then name one:
   "number 2", a bare "2" (:func:`chosen_position`). "wait a second" or "I have 2 bags" are no
   answer. A bare numeric ordinal ("the 4th") is a position, never a day of the month.
 - **by what the list showed**, said on its own (:func:`read_content`): the value itself or a word
-  shown ("the UA457 one", "UA 457"); the date ("the December one", "the one on the 14th",
+  shown ("the UA457 one", "UA 457"); a time of day shown ("the 21:10 one", "the 9:10 pm one");
+  the date ("the December one", "the one on the 14th",
   "the 4 Dec one", "Dec 4", "the Friday one", "tomorrow's"); a place, by its code or by a name the
   flow file's ``places`` give it ("the one to Denver", "the MIA one", "from Chicago"; "to" and
   "from" tie it to the destination or the origin, otherwise it may be either). Everything said
   must hold for the choice picked, and exactly one choice may fit.
+- **by assent**, when a single choice was offered (an action's only option is still offered, never
+  taken on its own): "yes", "that one", "ok book it", "the later one is fine" name it
+  (:func:`assents`). With several offered, such an answer fits all of them and is asked again.
 
 An answer that names none or several of the choices, or whose words cannot all be read while it is
 plainly shaped as an answer ("the blue one", "the one to Paris", "the <PERSON_1> one" where the
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 #: shown facts with a meaning of their own; any other kind is a word matched as written
-DATE, ORIGIN, DESTINATION = "date", "origin", "destination"
+DATE, TIME, ORIGIN, DESTINATION = "date", "time", "origin", "destination"
 PLACES = (ORIGIN, DESTINATION)
 
 # Words that open an answer: "it's the second one", "I mean the December one".
@@ -37,7 +41,10 @@ _LEAD_IN = (
     r"(?:(?:it['’]?s|it is|that['’]?s|i['’]?ll take|i['’]?d like|i want|make it|"
     r"(?:let['’]?s )?go with|i mean)\s+)?"
 )
-_COURTESY = r"(?:[^\w<>]+(?:please|thanks|thank you))?"
+# "..., please", "... is fine": after the answer, never part of it.
+_COURTESY = (
+    r"(?:[^\w<>]+(?:(?:is|would be)\s+)?(?:please|thanks|thank you|fine|good|great|perfect))?"
+)
 
 # A position named on its own, as the answer to "which one is it?": "the second one", "2nd
 # please", "the last reservation", "#2", "number 2", a bare "2". Anchored to the whole message, so
@@ -57,7 +64,39 @@ _ANSWER = re.compile(
 )
 # "UA 457", "UA-457" as written in capitals (lower case "on 14" is two words): one word.
 _SPACED_CODE = re.compile(r"\b([A-Z]{2}|[A-Z][0-9]|[0-9][A-Z])[ -]([0-9]{1,4})\b")
-_TOKEN = re.compile(r"<[A-Z][A-Z0-9_]*_[0-9]+>|[0-9]{4}-[0-9]{2}-[0-9]{2}|[^\W_]+(?:'[^\W_]+)*")
+_TOKEN = re.compile(
+    r"<[A-Z][A-Z0-9_]*_[0-9]+>|[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}:[0-9]{2}|[^\W_]+(?:'[^\W_]+)*"
+)
+# "21:10", "9:10pm", "9pm" (a meridiem written apart, "9:10 pm", is read with the next word).
+_CLOCK = re.compile(r"(?P<hour>[0-9]{1,2})(?::(?P<minute>[0-5][0-9]))?(?P<ampm>[ap]m)?")
+# Words that name the only choice offered, said on their own: "yes", "that one", "ok book it".
+_ASSENT_WORDS = frozenset("yes yeah yep yup sure ok okay alright".split())
+_COURTESY_WORDS = frozenset("please thanks thank you then fine great perfect good".split())
+_ASSENT_PHRASES = frozenset(
+    (
+        "",
+        "that",
+        "that one",
+        "this one",
+        "that's the one",
+        "that's it",
+        "that one works",
+        "that works",
+        "book it",
+        "book that",
+        "book that one",
+        "book me on it",
+        "book me on that one",
+        "take it",
+        "i'll take it",
+        "i'll take that one",
+        "go ahead",
+        "do it",
+        "sounds good",
+        "let's do it",
+        "let's do that",
+    )
+)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_[0-9]+>")
 _ORDINAL_DAY = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)")
 _CODE_SHAPED = re.compile(r"(?=[a-z]*[0-9])(?=[0-9]*[a-z])[a-z0-9]{3,8}")
@@ -102,7 +141,7 @@ _WEEKDAYS = {
 _FILLERS = frozenset(
     "the one ones flight flights reservation reservations booking bookings trip trips on in of "
     "for at my that this it it's its is one's flight's trip's leaving departing going flying "
-    "and a an no yes yeah oh ok okay sorry um uh well please thanks".split()
+    "and a an no yes yeah oh ok okay sorry um uh well please thanks utc".split()
 )
 _NOUNS = frozenset("one flight reservation booking trip".split())
 _PREPOSITIONS = frozenset("to from on in for at of".split())
@@ -133,14 +172,17 @@ class Choice:
 class _Fact:
     """One thing an answer says: a date part, a place (with its direction) or a word."""
 
-    kind: str  # "month" | "day" | "weekday" | "date" | "place" | "word"
+    kind: str  # "month" | "day" | "weekday" | "date" | "time" | "hour" | "place" | "word"
     value: str
     direction: str = ""  # for a place: ORIGIN, DESTINATION or "" (either)
 
     def holds(self, choice: Shown) -> bool:
         facts = choice.facts
+        if self.kind in ("time", "hour"):
+            clock = facts.get(TIME, "")
+            return clock == self.value if self.kind == "time" else clock[:3] == self.value + ":"
         if self.kind == "word":
-            shown = [v for k, v in facts.items() if k != DATE and k not in PLACES]
+            shown = [v for k, v in facts.items() if k not in (DATE, TIME) and k not in PLACES]
             return any(self.value == v.casefold() for v in [choice.value, *shown])
         if self.kind == "place":
             kinds = [self.direction] if self.direction else list(PLACES)
@@ -158,6 +200,8 @@ class _Fact:
 class _Reading:
     facts: list[_Fact] = field(default_factory=list)
     unread: int = 0  # words that are no fact and no filler, masked words included
+    later: bool = False  # "the later one": true of any flight offered to replace an earlier one
+    said_no: bool = False  # "no, the ...": never read as assent
     framed: bool = False  # shaped as an answer: "the <up to 3 words> one [to|on ... <2 words>]"
 
 
@@ -169,14 +213,19 @@ def choose(
 ) -> Choice | None:
     """The choice the (masked) text names among those listed, or None when it names none at all.
 
-    A position comes first ("the second one"); a position past the list is asked again. Then what
-    the list showed, when it showed facts (see the module's docstring).
+    A position comes first ("the second one"); a position past the list is asked again. Then
+    assent ("yes", "that one"), which names the only choice and fits every one of several. Then
+    what the list showed, when it showed facts (see the module's docstring); an answer framed as one
+    ("the later one") that says nothing the list showed is read as assent.
     """
     if not choices:
         return None
     position = chosen_position(text, len(choices))
     if position is not None:
         return Choice(index=position) if position < len(choices) else Choice(again=True)
+    everyone = tuple(range(len(choices)))
+    if assents(text):
+        return Choice(index=0) if len(choices) == 1 else Choice(again=True, fits=everyone)
     if not any(c.facts for c in choices):
         return None
     reading = read_content(text, choices, places or {}, today or date.today())
@@ -185,7 +234,9 @@ def choose(
     if reading.unread:
         return Choice(again=True) if reading.framed else None
     if not reading.facts:
-        return None
+        if not reading.framed or reading.said_no or not (len(choices) == 1 or reading.later):
+            return None  # "the one" of several, or "no, the one", says nothing
+        return Choice(index=0) if len(choices) == 1 else Choice(again=True, fits=everyone)
     fits = tuple(i for i, c in enumerate(choices) if all(f.holds(c) for f in reading.facts))
     if len(fits) == 1:
         return Choice(index=fits[0])
@@ -211,6 +262,23 @@ def chosen_position(text: str, count: int) -> int | None:
     return int(word[:-2]) - 1
 
 
+def assents(text: str) -> bool:
+    """Whether the message, on its own, only agrees to what was offered: "yes", "that one",
+    "ok book it", "yes please, go ahead". A number, a name or "no" is no assent."""
+    words = [w.casefold().replace("’", "'") for w in re.findall(r"[\w'’]+", text)]
+    if not words:
+        return False
+    start, end = 0, len(words)
+    while start < end and words[start] in _ASSENT_WORDS | _COURTESY_WORDS:
+        start += 1
+    while end > start and words[end - 1] in _ASSENT_WORDS | _COURTESY_WORDS:
+        end -= 1
+    phrase = " ".join(words[start:end])
+    # "thanks" or "great" alone is no choice: something must agree or point.
+    said = phrase or any(w in _ASSENT_WORDS for w in words)
+    return bool(said) and phrase in _ASSENT_PHRASES
+
+
 def read_content(
     text: str,
     choices: Sequence[Shown],
@@ -221,6 +289,7 @@ def read_content(
     match = _ANSWER.match(text.strip())
     body = _SPACED_CODE.sub(r"\1\2", match.group("body") if match else text).replace("’", "'")
     words = [w.casefold() for w in _TOKEN.findall(body)]
+    said_no = words[:1] == ["no"]
     while words and words[0] in ("no", "yes", "yeah", "oh", "ok", "okay", "sorry", "um", "well"):
         words = words[1:]
     if not words:
@@ -228,10 +297,10 @@ def read_content(
     shown_words = {
         v.casefold()
         for c in choices
-        for v in [c.value, *(v for k, v in c.facts.items() if k != DATE and k not in PLACES)]
+        for v in [c.value, *(v for k, v in c.facts.items() if k not in (DATE, TIME, *PLACES))]
     }
     codes = {v.casefold() for c in choices for k in PLACES if (v := c.facts.get(k))}
-    reading = _Reading(framed=_framed(words))
+    reading = _Reading(framed=_framed(words), said_no=said_no)
     direction = ""
     i = 0
     while i < len(words):
@@ -244,6 +313,11 @@ def read_content(
             direction = _DIRECTIONS[word]
             i += 1
             continue
+        clock = _time_fact(words, i)
+        if clock is not None:
+            fact, i = clock
+            reading.facts.append(fact)
+            continue
         dated = _date_facts(words, i, today)
         if dated is not None:
             facts, i = dated
@@ -255,7 +329,9 @@ def read_content(
             reading.facts.append(_Fact("place", code, direction))
             direction = ""
             continue
-        if word in shown_words or _CODE_SHAPED.fullmatch(word):
+        if word == "later":
+            reading.later = True
+        elif word in shown_words or _CODE_SHAPED.fullmatch(word):
             # A shown word ("ua457"), or one shaped like one that fits none ("ua999").
             reading.facts.append(_Fact("word", word))
         elif word not in _FILLERS:
@@ -274,6 +350,30 @@ def _framed(words: list[str]) -> bool:
         return False
     tail = words[noun + 1 :]
     return not tail or (tail[0] in _PREPOSITIONS and 1 <= len(tail) - 1 <= 2)
+
+
+def _time_fact(words: list[str], i: int) -> tuple[_Fact, int] | None:
+    """The time of day said at ``words[i]`` ("21:10", "9:10 pm", "9pm") and the position after
+    it, or None: a bare number is no time. Without minutes it names the hour ("the 9pm one")."""
+    match = _CLOCK.fullmatch(words[i])
+    if match is None:
+        return None
+    ampm, after = match.group("ampm"), i + 1
+    if ampm is None and after < len(words) and words[after] in ("am", "pm"):
+        ampm, after = words[after], after + 1
+    minute = match.group("minute")
+    if minute is None and ampm is None:
+        return None
+    hour = int(match.group("hour"))
+    if ampm is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm == "pm" else 0)
+    if hour > 23:
+        return None
+    if minute is None:
+        return _Fact("hour", f"{hour:02d}"), after
+    return _Fact("time", f"{hour:02d}:{minute}"), after
 
 
 def _date_facts(words: list[str], i: int, today: date) -> tuple[list[_Fact], int] | None:

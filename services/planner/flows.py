@@ -23,6 +23,7 @@ A flow file::
             lookup: '${steps.trips.reservations.only.pnr}'
             shown: {flight: segments.0.flight_number, date: segments.0.date}  # of each item listed
             ask_again: 'Which one is it: {{ choices.pnr | map(attribute="value") | join(" or ") }}?'
+          new_flight: {lookup: '${steps.alternatives.flights.only.flight_number}', offer: always}
           seat_kind: {patterns: [...], required: false, remember: until_answered}
         steps:
           - id: status
@@ -54,7 +55,10 @@ found several items, the values it offered are kept for one turn as ``<slot>_opt
 result's order, the order the reply lists them in), with the facts the slot's ``shown`` paths read
 of each as ``<slot>_shown``; the answer may name one by its position ("the second one", "#2", a
 bare "2") or by what the list showed ("the December one", "the one to Denver"): see
-:mod:`services.planner.choices`. An answer that fits none or several is asked again (``ask_again``).
+:mod:`services.planner.choices`. A slot with ``offer: always`` (an action: the flight to rebook
+onto) is never filled by its lookup, even from a list of one: the items are offered and kept, and
+with a single one an assent ("yes", "that one", "book it") names it. An answer that fits none or
+several is asked again (``ask_again``).
 A slot with ``remember: until_answered`` is, like ``remember: false``, read from this turn's text
 only, except on the turn that answers the question its flow asked: that turn keeps the value the
 asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
@@ -88,7 +92,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.catalogue.catalogue import PLACEHOLDER
-from services.planner.choices import DATE, Shown, choose, place_names
+from services.planner.choices import DATE, TIME, Shown, choose, place_names
 from services.planner.plans import (
     STEP_ID,
     STEP_REFERENCE,
@@ -222,6 +226,12 @@ class SlotSpec(BaseModel):
         "paths into the item by fact kind (date: an ISO date; origin, destination: place codes; "
         "any other kind: a word shown as it is). Kept with the values for an answer by what the "
         "list showed ('the December one')",
+    )
+    offer: Literal["several", "always"] = Field(
+        default="several",
+        description="for a lookup with `only`: several (default): a list of one fills the slot; "
+        "always: the lookup never fills it, even one item is offered and kept for the answer "
+        "('yes', 'that one' name a single one). For a slot that triggers an action",
     )
     ask_again: str = Field(
         default="",
@@ -515,7 +525,12 @@ class Flow:
         """The flow's steps with slot values (or the references that look them up) filled in,
         and the customer's words (``${text}``) of this turn's masked ``text``."""
         planned = self._planned(slots, customer_id)
-        lookups = self._lookups(slots, planned)
+        # A slot always offered is never filled by its lookup: no step gets the reference.
+        lookups = {
+            name: reference
+            for name, reference in self._lookups(slots, planned).items()
+            if self.spec.slots[name].offer != "always"
+        }
         steps = []
         for spec in planned:
             arguments = _fill_arguments(
@@ -561,7 +576,7 @@ class Flow:
             for name in self.awaited(slots)
             if (lookup := self.spec.slots[name].lookup)
             and _referenced_step(lookup) in found
-            and _looked_up(lookup, found) is None
+            and (self.spec.slots[name].offer == "always" or _looked_up(lookup, found) is None)
         ]
 
     def offered(
@@ -569,15 +584,17 @@ class Flow:
     ) -> dict[str, list[Shown]]:
         """The choices a lookup of this plan offered for a slot it left open: per item of the
         list, in its order (the order a reply iterating over them shows them), the value and the
-        facts the slot's ``shown`` paths read. Nothing when it found fewer than two, or values
-        that are not single words (they could not be kept apart)."""
+        facts the slot's ``shown`` paths read. Nothing when it found fewer than two (than one for a
+        slot with ``offer: always``), or values that are not single words (they could not be kept
+        apart)."""
         found = {r.step_id: r.result for r in results if r.ok}
         offered: dict[str, list[Shown]] = {}
         for name in self.still_missing(slots, results):
             slot = self.spec.slots[name]
             assert slot.lookup is not None
             items = _offered(slot.lookup, found)
-            if len(items) > 1 and all(_single_word(value) for value, _ in items):
+            fewest = 1 if slot.offer == "always" else 2
+            if len(items) >= fewest and all(_single_word(value) for value, _ in items):
                 offered[name] = [
                     Shown(str(value), _facts(item, slot.shown)) for value, item in items
                 ]
@@ -933,6 +950,11 @@ def _facts(item: Any, paths: Mapping[str, str]) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int):
             continue
         text = str(value)
+        if kind == TIME:
+            moment = _parse_time(text)
+            if moment is None:
+                continue
+            text = moment.strftime("%H:%M")
         if kind == DATE:
             try:
                 text = date.fromisoformat(text[:10]).isoformat()
@@ -956,10 +978,12 @@ def _choice_context(choice: Shown) -> dict[str, str]:
 
 def _shown_errors(name: str, slot: SlotSpec) -> list[str]:
     """``shown`` and ``ask_again`` describe the items a lookup with ``only`` lists."""
-    if not (slot.shown or slot.ask_again):
+    if not (slot.shown or slot.ask_again or slot.offer != "several"):
         return []
     if slot.lookup is None or f".{ONLY}." not in slot.lookup:
-        return [f"slot {name}: shown and ask_again need a lookup through a list (`.{ONLY}.`)"]
+        return [
+            f"slot {name}: shown, ask_again and offer need a lookup through a list (`.{ONLY}.`)"
+        ]
     errors = []
     for kind, path in slot.shown.items():
         if not _SHOWN_KIND.match(kind) or kind == "value":

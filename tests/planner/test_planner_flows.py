@@ -537,10 +537,150 @@ flows:
     with pytest.raises(ConfigError) as raised:
         FlowBook.load(tmp_path, tools)
     message = raised.value.message
-    assert "slot pnr: shown and ask_again need a lookup through a list (`.only.`)" in message
+    assert "slot pnr: shown, ask_again and offer need a lookup through a list (`.only.`)" in message
     assert "slot pnr: ask_again: template error" in message
     assert "slot pnr_shown: a slot's name must not end in '_shown'" in message
     assert "slot flight: shown: 'value' must be a lower-case word, not 'value'" in message
     assert "slot flight: shown: 'Date' must be a lower-case word, not 'value'" in message
     assert "slot flight: shown: date: 'segments..date' is no path into an item" in message
     assert "slot flight: shown and ask_again" not in message
+
+
+# The flights the rebooking offered: an action's choices, offered even when there is one.
+FLIGHTS = [Shown("UA457", {"time": "17:30"}), Shown("UA891", {"time": "21:10"})]
+
+
+@pytest.mark.parametrize(
+    ("text", "index"),
+    [
+        ("the second one", 1),
+        ("the first", 0),
+        ("the 21:10 one", 1),
+        ("the 9:10 pm one", 1),
+        ("the 5:30pm one please", 0),
+        ("the 9pm one", 1),  # the hour alone
+        ("the 17:30 UTC flight", 0),
+        ("UA 891", 1),
+        ("the UA457 one", 0),
+    ],
+)
+def test_an_offered_flight_is_named_by_position_time_or_number(text: str, index: int) -> None:
+    assert choose(text, FLIGHTS) == Choice(index=index)
+
+
+@pytest.mark.parametrize(
+    ("text", "fits"),
+    [
+        ("yes", (0, 1)),  # assent fits every flight offered
+        ("that one", (0, 1)),
+        ("ok book it", (0, 1)),
+        ("the later one is fine", (0, 1)),
+        ("the 8pm one", ()),  # the hour of neither
+        ("the 18:00 one", ()),
+        ("the blue one", ()),
+        ("the third one", ()),
+    ],
+)
+def test_an_answer_fitting_several_or_none_of_the_offered_flights_is_asked_again(
+    text: str, fits: tuple[int, ...]
+) -> None:
+    assert choose(text, FLIGHTS) == Choice(again=True, fits=fits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "yes",
+        "Yes please",
+        "that one",
+        "ok book it",
+        "yes, go ahead",
+        "sure, book that one",
+        "the later one is fine",
+        "the 21:10 one",
+        "the first one",
+        "UA891",
+        "that's the one, thanks",
+    ],
+)
+def test_assent_names_the_only_flight_offered(text: str) -> None:
+    assert choose(text, FLIGHTS[1:]) == Choice(index=0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no", "thanks", "great", "no, the one", "yes 2 bags", "<PERSON_1>", "what about tomorrow?"],
+)
+def test_a_message_that_is_no_assent_names_no_flight(text: str) -> None:
+    choice = choose(text, FLIGHTS[1:])
+    assert choice is None or choice.index is None, choice
+
+
+def _offer(flights: list[dict[str, object]]) -> list[StepResult]:
+    trip = {"pnr": "SBX7Q2", "segments": [{"flight_number": "UA123", "cabin": "economy"}]}
+    return [
+        StepResult("trips", "listCustomerReservations", "succeeded", {"reservations": [trip]}),
+        StepResult("alternatives", "searchFlights", "succeeded", {"flights": flights}),
+    ]
+
+
+def test_the_rebooking_offers_even_a_single_flight_and_waits_for_the_answer(
+    book: FlowBook,
+) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    asked = flow.fill({}, "I need to rebook SBX7Q2 onto a later flight", "C-1001")
+    steps = flow.steps(asked, "C-1001")
+    # The flight is looked up, not asked for; no step gets the lookup, nothing is rebooked.
+    assert flow.missing(asked, "C-1001") == []
+    assert "rebookReservation" not in [s.tool for s in steps]
+    search = next(s for s in steps if s.tool == "searchFlights")
+    assert search.arguments["cabin"] == "${steps.trips.reservations.0.segments.0.cabin}"
+    one = _offer([{"flight_number": "UA891", "scheduled_departure": "2026-11-26T21:10:00Z"}])
+    # A list of one is offered as well, never taken: the flow waits for the answer.
+    assert flow.still_missing(asked, one) == ["new_flight"]
+    kept = flow.listed(asked, one)
+    assert kept == {"new_flight_options": "UA891", "new_flight_shown": "time=21:10"}
+    text = flow.reply(flow.context(asked, one))
+    assert "Flights with seats that day: UA891 at 21:10 UTC." in text
+
+    for answer in ("the later one is fine", "yes", "that one", "ok book it", "the 21:10 one"):
+        known = {**asked, **kept}
+        assert flow.answers(known, answer, "C-1001"), answer
+        filled = flow.fill(known, answer, "C-1001", flow.awaited(known))
+        assert filled["new_flight"] == "UA891", answer
+        rebook = next(s for s in flow.steps(filled, "C-1001") if s.tool == "rebookReservation")
+        assert rebook.arguments["flight_number"] == "UA891"
+    # Without the list kept, a bare "yes" names no flight.
+    assert not flow.answers(asked, "yes", "C-1001")
+    assert "new_flight" not in flow.fill(asked, "yes", "C-1001", flow.awaited(asked))
+
+
+def test_an_unclear_answer_to_the_offered_flights_is_asked_again(book: FlowBook) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    asked = flow.fill({}, "rebook me please", "C-1001")
+    two = _offer(
+        [
+            {"flight_number": "UA457", "scheduled_departure": "2026-11-26T17:30:00Z"},
+            {"flight_number": "UA891", "scheduled_departure": "2026-11-26T21:10:00Z"},
+        ]
+    )
+    known = {**asked, **flow.listed(asked, two)}
+    assert flow.undecided(known, "yes") == ["new_flight"]
+    assert flow.questions(["new_flight"], known, "yes") == (
+        "Both UA457 and UA891 fit that. Which one should I book: UA457 at 17:30 UTC or UA891 at "
+        '21:10 UTC? You can say, for example, "book UA457" or "the first one".'
+    )
+    one = {**asked, **flow.listed(asked, two[:1] + [replace_flights(two[1])])}
+    assert flow.questions(["new_flight"], one, "the blue one") == (
+        'I can\'t tell which flight you mean. Should I book UA891 at 21:10 UTC? Say "book UA891" '
+        "if so."
+    )
+    assert flow.fill(known, "the second one", "C-1001", ["new_flight"])["new_flight"] == "UA891"
+
+
+def replace_flights(result: StepResult) -> StepResult:
+    """The search result with only its last flight."""
+    flights = result.result["flights"]
+    return StepResult(result.step_id, result.tool, result.outcome, {"flights": flights[-1:]})

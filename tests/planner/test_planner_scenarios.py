@@ -149,19 +149,17 @@ def test_cancelled_flight_rebooking_across_two_turns(turn: Turn) -> None:
 
     assert all(r.ok for r in results), results
     assert "UA123" in reply and "cancelled" in reply and "winter storm" in reply
-    offered = next(r for r in results if r.step_id == "alternatives").result["flights"]
-    bookable = [
-        f
-        for f in offered
-        if f["flight_number"] != "UA123"
-        and f["status"] != "cancelled"
-        and f["seats_available"]["economy"] > 0
-    ]
-    full = [
-        f for f in offered if f["flight_number"] != "UA123" and f["seats_available"]["economy"] == 0
-    ]
-    assert bookable and full  # the seed: the next flight is full, a later one is open
-    assert bookable[0]["flight_number"] in reply and full[0]["flight_number"] not in reply
+    # The search asks only for flights with seats in the trip's cabin: what the reply offers.
+    bookable = next(r for r in results if r.step_id == "alternatives").result["flights"]
+    assert bookable and all(
+        f["status"] != "cancelled" and f["seats_available"]["economy"] > 0 for f in bookable
+    )
+    # The seed: the next flight (UA457) is full, a later one is open.
+    assert bookable[0]["flight_number"] in reply and "UA457" not in reply
+    assert turn.asked is not None and turn.asked.keep == {
+        "new_flight_options": " ".join(f["flight_number"] for f in bookable),
+        "new_flight_shown": "; ".join("time=" + f["scheduled_departure"][11:16] for f in bookable),
+    }
 
     follow_up = PlanInput(
         intent="rebook_flight",
@@ -906,3 +904,38 @@ def test_a_member_reads_their_own_claim_and_plan_and_no_one_elses(
     )
     assert plan.missing_slots == [] and plan.steps[0].arguments == {"member_id": "M-3001"}
     assert results[0].ok and reply.startswith("Switchboard Dental PPO Plus: preventive 100%")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["the later one is fine", "yes", "that one", "ok book it", "the 21:10 one", "the first one"],
+)
+def test_an_answer_to_the_offered_flights_plans_the_rebooking_onto_it(
+    turn: Turn, answer: str
+) -> None:
+    asked = PlanInput(
+        intent="rebook_flight",
+        text="I need to rebook SBX7Q2 onto a later flight",
+        customer_id="C-1001",
+    )
+    plan, results, reply, _ = turn(asked)
+    assert "rebookReservation" not in [r.tool for r in results]
+    assert turn.asked is not None and turn.asked.slots == ("new_flight",)
+    # The seed: UA891 is the one flight with seats (before or after another test rebooks onto it).
+    assert turn.asked.keep["new_flight_options"] == "UA891" and "UA891 at 21:10 UTC" in reply
+    # The session keeps the list one turn and waits for the rebooking flow (the router's part);
+    # the answer is planned only, never executed here, so the seed's trip stays as it is.
+    kept = {**plan.slots, **turn.asked.keep}
+    for intent, only in (("out_of_scope", True), ("rebook_flight", False)):
+        request = PlanInput(
+            intent=intent,
+            text=answer,
+            customer_id="C-1001",
+            slots=kept,
+            pending_flow="rebook_flight",
+            only_if_answered=only,
+        )
+        answered = turn.loop.run(turn._plan(request))
+        rebook = next(s for s in answered.steps if s.tool == "rebookReservation")
+        assert rebook.arguments["flight_number"] == "UA891", (intent, answer)
+        assert "new_flight_options" not in answered.slots
