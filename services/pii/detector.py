@@ -23,6 +23,7 @@ from services.pii.addresses import find_addresses
 from services.pii.config import PatternSpec
 from services.pii.entities import Entity, resolve_overlaps
 from services.pii.identifiers import (
+    MONTHS,
     find_cards,
     find_context_ids,
     find_dobs,
@@ -230,12 +231,8 @@ def _person_holding_a_locator(entity: Entity, text: str) -> bool:
     return alone and vowels <= 1 and entity.value.lower() not in wordlists.FIRST_NAMES
 
 
-_MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
-)
 _DAY = r"(?:3[01]|[12][0-9]|0?[1-9])(?:st|nd|rd|th)?"
-_MONTH_RE = re.compile(rf"(?i)(?:{_MONTHS})\.?(?:[ \t]+{_DAY})?")
+_MONTH_RE = re.compile(rf"(?i)(?:{MONTHS})\.?(?:[ \t]+{_DAY})?")
 _DAY_BEFORE_RE = re.compile(rf"(?<!\w){_DAY}[ \t]*$")
 _DAY_AFTER_RE = re.compile(rf"\.?[ \t]*{_DAY}(?!\w)")
 
