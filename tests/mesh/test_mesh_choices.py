@@ -7,8 +7,8 @@ import re
 from datetime import date
 from typing import Any
 
-import grpc
 import yaml
+from test_mesh_scenarios import masked, reply, session_of, turn
 
 from mocks.common.app import backend_of
 from services.config import load_settings
@@ -16,31 +16,12 @@ from services.mesh import Mesh
 from switchboard.v1 import (
     common_pb2,
     events_pb2,
-    pii_pb2,
-    pii_pb2_grpc,
-    router_pb2,
-    router_pb2_grpc,
-    session_pb2,
-    session_pb2_grpc,
 )
 
 _MONTHS = (
     "January February March April May June July August September October November December".split()
 )
 _WINDOW_LINE = re.compile(r"(Free window seats in \w+: [0-9A-K, ]+\.|no free window seats in)")
-
-
-def turn(mesh: Mesh, session: str, text: str, customer: str) -> list[events_pb2.TurnEvent]:
-    with grpc.insecure_channel(mesh.target("router")) as channel:
-        stub = router_pb2_grpc.RouterServiceStub(channel)
-        request = router_pb2.SendTurnRequest(session_id=session, text=text, customer_id=customer)
-        events = [r.event for r in stub.SendTurn(request, timeout=30)]
-    assert events[-1].WhichOneof("event") == "turn_completed", events[-1]
-    return events
-
-
-def reply(events: list[events_pb2.TurnEvent]) -> str:
-    return events[-1].turn_completed.reply
 
 
 def plan_of(events: list[events_pb2.TurnEvent]) -> common_pb2.Plan:
@@ -50,21 +31,6 @@ def plan_of(events: list[events_pb2.TurnEvent]) -> common_pb2.Plan:
 
 def fell_back(events: list[events_pb2.TurnEvent]) -> bool:
     return any(e.WhichOneof("event") == "fallback" for e in events)
-
-
-def session_of(mesh: Mesh, session: str) -> session_pb2.Session:
-    with grpc.insecure_channel(mesh.target("session")) as channel:
-        stub = session_pb2_grpc.SessionServiceStub(channel)
-        request = session_pb2.GetSessionRequest(session_id=session)
-        return stub.GetSession(request, timeout=10).session
-
-
-def masked(mesh: Mesh, text: str) -> str:
-    """The text as the pii service masks it (in a session of its own)."""
-    with grpc.insecure_channel(mesh.target("pii")) as channel:
-        stub = pii_pb2_grpc.PiiServiceStub(channel)
-        request = pii_pb2.RedactRequest(session_id="masking-probe", text=text)
-        return stub.Redact(request, timeout=10).text
 
 
 def read_reservations(mesh: Mesh) -> list[str]:

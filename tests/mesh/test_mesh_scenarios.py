@@ -54,12 +54,17 @@ def reply(events: list[events_pb2.TurnEvent]) -> str:
     return events[-1].turn_completed.reply
 
 
-def pending_flow(mesh: Mesh, session: str) -> str:
-    """The flow the session holds waiting for the customer's answer."""
+def session_of(mesh: Mesh, session: str) -> session_pb2.Session:
+    """The session as the session service holds it."""
     with grpc.insecure_channel(mesh.target("session")) as channel:
         stub = session_pb2_grpc.SessionServiceStub(channel)
         request = session_pb2.GetSessionRequest(session_id=session)
-        return stub.GetSession(request, timeout=10).session.pending_flow
+        return stub.GetSession(request, timeout=10).session
+
+
+def pending_flow(mesh: Mesh, session: str) -> str:
+    """The flow the session holds waiting for the customer's answer."""
+    return session_of(mesh, session).pending_flow
 
 
 def masked(mesh: Mesh, text: str) -> str:
@@ -377,8 +382,5 @@ def test_a_change_a_rule_refuses_is_not_put_to_the_customer_for_confirmation(mes
     assert {common_pb2.POLICY_ACTION_CONFIRM, common_pb2.POLICY_ACTION_BLOCK} <= actions
     assert "Reply yes to go ahead" not in reply(asked), reply(asked)
     assert "haven't cancelled" in reply(asked), reply(asked)
-    with grpc.insecure_channel(mesh.target("session")) as channel:
-        stub = session_pb2_grpc.SessionServiceStub(channel)
-        request = session_pb2.GetSessionRequest(session_id="refused-1")
-        assert not stub.GetSession(request, timeout=10).session.pending_plan.steps
+    assert not session_of(mesh, "refused-1").pending_plan.steps
     assert not calls(mesh, "booking", "cancelReservation")
