@@ -26,9 +26,14 @@ def _enum(enum: object, value: int, prefix: str) -> str:
 class EventPrinter:
     """Prints events as they come, keeping the streamed reply on its own lines."""
 
+    #: what starts the reply's first line; a part of it after an event line is indented as much
+    REPLY = "assistant: "
+
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self._in_reply = False
+        #: the turn's reply has begun (a disclaimer after a policy line is still the same reply)
+        self._replied = False
 
     def _line(self, text: str) -> None:
         if self._in_reply:
@@ -40,6 +45,7 @@ class EventPrinter:
     def show(self, event: events_pb2.TurnEvent) -> None:
         kind = event.WhichOneof("event")
         if kind == "turn_started":
+            self._replied = False
             self._line(f"· turn {event.turn_id} · trace {event.trace_id}")
         elif kind == "intent":
             i = event.intent
@@ -68,10 +74,17 @@ class EventPrinter:
             error = f": {r.error}" if r.error else ""
             self._line(f"  ← {r.step_id} {r.tool} {outcome}{status} in {_ms(r.latency)}{error}")
         elif kind == "text_delta":
+            text = event.text_delta.text
             if not self._in_reply:
-                self.out.write("assistant: ")
-                self._in_reply = True
-            self.out.write(event.text_delta.text)
+                if self._replied:
+                    # The reply goes on after an event line: no second "assistant:", and the
+                    # blank line that separates its parts was the event line.
+                    text = text.lstrip("\n")
+                    self.out.write(" " * len(self.REPLY))
+                else:
+                    self.out.write(self.REPLY)
+                self._in_reply = self._replied = True
+            self.out.write(text)
             self.out.flush()
         elif kind == "rich_media":
             m = event.rich_media

@@ -300,6 +300,12 @@ class FlowSpec(BaseModel):
     steps: list[StepSpec] = Field(default_factory=list)
     replies: list[ReplySpec] = Field(min_length=1)
     media: list[MediaSpec] = Field(default_factory=list)
+    confirm: str | None = Field(
+        default=None,
+        description="what the steps a policy holds for the customer's confirmation will do, as "
+        'a phrase after "I\'m about to" (a template over what replies see); without it the '
+        "steps' descriptions are listed",
+    )
 
 
 class FlowFile(BaseModel):
@@ -640,6 +646,12 @@ class Flow:
                 return _normalise(_template(reply.text).render(**context))
         return ""
 
+    def confirmation(self, context: Mapping[str, Any]) -> str:
+        """What the held steps will do, from the flow's ``confirm`` ("" without one)."""
+        if self.spec.confirm is None:
+            return ""
+        return _normalise(_template(self.spec.confirm).render(**context)).rstrip(".")
+
     def media(self, context: Mapping[str, Any], tools: ToolIndex) -> list[Media]:
         """Rich media for the steps that succeeded: the flow's own, else the tool's hint."""
         steps: Mapping[str, Any] = context["steps"]
@@ -869,6 +881,9 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
     for reply in spec.replies:
         errors.extend(_template_errors(reply.text, reply.when))
         errors.extend(_quoted_errors(reply.text, reply.when))
+    if spec.confirm is not None:
+        problems = [*_template_errors(spec.confirm, None), *_quoted_errors(spec.confirm, None)]
+        errors.extend(f"confirm: {problem}" for problem in problems)
     for media in spec.media:
         if media.step not in step_ids:
             errors.append(f"media: names no step of the flow: {media.step!r}")

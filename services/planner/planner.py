@@ -114,6 +114,8 @@ class ComposeInput:
     text: str = ""
     session_id: str = ""
     turn_id: str = ""
+    #: say what the steps held for the customer's confirmation will do, not the reply
+    awaiting_confirmation: bool = False
 
 
 def choose_tier(
@@ -230,6 +232,10 @@ class Planner:
     ) -> AsyncIterator[str | Media | MissingSlots | Usage]:
         """Text deltas, then rich media, then the slots the reply asks for, then the usage."""
         plan = request.plan
+        if request.awaiting_confirmation:
+            yield self._held_actions(request)
+            yield Usage(model=EMBEDDED)
+            return
         flow = self.flows.get(plan.flow.split(FLOW_SEPARATOR)[0])
         if plan.missing_slots:
             yield (
@@ -364,18 +370,33 @@ class Planner:
             steps += [renamed(s, names) for s in planned]
         return FLOW_SEPARATOR.join(f.name for f in flows), steps, merged
 
-    def _embedded_reply(
+    def _held_actions(self, request: ComposeInput) -> str:
+        """What the steps that have not run will do once the customer confirms: each flow's
+        ``confirm`` phrase, or its waiting steps' descriptions. Never a model's words: this is
+        what the customer consents to."""
+        plan = request.plan
+        waiting = {r.step_id for r in request.results if r.outcome in ("rejected", "skipped")}
+        parts = self._parts(request)
+        if parts is None:
+            return _described(plan, waiting)
+        phrases: list[str] = []
+        for flow, names, results in parts:
+            if waiting & set(names.values()):
+                phrase = flow.confirmation(flow.context(plan.slots, results, text=request.text))
+                phrases.append(phrase or _described(plan, set(names.values()) & waiting))
+        return "; and ".join(p for p in phrases if p)
+
+    def _parts(
         self, request: ComposeInput
-    ) -> tuple[str, list[Media], MissingSlots | None]:
-        """The flows' replies and media, and the first flow's slots its lookups left open."""
+    ) -> list[tuple[Flow, dict[str, str], list[StepResult]]] | None:
+        """Each flow of an embedded plan, with its steps' names in the plan and its results
+        under its own step ids; None for a model's plan or a flow no longer known."""
         plan = request.plan
         flows = [self.flows.get(name) for name in plan.flow.split(FLOW_SEPARATOR)]
         if plan.tier != EMBEDDED or not flows or None in flows:
-            return _generic_reply(plan, request.results, self.tools), [], None
+            return None
         known = [f for f in flows if f is not None]
-        texts: list[str] = []
-        media: list[Media] = []
-        missing: MissingSlots | None = None
+        parts = []
         for flow, names in zip(known, _step_names(known), strict=True):
             original = {new: old for old, new in names.items()}
             results = [
@@ -383,6 +404,21 @@ class Planner:
                 for r in request.results
                 if r.step_id in original
             ]
+            parts.append((flow, names, results))
+        return parts
+
+    def _embedded_reply(
+        self, request: ComposeInput
+    ) -> tuple[str, list[Media], MissingSlots | None]:
+        """The flows' replies and media, and the first flow's slots its lookups left open."""
+        plan = request.plan
+        parts = self._parts(request)
+        if parts is None:
+            return _generic_reply(plan, request.results, self.tools), [], None
+        texts: list[str] = []
+        media: list[Media] = []
+        missing: MissingSlots | None = None
+        for flow, names, results in parts:
             context = flow.context(plan.slots, results, text=request.text)
             texts.append(flow.reply(context))
             for element in flow.media(context, self.tools):
@@ -492,3 +528,13 @@ def _generic_reply(plan: Plan, results: list[StepResult], tools: ToolIndex) -> s
             system = spec.backend if spec else "the system"
             lines.append(f"I couldn't reach the {system} system for this ({what}) just now.")
     return "\n".join(lines) or "I couldn't complete that just now."
+
+
+def _described(plan: Plan, steps: set[str]) -> str:
+    """The steps' own descriptions, in the plan's order: "do this: move ...; issue ..."."""
+    actions = [
+        (step.description or step.tool).rstrip(".") for step in plan.steps if step.id in steps
+    ]
+    if not actions:
+        return ""
+    return "do this: " + "; ".join(a[:1].lower() + a[1:] for a in actions)

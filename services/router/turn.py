@@ -223,8 +223,10 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group.exceptions[0]
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
+async def _texts(*texts: str) -> AsyncIterator[planner_pb2.ComposeResponse]:
+    """Text of the router's own, shaped as the planner's reply pieces."""
+    for text in texts:
+        yield planner_pb2.ComposeResponse(text_delta=text)
 
 
 def _describe(plan: common_pb2.Plan) -> str:
@@ -493,24 +495,42 @@ class TurnRunner:
         if not held or refused or turn.confirmed:
             return False
         turn.pending_plan = plan
-        # The customer confirms everything that has not run yet: the held steps and those
+        # What the customer confirms, in the flow's words ("move reservation SBX7Q2 onto flight
+        # UA891 on Thu 26 Nov"): everything that has not run yet, the held steps and those
         # waiting behind them, never only the first of them.
-        waiting = {
-            result.step_id
-            for result in turn.results
-            if result.outcome in (common_pb2.STEP_OUTCOME_REJECTED, common_pb2.STEP_OUTCOME_SKIPPED)
-        }
-        actions = "; ".join(
-            _lower_first((step.description or step.tool).rstrip("."))
-            for step in plan.steps
-            if step.id in waiting
-        )
-        message = held[0][1].message or "Please confirm that you want me to go ahead."
-        await turn.say(
-            f"{message} I'm about to: {actions}. Reply yes to go ahead, or no to cancel."
-        )
-        plan.awaiting_confirmation = actions
+        async with _Stage(turn, "answer"):
+            actions = await self._held_actions(turn, plan)
+            plan.awaiting_confirmation = actions
+            message = held[0][1].message or "Please confirm that you want me to go ahead."
+            await self._release(
+                turn,
+                _texts(
+                    f"{message} I'm about to {actions}. Reply yes to go ahead, or no to cancel."
+                ),
+            )
         return True
+
+    async def _held_actions(self, turn: _Turn, plan: common_pb2.Plan) -> str:
+        """What the steps waiting for the customer's word will do, as the planner words it."""
+        assert turn.intent is not None
+        compose = self.peers.planner.Compose(
+            planner_pb2.ComposeRequest(
+                session_id=turn.input.session_id,
+                turn_id=turn.input.turn_id,
+                text=turn.masked_text,
+                intent=common_pb2.IntentScore(
+                    name=turn.served_intent, confidence=turn.intent.confidence
+                ),
+                plan=plan,
+                results=turn.results,
+                awaiting_confirmation=True,
+            )
+        )
+        words: list[str] = []
+        async for item in stream("planner", compose):
+            if item.WhichOneof("item") == "text_delta":
+                words.append(item.text_delta)
+        return "".join(words).strip() or "go ahead with that change"
 
     async def _understand(self, turn: _Turn) -> None:
         request = turn.input
@@ -799,7 +819,12 @@ class TurnRunner:
                 results=turn.results,
             )
         )
+        await self._release(turn, stream("planner", compose))
 
+    async def _release(
+        self, turn: _Turn, composed: AsyncIterator[planner_pb2.ComposeResponse]
+    ) -> None:
+        """Release a reply through the output checks, sentence by sentence."""
         # gRPC swallows an error raised inside a request iterator (it only cancels the call), so
         # a planner failing mid-reply is kept here and raised once the output checks are done.
         composing_failed: list[DependencyFailure] = []
@@ -812,7 +837,7 @@ class TurnRunner:
                 session=turn.facts(),
             )
             try:
-                async for item in stream("planner", compose):
+                async for item in composed:
                     kind = item.WhichOneof("item")
                     if kind == "text_delta":
                         yield governance_pb2.CheckOutputRequest(text=item.text_delta)

@@ -51,20 +51,22 @@ class PlanResponse(_message.Message):
     def __init__(self, step: _Optional[_Union[_common_pb2.PlanStep, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "text", "intent", "plan", "results")
+    __slots__ = ("session_id", "turn_id", "text", "intent", "plan", "results", "awaiting_confirmation")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     INTENT_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    AWAITING_CONFIRMATION_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     text: str
     intent: _common_pb2.IntentScore
     plan: _common_pb2.Plan
     results: _containers.RepeatedCompositeFieldContainer[_common_pb2.StepResult]
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.StepResult, _Mapping]]] = ...) -> None: ...
+    awaiting_confirmation: bool
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.StepResult, _Mapping]]] = ..., awaiting_confirmation: _Optional[bool] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
     __slots__ = ("text_delta", "rich_media", "usage", "missing_slots")

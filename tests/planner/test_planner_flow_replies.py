@@ -325,6 +325,7 @@ def test_no_reply_or_media_shows_a_persons_name(book: FlowBook, industry: str) -
         templates = [(r.text, False) for r in spec.replies]
         templates += [(r.when, True) for r in spec.replies]
         templates += [(s.ask_again, False) for s in spec.slots.values()]
+        templates += [(spec.confirm, False)]
         for media in spec.media:
             templates += [(media.title, False), (media.uri, False), (media.alt_text, False)]
             shown += [f"{intent}: media fields: {f}" for f in media.fields or [] if f in person]

@@ -75,6 +75,7 @@ def test_which_flight_the_7am_one(book: FlowBook) -> None:
     assert first == {"customer_id": "C-1001"}
     assert [s.tool for s in flow.steps(first, "C-1001")] == [
         "listCustomerReservations",
+        "getReservation",
         "getFlightStatus",
         "getFareRules",
         "searchFlights",
@@ -85,12 +86,13 @@ def test_which_flight_the_7am_one(book: FlowBook) -> None:
     steps = flow.steps(third, "C-1001")
     assert [s.tool for s in steps] == [
         "listCustomerReservations",
+        "getReservation",
         "rebookReservation",
         "getBoardingPass",
         "addInteractionNote",
     ]
-    assert steps[1].arguments["flight_number"] == "UA127"
-    assert set(steps[2].depends_on) == {"rebook", "trips"}
+    assert steps[2].arguments["flight_number"] == "UA127"
+    assert set(steps[3].depends_on) == {"rebook", "trip"}
 
 
 def test_the_dental_office_question_fetches_three_things_at_once(book: FlowBook) -> None:
@@ -635,7 +637,7 @@ def test_the_rebooking_offers_even_a_single_flight_and_waits_for_the_answer(
     assert flow.missing(asked, "C-1001") == []
     assert "rebookReservation" not in [s.tool for s in steps]
     search = next(s for s in steps if s.tool == "searchFlights")
-    assert search.arguments["cabin"] == "${steps.trips.reservations.0.segments.0.cabin}"
+    assert search.arguments["cabin"] == "${steps.trip.segments.0.cabin}"
     one = _offer([{"flight_number": "UA891", "scheduled_departure": "2026-11-26T21:10:00Z"}])
     # A list of one is offered as well, never taken: the flow waits for the answer.
     assert flow.still_missing(asked, one) == ["new_flight"]

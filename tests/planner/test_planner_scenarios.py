@@ -170,6 +170,7 @@ def test_cancelled_flight_rebooking_across_two_turns(turn: Turn) -> None:
     plan, results, reply, media = turn(follow_up)
     assert [r.tool for r in results] == [
         "listCustomerReservations",
+        "getReservation",
         "rebookReservation",
         "getBoardingPass",
         "addInteractionNote",

@@ -1,0 +1,135 @@
+"""What the customer is asked to confirm: the planner words the steps a policy held.
+
+The router asks "I'm about to <this>. Reply yes to go ahead" with the phrase Compose gives when
+``awaiting_confirmation`` is set: the flow's own ``confirm`` (which reservation, which flight), or
+the waiting steps' descriptions for a flow without one and for a model's plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from services.config import load_settings
+from services.planner.flows import FlowBook
+from services.planner.planner import ComposeInput, PlanInput, Planner
+from services.planner.plans import Plan, StepResult
+from services.planner.tools import ToolIndex
+from services.runtime.errors import ConfigError
+
+TRIP = {
+    "pnr": "SBX7Q2",
+    "status": "confirmed",
+    "segments": [
+        {
+            "segment_id": "S1",
+            "flight_number": "UA123",
+            "date": "2026-11-26",
+            "origin": "ORD",
+            "destination": "SFO",
+            "cabin": "economy",
+        }
+    ],
+    "passengers": [{"passenger_id": "P1"}],
+}
+
+
+@pytest.fixture(scope="module")
+def tools() -> ToolIndex:
+    return ToolIndex.load(load_settings().tool_broker.backends)
+
+
+@pytest.fixture(scope="module")
+def planner(tools: ToolIndex) -> Planner:
+    settings = load_settings()
+    return Planner(settings.planner, FlowBook.load(settings.planner.flows_dir, tools), tools, None)
+
+
+def plan_of(planner: Planner, request: PlanInput) -> Plan:
+    async def run() -> Plan:
+        items = [item async for item in planner.plan(request)]
+        assert isinstance(items[-1], Plan)
+        return items[-1]
+
+    return asyncio.run(run())
+
+
+def held_actions(planner: Planner, plan: Plan, results: list[StepResult]) -> str:
+    async def run() -> list[object]:
+        request = ComposeInput(plan=plan, results=results, awaiting_confirmation=True)
+        return [item async for item in planner.compose(request)]
+
+    items = asyncio.run(run())
+    return "".join(item for item in items if isinstance(item, str))
+
+
+def outcomes(plan: Plan, **by_step: str) -> list[StepResult]:
+    """Every step of the plan: those named end as given, the rest were skipped behind them."""
+    results = []
+    for step in plan.steps:
+        outcome = by_step.get(step.id, "skipped")
+        payload = {"reservations": [TRIP]} if step.id == "trips" else TRIP
+        results.append(
+            StepResult(step.id, step.tool, outcome, payload if outcome == "succeeded" else {})
+        )
+    return results
+
+
+def test_a_held_rebooking_is_described_by_its_trip_and_flights(planner: Planner) -> None:
+    plan = plan_of(
+        planner,
+        PlanInput(intent="rebook_flight", text="book UA891 please", customer_id="C-1001"),
+    )
+    results = outcomes(plan, trips="succeeded", trip="succeeded", rebook="rejected")
+    assert held_actions(planner, plan, results) == (
+        "move reservation SBX7Q2 from flight UA123 onto flight UA891 on Thu 26 Nov, then issue "
+        "your new boarding pass and note the change on your account"
+    )
+
+
+def test_a_flow_without_its_own_words_lists_the_waiting_steps(planner: Planner) -> None:
+    plan = plan_of(
+        planner,
+        PlanInput(intent="cancel_reservation", text="cancel SBX7Q2", customer_id="C-1001"),
+    )
+    results = outcomes(plan, fare="succeeded", cancel="rejected")
+    assert held_actions(planner, plan, results) == "do this: cancel the reservation"
+
+
+def test_a_models_plan_is_described_by_its_steps(planner: Planner) -> None:
+    plan = plan_of(
+        planner,
+        PlanInput(intent="cancel_reservation", text="cancel SBX7Q2", customer_id="C-1001"),
+    )
+    plan = replace(plan, tier="fast")
+    results = outcomes(plan, fare="succeeded", cancel="rejected")
+    assert held_actions(planner, plan, results) == "do this: cancel the reservation"
+
+
+def test_a_confirm_phrase_that_quotes_an_error_does_not_load(
+    tmp_path: Path, tools: ToolIndex
+) -> None:
+    (tmp_path / "airline.yaml").write_text(
+        """
+industry: airline
+flows:
+  cancel_reservation:
+    slots:
+      pnr:
+        patterns: ['([A-Z0-9]{6})']
+        question: What is the reservation code?
+    steps:
+      - id: cancel
+        tool: cancelReservation
+        arguments: {pnr: '${slots.pnr}', reason: customer_request}
+    confirm: 'cancel {{ slots.pnr }} ({{ steps.cancel.error }})'
+    replies:
+      - text: Done.
+"""
+    )
+    with pytest.raises(ConfigError) as raised:
+        FlowBook.load(tmp_path, tools)
+    assert "cancel_reservation: confirm: a reply quotes a step's `error`" in raised.value.message
