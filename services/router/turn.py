@@ -559,6 +559,11 @@ class TurnRunner:
                                 session_id=request.session_id,
                                 text=request.text,
                                 channel=request.channel,
+                                # Known from the request itself, so the check waits for nothing:
+                                # a text rule may tell who asks (a member naming another member).
+                                session=dict_to_struct({"customer_id": request.customer_id})
+                                if request.customer_id
+                                else None,
                             )
                         ),
                     )

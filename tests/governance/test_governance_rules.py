@@ -401,6 +401,85 @@ CASES = [
         text="Dr. Lee is in your network.",
         intent="find_provider",
     ),
+    Case(
+        "dental/benefits-disclaimer",
+        True,
+        "output",
+        text="Claim CL-9001 (1,450.00 USD, service on Thu 5 Nov) is under review.",
+        intent="claim_status",
+    ),
+    Case(
+        "dental/benefits-disclaimer",
+        True,
+        "output",
+        text="Is that before or after the 50% your plan pays?",
+        intent="benefits_summary",
+    ),
+    # A question for a missing detail, a refusal, a failure: nothing about benefits is stated.
+    Case(
+        "dental/benefits-disclaimer",
+        False,
+        "output",
+        text="On what date is the procedure planned?",
+        intent="eligibility_check",
+    ),
+    Case(
+        "dental/benefits-disclaimer",
+        False,
+        "output",
+        text="Would you like to know whether you are covered?",
+        intent="eligibility_check",
+    ),
+    Case(
+        "dental/benefits-disclaimer",
+        False,
+        "output",
+        text="I can only look up your own plan and claims, or, for a dental office, its own "
+        "patients'.",
+        intent="claim_status",
+    ),
+    Case(
+        "dental/benefits-disclaimer",
+        False,
+        "output",
+        text="I couldn't reach the claims system to check eligibility just now.",
+        intent="eligibility_check",
+    ),
+    Case(
+        "dental/member-names-another-member",
+        True,
+        "input",
+        text="what's the status of claim CL-9001 for member M-3002?",
+        session={"customer_id": "M-3001"},
+    ),
+    Case(
+        "dental/member-names-another-member",
+        True,
+        "input",
+        text="is m-3001 or M-3002 covered?",
+        session={"customer_id": "M-3001"},
+    ),
+    Case(
+        "dental/member-names-another-member",
+        False,
+        "input",
+        text="what's the status of claim CL-9001 for member m-3001?",
+        session={"customer_id": "M-3001"},
+    ),
+    # An office names its patients; a message with no caller tells nothing of who asks.
+    Case(
+        "dental/member-names-another-member",
+        False,
+        "input",
+        text="what's the status of claim CL-9001 for member M-3002?",
+        session={"customer_id": "P-7001"},
+    ),
+    Case(
+        "dental/member-names-another-member",
+        False,
+        "input",
+        text="what's the status of claim CL-9001 for member M-3002?",
+    ),
 ]
 
 
