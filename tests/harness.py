@@ -93,6 +93,7 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
     ],
     "sportsbook": [
         "withdrawal_status",
+        "withdrawal_request",
         "deposit_limit",
         "self_exclusion",
         "bet_settlement",

@@ -39,6 +39,7 @@ def place(world: World) -> None:
     _flights(world)
     _maya_chen(world)
     _jordan_patel(world)
+    _sofia_reyes(world)
     _messy_customers(world)
     _dental(world)
 
@@ -245,6 +246,36 @@ def _jordan_patel(world: World) -> None:
     wallet.withdrawals.append(withdrawal)
     world.wallets[jordan.customer_id] = wallet
     world.withdrawals[withdrawal.withdrawal_id] = withdrawal
+
+
+def _sofia_reyes(world: World) -> None:
+    # The verified sportsbook customer: a withdrawal request runs to the end (confirmation, then
+    # one withdrawal), where C-1002's is refused until their documents arrive.
+    verified = Verification(
+        status="verified", method="document", verified_at=world.now - timedelta(days=200)
+    )
+    sofia = _customer(world, 1006, "Sofia", "Reyes", "member", 2_400, verified)
+    card = _card(world, sofia, 1, "mastercard", "5100", expired=False)
+    wallet = Wallet(
+        customer_id=sofia.customer_id,
+        currency="USD",
+        balance_cents=187_540,
+        deposit_limits={"daily": None, "weekly": 50_000, "monthly": None},
+    )
+    requested = world.now - timedelta(days=30)
+    paid = Withdrawal(
+        withdrawal_id="W-5002",
+        customer_id=sofia.customer_id,
+        amount_cents=30_000,
+        currency="USD",
+        payment_method_id=card.payment_method_id,
+        status="completed",
+        requested_at=requested,
+        completed_at=requested + timedelta(days=2),
+    )
+    wallet.withdrawals.append(paid)
+    world.wallets[sofia.customer_id] = wallet
+    world.withdrawals[paid.withdrawal_id] = paid
 
 
 def _messy_customers(world: World) -> None:

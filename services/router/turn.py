@@ -58,6 +58,8 @@ SAFE_REPLY = (
 )
 
 CONFIRM_INTENT = "confirm"
+#: Plan.flow of a plan a model made: it names no flow, so no intent it serves
+MODEL_FLOW = "model"
 
 #: input verdicts that let a turn act
 _PASSING = (common_pb2.POLICY_ACTION_ALLOW, common_pb2.POLICY_ACTION_DISCLAIM)
@@ -467,6 +469,11 @@ class TurnRunner:
         """
         turn.confirmed = True
         turn.plan = plan
+        # The reply is about what was confirmed (a withdrawal carries the responsible-gaming
+        # reminder, a claim the disclaimer), not about the word "yes".
+        served = plan.flow.split("+")[0]
+        if served != MODEL_FLOW:
+            turn.answers_flow = served
         await turn.send(turn.events.plan(plan))
         async with _Stage(turn, "act"):
             await self._act(turn, plan)
@@ -501,7 +508,11 @@ class TurnRunner:
         async with _Stage(turn, "answer"):
             actions = await self._held_actions(turn, plan)
             plan.awaiting_confirmation = actions
-            message = held[0][1].message or "Please confirm that you want me to go ahead."
+            # A pack's own words ("That's a large withdrawal. Please confirm the amount ...")
+            # say more than the base pack's rule for every contract that asks for a "yes".
+            specific = [v for _, v in held if v.message and not v.rule_id.startswith("base/")]
+            messages = [v.message for v in specific] or [v.message for _, v in held if v.message]
+            message = messages[0] if messages else "Please confirm that you want me to go ahead."
             await self._release(
                 turn,
                 _texts(

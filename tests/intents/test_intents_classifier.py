@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from harness import SHIPPED_INTENTS
 
 from services.intents import Classification, IntentClassifier
 from services.intents.calibration import choose_threshold, fit_temperature, softmax
@@ -81,6 +82,7 @@ def test_out_of_scope(classifier: IntentClassifier, text: str) -> None:
         ("hello", "greeting"),
         ("I want to speak to a real person", "human_agent"),
         ("my withdrawl is still pending after five days", "withdrawal_status"),
+        ("could you pay 250 dollars out of my wallet to my card", "withdrawal_request"),
         ("has claim CL-9001 been paid", "claim_status"),
     ],
 )
@@ -138,7 +140,7 @@ def test_batch_and_single_paths_agree(classifier: IntentClassifier) -> None:
 
 def test_from_packs_reads_the_folder(encoder: LayerPoolingEncoder) -> None:
     classifier = IntentClassifier.from_packs(PACKS, encoder=encoder)
-    assert len(classifier.intent_names) == 9 + 5 + 4 + 6
+    assert len(classifier.intent_names) == sum(map(len, SHIPPED_INTENTS.values()))
     assert classifier.classify("Is flight UA 123 on time?").intent == "flight_status"
 
 

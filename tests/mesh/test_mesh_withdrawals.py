@@ -1,0 +1,225 @@
+"""A new withdrawal through the whole mesh: asked for, confirmed by the customer, made once.
+
+C-1006 is the verified sportsbook customer with one active card; C-1002's identity still waits
+for documents. The withdrawals these tests make come out of C-1006's wallet only, and no other
+test reads that wallet; each test compares counts and balances with their own "before".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from test_mesh_scenarios import calls, finished, pending_flow, reply, turn
+
+from mocks.world.model import PaymentMethod, Wallet
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2, events_pb2
+
+VERIFIED = "C-1006"
+UNVERIFIED = "C-1002"
+REFUSAL = "Before I can move money out of your wallet, I need to verify your identity."
+_IDS = itertools.count(9_200_001)
+
+
+def withdrawals_made(mesh: Mesh) -> int:
+    """How many withdrawals the payments backend was asked to make."""
+    return len(calls(mesh, "payments", "createWithdrawal"))
+
+
+def balance(mesh: Mesh, customer: str) -> int:
+    assert mesh.mocks.world is not None
+    cents: int = mesh.mocks.world.wallets[customer].balance_cents
+    return cents
+
+
+def intent(events: list[events_pb2.TurnEvent]) -> str:
+    (found,) = [e.intent.name for e in events if e.WhichOneof("event") == "intent"]
+    return found
+
+
+def held_for_confirmation(events: list[events_pb2.TurnEvent]) -> bool:
+    held = finished(events).get("createWithdrawal")
+    return held is not None and (
+        held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+        and any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
+    )
+
+
+@pytest.fixture
+def two_cards(mesh: Mesh) -> Iterator[str]:
+    """A verified customer of this test alone with 120.00 USD in the wallet, an active Amex and
+    an expired Visa on file."""
+    world = mesh.mocks.world
+    assert world is not None
+    number = next(_IDS)
+    customer_id = f"C-{number}"
+    world.customers[customer_id] = dataclasses.replace(
+        world.customers[VERIFIED], customer_id=customer_id, email=f"c-{number}@example.com"
+    )
+    for index, (brand, last4, year) in enumerate(
+        (("amex", "3005", world.today.year + 2), ("visa", "4406", world.today.year - 1)), 1
+    ):
+        world.add_payment_method(
+            PaymentMethod(
+                payment_method_id=f"pm_{number}_{index}",
+                customer_id=customer_id,
+                brand=brand,
+                last4=last4,
+                exp_month=11,
+                exp_year=year,
+                holder_name="Card Holder",
+            )
+        )
+    world.wallets[customer_id] = Wallet(
+        customer_id=customer_id, currency="USD", balance_cents=12_000, deposit_limits={}
+    )
+    yield customer_id
+    del world.wallets[customer_id], world.customers[customer_id]
+    for index in (1, 2):
+        del world.payment_methods[f"pm_{number}_{index}"]
+
+
+def test_a_verified_customer_confirms_and_the_withdrawal_is_made_once(mesh: Mesh) -> None:
+    session = "withdraw-yes"
+    before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
+
+    asked = turn(mesh, session, "I want to withdraw 200 dollars", VERIFIED)
+    assert intent(asked) == "withdrawal_request"
+    assert held_for_confirmation(asked)
+    # The question says what the "yes" is for: the amount and the card.
+    assert (
+        "I'm about to withdraw 200.00 USD from your wallet to your Mastercard ending 5100. "
+        "Reply yes to go ahead"
+    ) in reply(asked), reply(asked)
+    assert withdrawals_made(mesh) == before and balance(mesh, VERIFIED) == money
+
+    made = turn(mesh, session, "yes", VERIFIED)
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert withdrawals_made(mesh) == before + 1
+    assert balance(mesh, VERIFIED) == money - 20_000
+    text = reply(made)
+    assert text.startswith("I've requested withdrawal W-")
+    assert "200.00 USD to your Mastercard ending 5100" in text and "pending" in text
+    # The reply is about a withdrawal, not about "yes": it carries the reminder wallet replies do.
+    assert "If betting stops being fun" in text, text
+
+    # Nothing waits any more: a second "yes" makes no second withdrawal.
+    again = turn(mesh, session, "yes", VERIFIED)
+    assert "createWithdrawal" not in finished(again)
+    assert withdrawals_made(mesh) == before + 1
+
+
+def test_a_large_withdrawal_is_confirmed_in_the_packs_own_words(mesh: Mesh) -> None:
+    session = "withdraw-large"
+    before = withdrawals_made(mesh)
+    asked = turn(mesh, session, "I want to withdraw 600 dollars", VERIFIED)
+    assert held_for_confirmation(asked)
+    text = reply(asked)
+    # sportsbook/large-withdrawal-needs-confirmation, not the base rule every contract's "yes"
+    # goes through.
+    assert text.startswith("That's a large withdrawal. Please confirm the amount"), text
+    assert "withdraw 600.00 USD from your wallet" in text
+    turn(mesh, session, "no", VERIFIED)
+    assert withdrawals_made(mesh) == before
+
+
+def test_the_amount_is_asked_for_when_missing(mesh: Mesh) -> None:
+    session = "withdraw-how-much"
+    before = withdrawals_made(mesh)
+    asked = turn(mesh, session, "send my winnings to my card", VERIFIED)
+    assert reply(asked).startswith("How much would you like to withdraw?")
+    assert not finished(asked)
+    assert pending_flow(mesh, session) == "withdrawal_request"
+
+    answered = turn(mesh, session, "150", VERIFIED)
+    assert held_for_confirmation(answered)
+    (plan,) = [e.plan.plan for e in answered if e.WhichOneof("event") == "plan"]
+    assert plan.slots["amount_cents"] == "15000"
+    turn(mesh, session, "no", VERIFIED)
+    assert withdrawals_made(mesh) == before
+
+
+def test_no_makes_no_withdrawal(mesh: Mesh) -> None:
+    session = "withdraw-no"
+    before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
+    assert held_for_confirmation(turn(mesh, session, "cash out 60 to my card", VERIFIED))
+    declined = turn(mesh, session, "no", VERIFIED)
+    assert "createWithdrawal" not in finished(declined)
+    # The plan was dropped: a "yes" now has nothing to run.
+    turn(mesh, session, "yes", VERIFIED)
+    assert withdrawals_made(mesh) == before and balance(mesh, VERIFIED) == money
+
+
+def test_an_unverified_customer_is_told_why_nothing_was_withdrawn(mesh: Mesh) -> None:
+    session = "withdraw-unverified"
+    before, money = withdrawals_made(mesh), balance(mesh, UNVERIFIED)
+    refused = turn(mesh, session, "I want to withdraw 200 dollars", UNVERIFIED)
+    step = finished(refused)["createWithdrawal"]
+    assert step.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert any(v.action == common_pb2.POLICY_ACTION_BLOCK for v in step.verdicts)
+    text = reply(refused)
+    assert text.startswith(f"I haven't withdrawn anything from your wallet. {REFUSAL}")
+    assert "waiting for your identity documents" in text
+    assert "Reply yes" not in text
+    assert withdrawals_made(mesh) == before and balance(mesh, UNVERIFIED) == money
+    # Nothing was left waiting for a "yes".
+    turn(mesh, session, "yes", UNVERIFIED)
+    assert withdrawals_made(mesh) == before
+
+
+def test_an_amount_above_the_balance_is_explained_before_any_card_is_chosen(
+    mesh: Mesh, two_cards: str
+) -> None:
+    before = withdrawals_made(mesh)
+    events = turn(mesh, "withdraw-over-two-cards", "withdraw $5000 please", two_cards)
+    assert finished(events)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert reply(events).startswith(
+        "Your wallet holds 120.00 USD, which doesn't cover 5,000.00 USD, so I haven't set "
+        "anything up. You can withdraw up to 120.00 USD."
+    )
+    assert withdrawals_made(mesh) == before and balance(mesh, two_cards) == 12_000
+
+
+def test_with_several_cards_the_customer_picks_one(mesh: Mesh, two_cards: str) -> None:
+    session = "withdraw-two-cards"
+    before = withdrawals_made(mesh)
+    listed = turn(mesh, session, "withdraw $100 please", two_cards)
+    assert reply(listed).startswith(
+        "You have 2 cards on file: Amex ending 3005; Visa ending 4406 (expired). Which one "
+        "should the 100.00 USD go to?"
+    )
+    picked = turn(mesh, session, "the amex one", two_cards)
+    assert held_for_confirmation(picked)
+    made = turn(mesh, session, "yes", two_cards)
+    assert "100.00 USD to your Amex ending 3005" in reply(made)
+    assert withdrawals_made(mesh) == before + 1 and balance(mesh, two_cards) == 2_000
+
+
+def test_an_amount_above_the_balance_moves_no_money_and_says_why(mesh: Mesh) -> None:
+    # With one card the withdrawal is planned at once and waits for the customer's word; the
+    # payments system then refuses it (409) and the reply explains from the wallet just read.
+    session = "withdraw-over"
+    before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
+    assert held_for_confirmation(turn(mesh, session, "withdraw $50,000", VERIFIED))
+    refused = turn(mesh, session, "yes", VERIFIED)
+    assert finished(refused)["createWithdrawal"].http_status == 409
+    shown = f"{money // 100:,}.{money % 100:02d} USD"
+    assert reply(refused).startswith(
+        f"Your wallet holds {shown}, which doesn't cover 50,000.00 USD, so nothing was "
+        f"withdrawn. You can withdraw up to {shown}."
+    )
+    assert balance(mesh, VERIFIED) == money
+    assert withdrawals_made(mesh) == before + 1
+
+
+@pytest.mark.parametrize("question", ["where is my withdrawal?", "my withdrawal hasn't arrived"])
+def test_a_status_question_is_still_a_status_question(mesh: Mesh, question: str) -> None:
+    before = withdrawals_made(mesh)
+    events = turn(mesh, "withdraw-status-" + question.split()[-1].strip("?"), question, VERIFIED)
+    assert intent(events) == "withdrawal_status"
+    assert set(finished(events)) == {"listWithdrawals"}
+    assert "W-" in reply(events)
+    assert withdrawals_made(mesh) == before
