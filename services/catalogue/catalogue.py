@@ -14,6 +14,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from services.catalogue.facts import read_facts
 from services.catalogue.openapi import DocumentError, Operation, ResponseContract, read_document
 from services.catalogue.public import JsonPath, PublicMarkError, check_marks, public_strings
 from services.catalogue.spec import ArgumentBinding, ToolSpec
@@ -119,6 +120,12 @@ class Catalogue:
                 return []
             return [f"{name}: response {status} must have no body"]
         return _messages(name, f"response {status}: ", validator.iter_errors(body))
+
+    def facts(self, name: str, result: Mapping[str, Any]) -> dict[str, Any]:
+        """The session facts a successful (masked) result of the tool gives, by its contract's
+        ``x-switchboard.facts`` (:mod:`services.catalogue.facts`); {} for an unknown tool."""
+        entry = self._entries.get(name)
+        return read_facts(entry.spec.facts, result) if entry else {}
 
     def public_strings(self, name: str, status: int, body: Any) -> list[JsonPath]:
         """Where ``body`` holds strings its contract marks public reference data

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from services.catalogue.facts import FactError, parse_facts
 from services.catalogue.spec import MEDIA_KINDS, ArgumentBinding, Location, ToolSpec
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -36,7 +37,7 @@ _ANNOTATIONS = frozenset(
         "x-switchboard-public",
     }
 )
-_EXTENSION_KEYS = frozenset({"read_only", "confirm", "media", "pii"})
+_EXTENSION_KEYS = frozenset({"read_only", "confirm", "media", "pii", "facts"})
 
 
 class DocumentError(Exception):
@@ -163,6 +164,10 @@ def _read_operation(
     }
     extension = _extension(operation.get("x-switchboard"), method, where)
     contract = _responses(operation.get("responses"), resolver, where)
+    try:
+        facts = parse_facts(extension["facts"], contract.bodies)
+    except FactError as error:
+        raise DocumentError(f"{where}: {error}") from error
     spec = ToolSpec(
         name=name,
         backend=backend,
@@ -175,6 +180,7 @@ def _read_operation(
         media=extension["media"],
         pii_types=extension["pii"],
         responses={int(k): v for k, v in contract.bodies.items() if k.isdigit() and v is not None},
+        facts=facts,
     )
     return Operation(spec, ArgumentBinding(locations=locations, idempotent=idempotent), contract)
 
@@ -286,7 +292,13 @@ def _extension(raw: Any, method: str, where: str) -> dict[str, Any]:
     pii = extension.get("pii", [])
     if not isinstance(pii, list) or not all(isinstance(t, str) and t for t in pii):
         raise DocumentError(f"{where}: x-switchboard.pii must be a list of entity type names")
-    return {"read_only": read_only, "confirm": confirm, "media": media, "pii": frozenset(pii)}
+    return {
+        "read_only": read_only,
+        "confirm": confirm,
+        "media": media,
+        "pii": frozenset(pii),
+        "facts": extension.get("facts"),
+    }
 
 
 def _responses(raw: Any, resolver: _Resolver, where: str) -> ResponseContract:

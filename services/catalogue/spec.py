@@ -13,6 +13,23 @@ Location = Literal["path", "query", "header", "body"]
 
 
 @dataclass(frozen=True)
+class FactSource:
+    """Where a tool's successful result gives a session fact (``x-switchboard.facts``).
+
+    A keyed fact (``key`` set) is a map, one entry per item: ``charges`` maps each charge id to
+    its cents still refundable. A fact without ``key`` is one value: ``miles_balance``.
+    """
+
+    name: str
+    #: path to the list of items in the result; () when the result itself is the one item
+    items: tuple[str, ...]
+    #: path, in an item, to the id that keys its entry; None for a one-value fact
+    key: tuple[str, ...] | None
+    #: path, in an item (or the result), to the number
+    value: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ToolSpec:
     """One tool: an OpenAPI operation of one backend."""
 
@@ -29,6 +46,8 @@ class ToolSpec:
     pii_types: frozenset[str]
     #: HTTP status -> JSON Schema of the response body, for the statuses with a JSON body
     responses: dict[int, dict[str, Any]]
+    #: the session facts its successful result gives, for the policy checks of later steps
+    facts: tuple[FactSource, ...] = ()
 
 
 @dataclass(frozen=True)

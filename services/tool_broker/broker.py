@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -143,6 +144,9 @@ class Broker:
         as soon as every step it needs has succeeded; a step whose dependency did not succeed is
         SKIPPED, and so are its own dependants. Each step gets a share of the remaining deadline:
         what is left divided by the number of steps on the longest chain it starts.
+
+        A step's policy check sees the session facts the caller sent, updated by the facts that
+        the steps it waits for (directly or not) read (see :func:`with_plan_facts`).
         """
         graph = PlanGraph.build(steps)
         events: asyncio.Queue[PlanEvent | None] = asyncio.Queue()
@@ -167,6 +171,8 @@ class Broker:
         emit: Callable[[PlanEvent | None], None],
     ) -> None:
         results: dict[str, JsonObject] = {}
+        #: step id -> the session facts its result gave (x-switchboard.facts)
+        facts: dict[str, JsonObject] = {}
         waiting = {step_id: set(needs) for step_id, needs in graph.needs.items()}
         finished: set[str] = set()
 
@@ -201,10 +207,16 @@ class Broker:
                 )
             else:
                 share = None if left is None else left / graph.height[step_id]
+                # Only the steps it waits for: they finished before it started whatever the
+                # timing, so the same plan is always checked against the same facts.
+                read = [facts[a] for a in graph.ancestors[step_id] if a in facts]
                 with deadline.scope(share):
-                    result = await self._run_step(context, step, results, emit)
+                    result = await self._run_step(
+                        with_plan_facts(context, read), step, results, emit
+                    )
             if result.succeeded and result.result is not None:
                 results[step_id] = result.result
+                facts[step_id] = self.catalogue.facts(step.tool, result.result)
             settle(step_id, result, group)
 
         try:
@@ -443,6 +455,27 @@ class Broker:
         self._calls_in_turn.move_to_end(key)
         while len(self._calls_in_turn) > _TURNS_REMEMBERED:
             self._calls_in_turn.popitem(last=False)
+
+
+def with_plan_facts(context: CallContext, read: Sequence[Mapping[str, Any]]) -> CallContext:
+    """The context with the session facts the caller sent updated by those earlier steps of the
+    plan read, in the order given (each after the steps it waited for).
+
+    What the plan read wins: it is the backend's answer during this very plan, fresher than
+    anything the caller knew when it sent the plan. A map (``charges``) is updated entry by
+    entry, so a charge the plan did not read keeps what the caller said of it.
+    """
+    if not any(read):
+        return context
+    session = dict(context.session)
+    for layer in read:
+        for name, value in layer.items():
+            known = session.get(name)
+            if isinstance(value, dict) and isinstance(known, Mapping):
+                session[name] = {**known, **value}
+            else:
+                session[name] = value
+    return dataclasses.replace(context, session=session)
 
 
 def _placeholders(value: Any) -> set[str]:

@@ -21,6 +21,9 @@ class PlanGraph:
     dependants: dict[str, tuple[str, ...]]
     #: step id -> steps on the longest chain starting at it, itself included
     height: dict[str, int]
+    #: step id -> every step it waits for, directly or through others, in an order where each
+    #: comes after those it waits for itself (ties in plan order)
+    ancestors: dict[str, tuple[str, ...]]
 
     @classmethod
     def build(cls, steps: Sequence[Step]) -> PlanGraph:
@@ -49,7 +52,17 @@ class PlanGraph:
         height: dict[str, int] = {}
         for step_id in reversed(order):
             height[step_id] = 1 + max((height[d] for d in dependants[step_id]), default=0)
-        return cls(by_id, needs, {k: tuple(v) for k, v in dependants.items()}, height)
+        above: dict[str, set[str]] = {}
+        for step_id in order:
+            above[step_id] = set(needs[step_id]).union(*(above[n] for n in needs[step_id]))
+        # A step has strictly more ancestors than any of its own ancestors, so sorting by their
+        # number puts each after those it waits for; plan order breaks ties.
+        position = {step_id: index for index, step_id in enumerate(by_id)}
+        ancestors = {
+            step_id: tuple(sorted(found, key=lambda a: (len(above[a]), position[a])))
+            for step_id, found in above.items()
+        }
+        return cls(by_id, needs, {k: tuple(v) for k, v in dependants.items()}, height, ancestors)
 
     def roots(self) -> list[str]:
         """The steps that wait for nothing, in plan order."""

@@ -37,6 +37,7 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "confirmed": True,
         "charges": {"ch_10001": 15_000, "ch_10002": 2_500.5},
         "miles_balance": 84_000,
+        "wallet_balance": 50_000,
         "fallbacks_in_a_row": 1,
         "customer_id": "P-7001",
     },
@@ -45,12 +46,14 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "confirmed": False,
         "charges": {"ch_10001": 100},
         "miles_balance": 10.5,
+        "wallet_balance": 0,
     },
     "odd-types": {
         "identity_verified": "yes",
         "confirmed": 1,
         "charges": ["ch_10001"],
         "miles_balance": "many",
+        "wallet_balance": "lots",
         "customer_id": 7001,
     },
     # a dental plan member asking for themself (input rules only)

@@ -198,21 +198,25 @@ def test_with_several_cards_the_customer_picks_one(mesh: Mesh, two_cards: str) -
     assert withdrawals_made(mesh) == before + 1 and balance(mesh, two_cards) == 2_000
 
 
-def test_an_amount_above_the_balance_moves_no_money_and_says_why(mesh: Mesh) -> None:
-    # With one card the withdrawal is planned at once and waits for the customer's word; the
-    # payments system then refuses it (409) and the reply explains from the wallet just read.
+def test_an_amount_above_the_balance_is_refused_before_any_question(mesh: Mesh) -> None:
+    # The plan read the wallet before the withdrawal step: sportsbook/withdrawal-within-balance
+    # sees its balance (session.wallet_balance) and refuses, so the customer is not asked to
+    # confirm a withdrawal that cannot happen, and the payments system is never asked.
     session = "withdraw-over"
     before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
-    assert held_for_confirmation(turn(mesh, session, "withdraw $50,000", VERIFIED))
-    refused = turn(mesh, session, "yes", VERIFIED)
-    assert finished(refused)["createWithdrawal"].http_status == 409
+    refused = turn(mesh, session, "withdraw $50,000", VERIFIED)
+    step = finished(refused)["createWithdrawal"]
+    assert step.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert [v.rule_id for v in step.verdicts if v.action == common_pb2.POLICY_ACTION_BLOCK] == [
+        "sportsbook/withdrawal-within-balance"
+    ]
     shown = f"{money // 100:,}.{money % 100:02d} USD"
     assert reply(refused).startswith(
-        f"Your wallet holds {shown}, which doesn't cover 50,000.00 USD, so nothing was "
-        f"withdrawn. You can withdraw up to {shown}."
-    )
-    assert balance(mesh, VERIFIED) == money
-    assert withdrawals_made(mesh) == before + 1
+        "I haven't withdrawn anything from your wallet. That's more than your wallet holds, so I "
+        f"can't withdraw it. It holds {shown}: you can withdraw up to that."
+    ), reply(refused)
+    assert "Reply yes" not in reply(refused)
+    assert balance(mesh, VERIFIED) == money and withdrawals_made(mesh) == before
 
 
 @pytest.mark.parametrize("question", ["where is my withdrawal?", "my withdrawal hasn't arrived"])

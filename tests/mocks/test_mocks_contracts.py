@@ -121,7 +121,7 @@ def test_every_operation_is_described_for_a_model(name: str) -> None:
         assert len(spec.get("summary", "")) > 10, where
         assert len(spec.get("description", "")) > 30, where
         extension = spec["x-switchboard"]
-        assert set(extension) <= {"read_only", "confirm", "media", "pii"}, where
+        assert set(extension) <= {"read_only", "confirm", "media", "pii", "facts"}, where
         assert extension.get("read_only", method == "get") == (method == "get"), where
         assert extension.get("media") in (None, "image", "video", "form", "card"), where
         assert "400" in spec["responses"], where
