@@ -23,6 +23,8 @@ CONTRACT = Path(__file__).with_name("openapi.yaml")
 CHANGE_FEE_CENTS = {"basic": 0, "main": 7_500, "flex": 0}
 INVOLUNTARY_DELAY_MINUTES = 180
 CHECK_IN_HOURS = 48
+# Upgrades close an hour before departure (the knowledge base's "Upgrading with miles").
+UPGRADE_CLOSES = timedelta(hours=1)
 
 
 class Booking:
@@ -30,6 +32,8 @@ class Booking:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        #: the miles redemptions that have paid for an upgrade: each pays for one
+        self.spent_redemptions: set[str] = set()
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -41,6 +45,8 @@ class Booking:
             "getFareRules": self.get_fare_rules,
             "rebookReservation": self.rebook_reservation,
             "cancelReservation": self.cancel_reservation,
+            "getUpgradeOffer": self.get_upgrade_offer,
+            "upgradeReservation": self.upgrade_reservation,
             "assignSeat": self.assign_seat,
             "getBoardingPass": self.get_boarding_pass,
         }
@@ -186,6 +192,43 @@ class Booking:
             }
         )
 
+    async def get_upgrade_offer(self, call: Call) -> Reply:
+        reservation = self._confirmed(call.arg("pnr"))
+        segment = self._segment(
+            reservation, call.arg("segment_id") or reservation.segments[0].segment_id
+        )
+        flight = self._upgradable(reservation, segment)
+        return Reply(
+            {
+                "pnr": reservation.pnr,
+                "segment_id": segment.segment_id,
+                "flight_number": flight.flight_number,
+                "date": iso_date(flight.date),
+                "cabin": "business",
+                "seats_available": flight.seats_available("business"),
+            }
+        )
+
+    async def upgrade_reservation(self, call: Call) -> Reply:
+        reservation = self._confirmed(call.arg("pnr"))
+        segment = self._segment(reservation, call.arg("segment_id"))
+        flight = self._upgradable(reservation, segment)
+        redemption_id = call.arg("redemption_id")
+        customer = self.world.customers.get(reservation.customer_id)
+        redemptions = customer.redemptions if customer else []
+        paid = next((r for r in redemptions if r.redemption_id == redemption_id), None)
+        if paid is None or paid.kind != "upgrade" or paid.reference != reservation.pnr:
+            raise conflict(
+                f"redemption {redemption_id} does not pay for an upgrade of {reservation.pnr}"
+            )
+        if redemption_id in self.spent_redemptions:
+            raise conflict(f"redemption {redemption_id} has already paid for an upgrade")
+        self.spent_redemptions.add(redemption_id)
+        self._release(segment, flight, len(reservation.passengers))
+        flight.sold["business"] += len(reservation.passengers)
+        segment.cabin, segment.fare_class = "business", "J"
+        return Reply(self._render(reservation))
+
     async def assign_seat(self, call: Call) -> Reply:
         reservation = self._confirmed(call.arg("pnr"))
         segment = self._segment(reservation, call.arg("segment_id"))
@@ -289,6 +332,26 @@ class Booking:
             if passenger.passenger_id == passenger_id:
                 return passenger
         raise not_found("passenger", f"{reservation.pnr}/{passenger_id}")
+
+    def _upgradable(self, reservation: Reservation, segment: Segment) -> Flight:
+        """The segment's flight, when the segment can move up to business; else a 409."""
+        flight = self._segment_flight(segment)
+        which = f"{flight.flight_number} on {flight.date}"
+        if segment.status != "confirmed" or flight.status == "cancelled":
+            raise conflict(f"{which} is cancelled")
+        closes = flight.scheduled_departure - UPGRADE_CLOSES
+        if flight.status in ("departed", "landed") or self.world.now >= closes:
+            raise conflict(f"upgrades on {which} have closed: they close an hour before departure")
+        if reservation.fare_family == "basic":
+            raise conflict(f"a basic fare cannot be upgraded ({reservation.pnr})")
+        if segment.cabin == "business":
+            raise conflict(f"segment {segment.segment_id} is already in business")
+        travellers = len(reservation.passengers)
+        if travellers != 1:
+            raise conflict(f"an upgrade is for one passenger; {reservation.pnr} has {travellers}")
+        if flight.seats_available("business") < 1:
+            raise conflict(f"{which} has no business seats left")
+        return flight
 
     def _waiver(self, reservation: Reservation) -> str | None:
         for segment in reservation.segments:

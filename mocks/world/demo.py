@@ -286,6 +286,20 @@ def _messy_customers(world: World) -> None:
     jonathan = _customer(world, 1003, "Jonathan", "Smith", "silver", 23_500, verified)
     card = _card(world, jonathan, 1, "amex", "0005", expired=False)
     _reservation(world, "LQ3X8N", jonathan, ("Jon", "Smith"), "DL2209", 2, card, 27_400)
+    # ... and its fare was charged twice: the same amount to the same card, minutes apart.
+    fare = next(c for c in world.charges.values() if c.reference == "LQ3X8N")
+    duplicate = f"ch_{world.next_id('ch', 10_000)}"
+    world.charges[duplicate] = Charge(
+        charge_id=duplicate,
+        customer_id=fare.customer_id,
+        payment_method_id=fare.payment_method_id,
+        amount_cents=fare.amount_cents,
+        currency=fare.currency,
+        description=fare.description,
+        status="succeeded",
+        created_at=fare.created_at + timedelta(minutes=3),
+        reference=fare.reference,
+    )
     # Every card on file has expired.
     grace = _customer(world, 1004, "Grace", "Kim", "member", 3_100, verified)
     _card(world, grace, 1, "visa", "0341", expired=True)

@@ -13,6 +13,19 @@ Examples, against the result ``{"flights": [{"flight_number": "UA456"}]}`` of st
 - ``"${steps.alts.flights.only.flight_number}"`` — "UA456" because there is exactly one flight;
   with none or several the step is not run.
 
+A segment can also narrow a list to some of its items, keeping their order (a list of objects;
+an item that is not an object, or lacks the field, is dropped, but for ``!=``):
+
+- ``<field>=<value>`` — the items whose field is the value, written as text (a number as
+  ``27400``, a boolean as ``true``): ``charges.status=succeeded``;
+- ``<field>!=<value>`` — the items whose field is anything else: ``charges.status!=refunded``;
+- ``repeated:<field>`` — the items whose field another item has too: of the charges
+  ``[A 274.00, B 274.00, C 30.00]``, ``charges.repeated:amount_cents`` is ``[A, B]``.
+
+What follows applies to the narrowed list: ``charges.status=succeeded.repeated:amount_cents.0``
+is the first (in a list newest first, the later) of two successful charges of the same amount,
+and a reference whose narrowed list is empty is unresolved like any path that is not there.
+
 A step's result is its backend's JSON body; a body that is not an object is wrapped as
 ``{"items": [...]}`` (an array) or ``{"value": ...}`` (anything else). A reference makes the
 referring step depend on the referenced one, whether or not ``depends_on`` says so. References are
@@ -28,6 +41,8 @@ from typing import Any
 
 #: the path segment that takes a list's single item
 ONLY = "only"
+#: the path segment that keeps a list's items whose field another item has too
+REPEATED = "repeated:"
 REFERENCE = re.compile(r"\$\{steps\.([A-Za-z0-9_-]+)((?:\.[^.{}\s]+)*)\}")
 
 
@@ -95,10 +110,42 @@ def walk(
             value = value[0]
         elif isinstance(value, list) and segment == ONLY:
             raise UnresolvedReference(f"{reference}: {walked} is {_kind(value)}, not exactly one")
+        elif isinstance(value, list) and (narrowed := _narrow(value, segment)) is not None:
+            value = narrowed
         else:
             raise UnresolvedReference(f"{reference}: {walked} ({_kind(value)}) has no {segment!r}")
         walked += f".{segment}"
     return value
+
+
+def _narrow(items: list[Any], segment: str) -> list[Any] | None:
+    """The items a filter segment keeps, or None when the segment is no filter."""
+    objects = [item for item in items if isinstance(item, dict)]
+    if segment.startswith(REPEATED) and len(segment) > len(REPEATED):
+        field = segment[len(REPEATED) :]
+        seen: dict[str, int] = {}
+        for item in objects:
+            if field in item:
+                seen[_text(item[field])] = seen.get(_text(item[field]), 0) + 1
+        return [i for i in objects if field in i and seen[_text(i[field])] > 1]
+    field, equals, wanted = segment.partition("=")
+    negated = field.endswith("!")
+    field = field.removesuffix("!")
+    if not equals or not field:
+        return None
+    if negated:
+        return [i for i in objects if field not in i or _text(i[field]) != wanted]
+    return [i for i in objects if field in i and _text(i[field]) == wanted]
+
+
+def _text(value: Any) -> str:
+    """A field's value as a filter compares it: numbers as JSON writes integers (results cross
+    protobuf Structs, where every number is a double), booleans and null as JSON does."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, sort_keys=True)
 
 
 def _kind(value: Any) -> str:

@@ -104,6 +104,7 @@ def test_the_shipped_scopes_are_the_ones_the_conditions_state(governance: Govern
                 "rebookReservation",
                 "redeemMiles",
                 "updatePreferences",
+                "upgradeReservation",
             ]
         },
         "airline/miles-within-balance": {"tool": ["redeemMiles"]},

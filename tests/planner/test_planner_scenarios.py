@@ -293,15 +293,26 @@ def test_clashing_step_ids_of_a_second_flow_are_renamed_and_mapped_back(turn: Tu
     request = PlanInput(
         intent="loyalty_balance",
         text="how many miles do I have, and can I upgrade?",
-        customer_id="C-1001",
+        # Elena's only trip is on a cancelled flight whatever the other tests rebook: the plan's
+        # upgrade is never made here, where no policy holds it for a confirmation.
+        customer_id="C-1005",
         candidates=[("upgrade_with_miles", 0.45)],
     )
     plan, results, reply, _ = turn(request)
-    assert [s.id for s in plan.steps] == ["loyalty", "upgrade_with_miles_loyalty", "trips"]
-    assert all(r.ok for r in results), results
+    assert [s.id for s in plan.steps] == [
+        "loyalty",
+        "trips",
+        "trip",
+        "upgrade_with_miles_loyalty",
+        "offer",
+        "redeem",
+        "upgrade",
+    ]
+    assert all(r.ok for r in results if r.step_id.endswith("loyalty")), results
     balance, upgrade = reply.split("\n\n")
-    assert "Gold tier with 84,000 miles" in balance
-    assert upgrade.startswith("You have 84,000 miles.") and "SBX7Q2" in upgrade
+    assert "Platinum tier with 412,000 miles" in balance
+    # K4M9TZ's flight is cancelled: nothing to upgrade, and the renamed step's miles are read.
+    assert "K4M9TZ" in upgrade and "cancelled" in upgrade and "You have 412,000 miles" in upgrade
 
 
 def _confirmed(cluster: MockCluster, customer_id: str) -> list[Reservation]:
