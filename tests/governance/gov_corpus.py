@@ -282,7 +282,7 @@ def subjects(governance: Governance) -> Iterator[Subject]:
     for tool in tools:
         for args_label, args in _tool_arguments(governance, tool).items():
             for session in TOOL_SESSIONS:
-                for calls in (0, 8):
+                for calls in (0, 12):
                     yield Subject(
                         "tool",
                         f"tool {tool} args={args_label} session={session} calls={calls}",

@@ -74,8 +74,8 @@ CASES = [
     Case("base/medical-advice", False, "input", text="Is my prescription dosage covered?"),
     Case("base/legal-advice", True, "input", text="Can I sue the airline over this delay?"),
     Case("base/legal-advice", False, "input", text="I have an issue with my booking."),
-    Case("base/tool-call-budget", True, "tool", tool="getFlightStatus", args=FLIGHT, calls=8),
-    Case("base/tool-call-budget", False, "tool", tool="getFlightStatus", args=FLIGHT, calls=2),
+    Case("base/tool-call-budget", True, "tool", tool="getFlightStatus", args=FLIGHT, calls=12),
+    Case("base/tool-call-budget", False, "tool", tool="getFlightStatus", args=FLIGHT, calls=11),
     Case("base/contract-requires-confirmation", True, "tool", tool="createCharge", args=CHARGE),
     Case(
         "base/contract-requires-confirmation",

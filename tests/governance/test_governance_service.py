@@ -321,7 +321,7 @@ def test_tool_rules_run_after_the_contract_check(
     stub: governance_pb2_grpc.GovernanceServiceStub,
 ) -> None:
     response = stub.CheckToolCall(
-        _call("getFlightStatus", {"flight_number": "UA123"}, calls=8), timeout=10
+        _call("getFlightStatus", {"flight_number": "UA123"}, calls=12), timeout=10
     )
     assert response.verdict.action == BLOCK
     assert response.verdict.rule_id == "base/tool-call-budget"

@@ -152,6 +152,12 @@ def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(
     assert len(calls(mesh, "crm", "redeemMiles")) == 1
     assert len(calls(mesh, "crm", "addInteractionNote")) == 1
     assert "UA891" in reply(done) and "64,000 left" in reply(done)
+    # The miles bought the cabin: the trip is in business on the new flight.
+    assert len(calls(mesh, "booking", "upgradeReservation")) == 1
+    assert "You're now in business on it" in reply(done), reply(done)
+    assert mesh.mocks.world is not None
+    (segment,) = mesh.mocks.world.reservations["SBX7Q2"].segments
+    assert (segment.flight_number, segment.cabin) == ("UA891", "business")
 
     # A second yes has nothing left to confirm and changes nothing.
     again = turn(mesh, "storm-1", "yes", "C-1001")
