@@ -69,6 +69,10 @@ _FAILED_OUTCOMES = (
     common_pb2.STEP_OUTCOME_TIMED_OUT,
     common_pb2.STEP_OUTCOME_UNAVAILABLE,
 )
+#: a backend's answers about the request itself, not failures to serve it: nothing by that
+#: reference (404), a state that does not allow it (409: a cancelled flight, a full cabin), a card
+#: that cannot pay (402). The flows' replies say what each means; they are no step onto the ladder.
+_ANSWERS = (402, 404, 409)
 
 #: routes by which the ladder asks the customer again, rather than refusing or handing off
 _ASKING_AGAIN = (governance_pb2.DECISION_ROUTE_CLARIFY, governance_pb2.DECISION_ROUTE_SAFE_FLOW)
@@ -808,7 +812,12 @@ class TurnRunner:
                 if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
                     await turn.verdict(verdict)
             await turn.send(turn.events.step_finished(item.step_finished))
-        failed = [r for r in turn.results if r.outcome in _FAILED_OUTCOMES]
+        failed = [
+            r
+            for r in turn.results
+            if r.outcome in _FAILED_OUTCOMES
+            and not (r.outcome == common_pb2.STEP_OUTCOME_FAILED and r.http_status in _ANSWERS)
+        ]
         if failed:
             await turn.fall_back(
                 events_pb2.Fallback(

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from test_mesh_scenarios import calls, finished, reply, turn
+from test_mesh_scenarios import calls, finished, reply, session_of, turn
 
 from mocks.common.app import backend_of
 from services.mesh import Mesh
@@ -140,3 +140,27 @@ def test_a_boarding_pass_reply_shows_no_placeholder(mesh: Mesh) -> None:
     (image,) = media(events)
     shown = f"{text} {image.title} {image.alt_text} {image.data}"
     assert "<PERSON" not in shown and "passenger_name" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("text", "customer", "said"),
+    [
+        # 404: no reservation by that code
+        ("Can I get my boarding pass for ZZZZ99?", "C-1001", "I couldn't find reservation ZZZZ99"),
+        # 409: the flight is cancelled, so there is no boarding pass
+        ("Can I get my boarding pass for K4M9TZ?", "C-1005", "is cancelled"),
+    ],
+)
+def test_a_backends_answer_about_the_request_is_no_fallback(
+    mesh: Mesh, text: str, customer: str, said: str
+) -> None:
+    # Not found, or not possible in the reservation's state: the reply says so, and the turn
+    # does not count as a failure on the fallback ladder (two such answers in a row would
+    # otherwise send the next unclear message straight to the safe flow).
+    session = f"answer-not-failure-{customer}"
+    events = turn(mesh, session, text, customer)
+    statuses = [r.http_status for r in finished(events).values()]
+    assert set(statuses) & {404, 409}, statuses
+    assert said in reply(events), reply(events)
+    assert not [e for e in events if e.WhichOneof("event") == "fallback"]
+    assert session_of(mesh, session).fallbacks_in_a_row == 0
