@@ -229,6 +229,22 @@ def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return group.exceptions[0]
 
 
+def _compose_request(
+    turn: _Turn, plan: common_pb2.Plan, *, asking: bool = False
+) -> planner_pb2.ComposeRequest:
+    """What Compose needs for the turn's reply, or (``asking``) for what its held steps do."""
+    assert turn.intent is not None
+    return planner_pb2.ComposeRequest(
+        session_id=turn.input.session_id,
+        turn_id=turn.input.turn_id,
+        text=turn.masked_text,
+        intent=common_pb2.IntentScore(name=turn.served_intent, confidence=turn.intent.confidence),
+        plan=plan,
+        results=turn.results,
+        awaiting_confirmation=asking,
+    )
+
+
 async def _texts(*texts: str) -> AsyncIterator[planner_pb2.ComposeResponse]:
     """Text of the router's own, shaped as the planner's reply pieces."""
     for text in texts:
@@ -527,20 +543,7 @@ class TurnRunner:
 
     async def _held_actions(self, turn: _Turn, plan: common_pb2.Plan) -> str:
         """What the steps waiting for the customer's word will do, as the planner words it."""
-        assert turn.intent is not None
-        compose = self.peers.planner.Compose(
-            planner_pb2.ComposeRequest(
-                session_id=turn.input.session_id,
-                turn_id=turn.input.turn_id,
-                text=turn.masked_text,
-                intent=common_pb2.IntentScore(
-                    name=turn.served_intent, confidence=turn.intent.confidence
-                ),
-                plan=plan,
-                results=turn.results,
-                awaiting_confirmation=True,
-            )
-        )
+        compose = self.peers.planner.Compose(_compose_request(turn, plan, asking=True))
         words: list[str] = []
         async for item in stream("planner", compose):
             if item.WhichOneof("item") == "text_delta":
@@ -831,19 +834,8 @@ class TurnRunner:
 
     async def _answer(self, turn: _Turn) -> None:
         """Compose the reply and release it through the output checks, sentence by sentence."""
-        assert turn.intent is not None and turn.plan is not None
-        compose = self.peers.planner.Compose(
-            planner_pb2.ComposeRequest(
-                session_id=turn.input.session_id,
-                turn_id=turn.input.turn_id,
-                text=turn.masked_text,
-                intent=common_pb2.IntentScore(
-                    name=turn.served_intent, confidence=turn.intent.confidence
-                ),
-                plan=turn.plan,
-                results=turn.results,
-            )
-        )
+        assert turn.plan is not None
+        compose = self.peers.planner.Compose(_compose_request(turn, turn.plan))
         await self._release(turn, stream("planner", compose))
 
     async def _release(

@@ -9,27 +9,13 @@ and every other test find the data as they expect it.
 
 from __future__ import annotations
 
-from test_mesh_scenarios import calls, pending_flow, reply, turn
+from test_mesh_scenarios import calls, finished, intent, pending_flow, reply, turn
 
 from services.mesh import Mesh
-from switchboard.v1 import common_pb2, events_pb2
+from switchboard.v1 import common_pb2
 
 REFUNDS = ("payments", "createRefund")
 CONFIRM_RULE = "base/contract-requires-confirmation"
-
-
-def steps(events: list[events_pb2.TurnEvent]) -> dict[str, common_pb2.StepResult]:
-    """The turn's step results by step id (the flow has two refund steps, one per case)."""
-    return {
-        e.step_finished.result.step_id: e.step_finished.result
-        for e in events
-        if e.WhichOneof("event") == "step_finished"
-    }
-
-
-def intent(events: list[events_pb2.TurnEvent]) -> str:
-    (found,) = [e.intent.name for e in events if e.WhichOneof("event") == "intent"]
-    return found
 
 
 def held_for_confirmation(result: common_pb2.StepResult) -> bool:
@@ -49,7 +35,8 @@ def test_a_fare_charged_twice_is_refunded_once_when_the_customer_says_yes(mesh: 
 
     asked = turn(mesh, "refund-twice", "I was charged twice for my ticket", "C-1003")
     assert intent(asked) == "refund_request"
-    assert held_for_confirmation(steps(asked)["duplicate"]), steps(asked)["duplicate"]
+    duplicate = finished(asked, by="step_id")["duplicate"]
+    assert held_for_confirmation(duplicate), duplicate
     assert len(calls(mesh, *REFUNDS)) == before
     assert reply(asked) == (
         "Before I go ahead, please confirm that you want me to do this. I'm about to refund "
@@ -72,8 +59,8 @@ def test_a_fare_charged_twice_is_refunded_once_when_the_customer_says_yes(mesh: 
     # Nothing is left waiting, and asking again finds no double charge to refund.
     turn(mesh, "refund-twice", "yes", "C-1003")
     again = turn(mesh, "refund-twice-again", "I was charged twice for my ticket", "C-1003")
-    assert steps(again)["duplicate"].outcome == common_pb2.STEP_OUTCOME_REJECTED
-    assert not steps(again)["duplicate"].verdicts
+    assert finished(again, by="step_id")["duplicate"].outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert not finished(again, by="step_id")["duplicate"].verdicts
     assert "I don't see a double charge still to refund" in reply(again), reply(again)
     assert "colleague" in reply(again)
     assert len(calls(mesh, *REFUNDS)) == before + 1
@@ -87,7 +74,7 @@ def test_the_fare_of_a_cancelled_flight_is_offered_and_nothing_is_refunded_on_no
         mesh, "refund-cancelled", "My flight was cancelled, I want my money back", "C-1005"
     )
     assert intent(asked) == "refund_request"
-    results = steps(asked)
+    results = finished(asked, by="step_id")
     assert results["cancelled"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
     assert held_for_confirmation(results["cancellation"]), results["cancellation"]
     assert "I'm about to refund 456.00 USD to your Visa card ending 7719: what is left of the " in (
@@ -96,7 +83,7 @@ def test_the_fare_of_a_cancelled_flight_is_offered_and_nothing_is_refunded_on_no
     assert "reservation K4M9TZ, whose flight DL2207 was cancelled." in reply(asked), reply(asked)
 
     declined = turn(mesh, "refund-cancelled", "no", "C-1005")
-    assert "createRefund" not in {r.tool for r in steps(declined).values()}
+    assert "createRefund" not in {r.tool for r in finished(declined, by="step_id").values()}
     assert "<PERSON_" not in reply(asked) + reply(declined)
     assert len(calls(mesh, *REFUNDS)) == before
 
@@ -105,7 +92,7 @@ def test_a_fare_neither_charged_twice_nor_cancelled_is_left_to_the_fare_rules(me
     before = len(calls(mesh, *REFUNDS))
     events = turn(mesh, "refund-neither", "I want a refund for reservation ZGGJQS", "C-5607")
     assert intent(events) == "refund_request"
-    results = steps(events)
+    results = finished(events, by="step_id")
     assert results["charges"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
     assert not results["duplicate"].verdicts and not results["cancellation"].verdicts
     text = reply(events)

@@ -42,12 +42,22 @@ def turn(mesh: Mesh, session: str, text: str, customer: str) -> list[events_pb2.
     return events
 
 
-def finished(events: list[events_pb2.TurnEvent]) -> dict[str, common_pb2.StepResult]:
+def finished(
+    events: list[events_pb2.TurnEvent], by: str = "tool"
+) -> dict[str, common_pb2.StepResult]:
+    """The turn's step results by tool, or by step id (``by="step_id"``: a flow may call one
+    tool from two steps)."""
     return {
-        e.step_finished.result.tool: e.step_finished.result
+        getattr(e.step_finished.result, by): e.step_finished.result
         for e in events
         if e.WhichOneof("event") == "step_finished"
     }
+
+
+def intent(events: list[events_pb2.TurnEvent]) -> str:
+    """The intent the turn's classification found."""
+    (found,) = [e.intent.name for e in events if e.WhichOneof("event") == "intent"]
+    return found
 
 
 def reply(events: list[events_pb2.TurnEvent]) -> str:

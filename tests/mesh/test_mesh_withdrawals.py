@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from test_mesh_scenarios import calls, finished, pending_flow, reply, turn
+from test_mesh_scenarios import calls, finished, intent, pending_flow, reply, turn
 
 from mocks.world.model import PaymentMethod, Wallet
 from services.mesh import Mesh
@@ -33,11 +33,6 @@ def balance(mesh: Mesh, customer: str) -> int:
     assert mesh.mocks.world is not None
     cents: int = mesh.mocks.world.wallets[customer].balance_cents
     return cents
-
-
-def intent(events: list[events_pb2.TurnEvent]) -> str:
-    (found,) = [e.intent.name for e in events if e.WhichOneof("event") == "intent"]
-    return found
 
 
 def held_for_confirmation(events: list[events_pb2.TurnEvent]) -> bool:
