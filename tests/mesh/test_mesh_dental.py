@@ -128,8 +128,14 @@ def test_an_office_combined_question_answers_the_claim_once(mesh: Mesh) -> None:
     assert len(calls(mesh, "claims", "getClaim")) == 2
 
 
-def test_the_procedure_question_shows_nothing_the_pack_withholds(mesh: Mesh) -> None:
+def test_a_question_about_the_plan_itself_is_answered_from_the_coverage(mesh: Mesh) -> None:
+    # No procedure named: whether the coverage is in force, not "which procedure is it?".
     asked = turn(mesh, "dental-x-13", "is my dental plan active?", "M-3001")
     text = reply(asked)
-    assert text.startswith("Which procedure is it?"), text
-    assert "withheld" not in text and not disclaimed(asked), text
+    assert text.startswith("Your coverage is active, since "), text
+    assert "To check a treatment, tell me which one and when" in text, text
+    assert "withheld" not in text and disclaimed(asked), text
+    assert "checkEligibility" not in finished(asked)
+    # An office asks about its patient the same way.
+    office = reply(turn(mesh, "dental-x-14", "is member M-3001 covered?", "P-7001"))
+    assert office.startswith("Member M-3001's coverage is active, since "), office
