@@ -60,6 +60,10 @@ SAFE_REPLY = (
 CONFIRM_INTENT = "confirm"
 #: Plan.flow of a plan a model made: it names no flow, so no intent it serves
 MODEL_FLOW = "model"
+#: what a held change is called when nothing better says what it does
+_SOME_CHANGE = "go ahead with that change"
+#: verdicts of the pack every tenant shares (governance/packs/base.yaml) say the general thing
+_BASE_PACK = "base/"
 
 #: input verdicts that let a turn act
 _PASSING = (common_pb2.POLICY_ACTION_ALLOW, common_pb2.POLICY_ACTION_DISCLAIM)
@@ -245,15 +249,14 @@ def _compose_request(
     )
 
 
-async def _texts(*texts: str) -> AsyncIterator[planner_pb2.ComposeResponse]:
-    """Text of the router's own, shaped as the planner's reply pieces."""
-    for text in texts:
-        yield planner_pb2.ComposeResponse(text_delta=text)
+async def _own_words(text: str) -> AsyncIterator[planner_pb2.ComposeResponse]:
+    """Text of the router's own, shaped as the planner's reply, for the output checks."""
+    yield planner_pb2.ComposeResponse(text_delta=text)
 
 
 def _describe(plan: common_pb2.Plan) -> str:
     """What a plan awaiting confirmation will do, as the customer was told."""
-    return plan.awaiting_confirmation or "go ahead with that change"
+    return plan.awaiting_confirmation or _SOME_CHANGE
 
 
 def _measure(turn: _Turn, latency: float) -> None:
@@ -530,12 +533,12 @@ class TurnRunner:
             plan.awaiting_confirmation = actions
             # A pack's own words ("That's a large withdrawal. Please confirm the amount ...")
             # say more than the base pack's rule for every contract that asks for a "yes".
-            specific = [v for _, v in held if v.message and not v.rule_id.startswith("base/")]
+            specific = [v for _, v in held if v.message and not v.rule_id.startswith(_BASE_PACK)]
             messages = [v.message for v in specific] or [v.message for _, v in held if v.message]
             message = messages[0] if messages else "Please confirm that you want me to go ahead."
             await self._release(
                 turn,
-                _texts(
+                _own_words(
                     f"{message} I'm about to {actions}. Reply yes to go ahead, or no to cancel."
                 ),
             )
@@ -548,7 +551,7 @@ class TurnRunner:
         async for item in stream("planner", compose):
             if item.WhichOneof("item") == "text_delta":
                 words.append(item.text_delta)
-        return "".join(words).strip() or "go ahead with that change"
+        return "".join(words).strip() or _SOME_CHANGE
 
     async def _understand(self, turn: _Turn) -> None:
         request = turn.input
