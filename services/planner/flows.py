@@ -721,6 +721,7 @@ def reply_context(
             "tool": "",
             "http_status": 0,
             "refusal": "",
+            "arguments": {},
         }
         for step_id in step_ids
     }
@@ -732,6 +733,7 @@ def reply_context(
             "tool": result.tool,
             "http_status": result.http_status,
             "refusal": result.refusal,
+            "arguments": result.arguments,
         }
     return {
         "slots": dict(slots),

@@ -90,6 +90,9 @@ class StepResult:
     error: str = ""
     http_status: int = 0
     refusal: str = ""
+    #: what the step was checked and called with (references resolved, masked); {} when it never
+    #: got that far. A held step's are what the customer is asked to confirm.
+    arguments: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

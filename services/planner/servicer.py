@@ -170,6 +170,7 @@ def result_from_proto(result: common_pb2.StepResult) -> StepResult:
         error=message or result.error,
         http_status=result.http_status,
         refusal=refusal(result),
+        arguments=struct_to_dict(result.arguments),
     )
 
 

@@ -247,9 +247,10 @@ class Broker:
     ) -> StepResult:
         started = time.monotonic()
         verdicts: list[Verdict] = []
+        arguments: JsonObject | None = None
         try:
             try:
-                arguments: JsonObject = resolve(step.arguments, results)
+                arguments = resolve(step.arguments, results)
             except UnresolvedReference as error:
                 emit(StepStarted(step.id, step.tool, step.arguments))
                 raise _StepRefused(
@@ -278,6 +279,7 @@ class Broker:
             attempts=result.attempts,
             http_status=result.http_status,
             verdicts=tuple(verdicts),
+            arguments=arguments,
         )
 
     async def _call(

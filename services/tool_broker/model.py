@@ -72,6 +72,9 @@ class StepResult:
     attempts: int = 0
     http_status: int = 0
     verdicts: Sequence[Verdict] = field(default_factory=tuple)
+    #: what the step was checked and called with (references resolved, masked); None when it
+    #: never got that far
+    arguments: JsonObject | None = None
 
     @property
     def succeeded(self) -> bool:

@@ -127,6 +127,8 @@ def result_to_proto(result: StepResult) -> common_pb2.StepResult:
     message.latency.FromNanoseconds(round(result.latency_s * 1e9))
     if result.result is not None:
         message.result.CopyFrom(dict_to_struct(result.result))
+    if result.arguments is not None:
+        message.arguments.CopyFrom(dict_to_struct(result.arguments))
     return message
 
 

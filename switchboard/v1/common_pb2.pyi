@@ -145,7 +145,7 @@ class Plan(_message.Message):
     def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., flow: _Optional[str] = ..., tier: _Optional[str] = ..., missing_slots: _Optional[_Iterable[str]] = ..., slots: _Optional[_Mapping[str, str]] = ..., fallback_reason: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[TokenUsage, _Mapping]]] = ..., awaiting_confirmation: _Optional[str] = ...) -> None: ...
 
 class StepResult(_message.Message):
-    __slots__ = ("step_id", "tool", "outcome", "result", "error", "latency", "attempts", "http_status", "verdicts")
+    __slots__ = ("step_id", "tool", "outcome", "result", "error", "latency", "attempts", "http_status", "verdicts", "arguments")
     STEP_ID_FIELD_NUMBER: _ClassVar[int]
     TOOL_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +155,7 @@ class StepResult(_message.Message):
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
     VERDICTS_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
     step_id: str
     tool: str
     outcome: StepOutcome
@@ -164,7 +165,8 @@ class StepResult(_message.Message):
     attempts: int
     http_status: int
     verdicts: _containers.RepeatedCompositeFieldContainer[PolicyVerdict]
-    def __init__(self, step_id: _Optional[str] = ..., tool: _Optional[str] = ..., outcome: _Optional[_Union[StepOutcome, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., attempts: _Optional[int] = ..., http_status: _Optional[int] = ..., verdicts: _Optional[_Iterable[_Union[PolicyVerdict, _Mapping]]] = ...) -> None: ...
+    arguments: _struct_pb2.Struct
+    def __init__(self, step_id: _Optional[str] = ..., tool: _Optional[str] = ..., outcome: _Optional[_Union[StepOutcome, str]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., attempts: _Optional[int] = ..., http_status: _Optional[int] = ..., verdicts: _Optional[_Iterable[_Union[PolicyVerdict, _Mapping]]] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class RichMedia(_message.Message):
     __slots__ = ("kind", "title", "uri", "data", "alt_text", "step_id")

@@ -37,6 +37,11 @@ def test_a_fare_charged_twice_is_refunded_once_when_the_customer_says_yes(mesh: 
     assert intent(asked) == "refund_request"
     duplicate = finished(asked, by="step_id")["duplicate"]
     assert held_for_confirmation(duplicate), duplicate
+    # The held step carries what it was checked with: the later charge, in full. The question
+    # below names exactly that.
+    assert duplicate.arguments["charge_id"] == charged[1].charge_id
+    assert duplicate.arguments["amount_cents"] == 27_400
+    assert not finished(asked, by="step_id")["cancellation"].arguments
     assert len(calls(mesh, *REFUNDS)) == before
     assert reply(asked) == (
         "Before I go ahead, please confirm that you want me to do this. I'm about to refund "

@@ -707,7 +707,10 @@ type StepResult struct {
 	// http_status is the backend's final HTTP status, or 0 when there was none.
 	HttpStatus int32 `protobuf:"varint,8,opt,name=http_status,json=httpStatus,proto3" json:"http_status,omitempty"`
 	// verdicts are the policy and contract checks made on the step.
-	Verdicts      []*PolicyVerdict `protobuf:"bytes,9,rep,name=verdicts,proto3" json:"verdicts,omitempty"`
+	Verdicts []*PolicyVerdict `protobuf:"bytes,9,rep,name=verdicts,proto3" json:"verdicts,omitempty"`
+	// arguments are what the step was checked and called with: references resolved, masked. Empty
+	// when it never got that far (a reference left unresolved, a dependency that did not succeed).
+	Arguments     *structpb.Struct `protobuf:"bytes,10,opt,name=arguments,proto3" json:"arguments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -801,6 +804,13 @@ func (x *StepResult) GetHttpStatus() int32 {
 func (x *StepResult) GetVerdicts() []*PolicyVerdict {
 	if x != nil {
 		return x.Verdicts
+	}
+	return nil
+}
+
+func (x *StepResult) GetArguments() *structpb.Struct {
+	if x != nil {
+		return x.Arguments
 	}
 	return nil
 }
@@ -1001,7 +1011,7 @@ const file_switchboard_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe4\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9b\x03\n" +
 	"\n" +
 	"StepResult\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x12\n" +
@@ -1013,7 +1023,9 @@ const file_switchboard_v1_common_proto_rawDesc = "" +
 	"\battempts\x18\a \x01(\x05R\battempts\x12\x1f\n" +
 	"\vhttp_status\x18\b \x01(\x05R\n" +
 	"httpStatus\x129\n" +
-	"\bverdicts\x18\t \x03(\v2\x1d.switchboard.v1.PolicyVerdictR\bverdicts\"\xc3\x01\n" +
+	"\bverdicts\x18\t \x03(\v2\x1d.switchboard.v1.PolicyVerdictR\bverdicts\x125\n" +
+	"\targuments\x18\n" +
+	" \x01(\v2\x17.google.protobuf.StructR\targuments\"\xc3\x01\n" +
 	"\tRichMedia\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.switchboard.v1.MediaKindR\x04kind\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x10\n" +
@@ -1095,13 +1107,14 @@ var file_switchboard_v1_common_proto_depIdxs = []int32{
 	13, // 7: switchboard.v1.StepResult.result:type_name -> google.protobuf.Struct
 	14, // 8: switchboard.v1.StepResult.latency:type_name -> google.protobuf.Duration
 	6,  // 9: switchboard.v1.StepResult.verdicts:type_name -> switchboard.v1.PolicyVerdict
-	3,  // 10: switchboard.v1.RichMedia.kind:type_name -> switchboard.v1.MediaKind
-	13, // 11: switchboard.v1.RichMedia.data:type_name -> google.protobuf.Struct
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	13, // 10: switchboard.v1.StepResult.arguments:type_name -> google.protobuf.Struct
+	3,  // 11: switchboard.v1.RichMedia.kind:type_name -> switchboard.v1.MediaKind
+	13, // 12: switchboard.v1.RichMedia.data:type_name -> google.protobuf.Struct
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_common_proto_init() }
