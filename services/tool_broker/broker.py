@@ -13,6 +13,11 @@ Every step goes through the same pipeline, and the first stage that refuses ends
 7. pii.RedactData of the result before it leaves, except the strings its contract marks public
    reference data (``x-switchboard-public``: :mod:`services.catalogue.public`); a result that is
    public throughout is not sent to pii at all.
+
+A plan's changes (steps whose tool is not read-only) are all or none, as far as can be known
+before they are made (:class:`_Guard`): none is made when a step of the plan whose arguments are
+known before it runs is refused by policy, and none waits less than the customer's "yes" that
+another step of the plan is held for.
 """
 
 from __future__ import annotations
@@ -54,11 +59,13 @@ from services.tool_broker.model import (
     ToolCallPolicy,
     Verdict,
 )
-from services.tool_broker.references import UnresolvedReference, resolve
+from services.tool_broker.references import UnresolvedReference, referenced_steps, resolve
 
 log = logging.getLogger(__name__)
 
 _TURNS_REMEMBERED = 10_000
+#: the verdict actions that stop a step whatever the customer says; CONFIRM waits for a "yes"
+_REFUSALS = ("BLOCK", "HANDOFF")
 
 
 def idempotency_key(context: CallContext, step_id: str) -> str:
@@ -146,7 +153,8 @@ class Broker:
         what is left divided by the number of steps on the longest chain it starts.
 
         A step's policy check sees the session facts the caller sent, updated by the facts that
-        the steps it waits for (directly or not) read (see :func:`with_plan_facts`).
+        the steps it waits for (directly or not) read (see :func:`with_plan_facts`). A change the
+        plan's guard holds (see :class:`_Guard`) is REJECTED after its own check, never sent.
         """
         graph = PlanGraph.build(steps)
         events: asyncio.Queue[PlanEvent | None] = asyncio.Queue()
@@ -173,12 +181,24 @@ class Broker:
         results: dict[str, JsonObject] = {}
         #: step id -> the session facts its result gave (x-switchboard.facts)
         facts: dict[str, JsonObject] = {}
-        waiting = {step_id: set(needs) for step_id, needs in graph.needs.items()}
+        guard = await self._guard(context, graph)
+        waiting = {
+            step_id: set(needs) | guard.gates_of(step_id) for step_id, needs in graph.needs.items()
+        }
         finished: set[str] = set()
 
         def settle(step_id: str, result: StepResult, group: asyncio.TaskGroup) -> None:
             finished.add(step_id)
             emit(StepFinished(result))
+            guard.settled(result)
+            # The changes that waited for this gate go on either way; whether they are held is
+            # asked when they run.
+            for gated in guard.gated_by(step_id):
+                if gated in finished:
+                    continue
+                waiting[gated].discard(step_id)
+                if not waiting[gated]:
+                    group.create_task(run(gated, group))
             for dependant in graph.dependants[step_id]:
                 if dependant in finished:
                     continue
@@ -212,7 +232,7 @@ class Broker:
                 read = [facts[a] for a in graph.ancestors[step_id] if a in facts]
                 with deadline.scope(share):
                     result = await self._run_step(
-                        with_plan_facts(context, read), step, results, emit
+                        with_plan_facts(context, read), step, results, emit, guard.hold(step_id)
                     )
             if result.succeeded and result.result is not None:
                 results[step_id] = result.result
@@ -222,9 +242,59 @@ class Broker:
         try:
             async with asyncio.TaskGroup() as group:
                 for root in graph.roots():
-                    group.create_task(run(root, group))
+                    if not waiting[root]:
+                        group.create_task(run(root, group))
         finally:
             emit(None)
+
+    async def _guard(self, context: CallContext, graph: PlanGraph) -> _Guard:
+        """The plan's guard, with the steps that can be checked before anything runs checked."""
+        changes = {
+            step_id
+            for step_id, step in graph.steps.items()
+            if (spec := self.catalogue.get(step.tool)) is not None and not spec.read_only
+        }
+        if not changes or len(graph.steps) < 2:
+            return _Guard(graph, frozenset(), frozenset(), None)
+        confirmed = context.session.get("confirmed") is True
+        gates = frozenset(
+            step_id
+            for step_id in changes
+            if not confirmed
+            and (spec := self.catalogue.get(graph.steps[step_id].tool))
+            and spec.confirm
+        )
+        return _Guard(
+            graph, frozenset(changes), gates, await self._refused_in_advance(context, graph)
+        )
+
+    async def _refused_in_advance(self, context: CallContext, graph: PlanGraph) -> Verdict | None:
+        """A refusal of a step whose arguments are known before the plan runs (no references),
+        checked as it would be at its place in the plan: after every step before it in plan order
+        (the turn's tool-call budget counts them all). None when none is refused, or when policy
+        cannot be asked now (each step is then checked, and refused closed, when it runs)."""
+        calls = self._calls(context)
+        known = [
+            (position, step)
+            for position, step in enumerate(graph.steps.values())
+            if not referenced_steps(step.arguments)
+        ]
+        try:
+            checked = await asyncio.gather(
+                *(self._policy.check(context, step, calls + position) for position, step in known)
+            )
+        except PeerUnavailable as error:
+            log.warning("the plan's steps could not be checked in advance: %s", error)
+            return None
+        for (_, step), (verdict, _matched) in zip(known, checked, strict=True):
+            if verdict.action in _REFUSALS:
+                return Verdict(
+                    "BLOCK",
+                    "plan/step-refused",
+                    f"not made: step {step.id!r} of this plan ({step.tool}) is refused by policy "
+                    f"{verdict.rule_id}: {verdict.reason}",
+                )
+        return None
 
     async def _run_step(
         self,
@@ -232,9 +302,10 @@ class Broker:
         step: Step,
         results: Mapping[str, JsonObject],
         emit: Callable[[PlanEvent], None],
+        hold: Verdict | None = None,
     ) -> StepResult:
         with telemetry.step_span(context, step) as span:
-            result = await self._pipeline(context, step, results, emit)
+            result = await self._pipeline(context, step, results, emit, hold)
             telemetry.record(span, result)
         return result
 
@@ -244,6 +315,7 @@ class Broker:
         step: Step,
         results: Mapping[str, JsonObject],
         emit: Callable[[PlanEvent], None],
+        hold: Verdict | None,
     ) -> StepResult:
         started = time.monotonic()
         verdicts: list[Verdict] = []
@@ -257,7 +329,7 @@ class Broker:
                     Outcome.REJECTED, f"cannot resolve a reference: {error}"
                 ) from None
             emit(StepStarted(step.id, step.tool, arguments))
-            result = await self._call(context, step, arguments, verdicts)
+            result = await self._call(context, step, arguments, verdicts, hold)
         except _StepRefused as refused:
             result = StepResult(
                 step_id=step.id,
@@ -283,7 +355,12 @@ class Broker:
         )
 
     async def _call(
-        self, context: CallContext, step: Step, arguments: JsonObject, verdicts: list[Verdict]
+        self,
+        context: CallContext,
+        step: Step,
+        arguments: JsonObject,
+        verdicts: list[Verdict],
+        hold: Verdict | None = None,
     ) -> StepResult:
         spec = self.catalogue.get(step.tool)
         binding = self.catalogue.binding(step.tool)
@@ -308,6 +385,10 @@ class Broker:
                 Outcome.REJECTED,
                 f"policy {verdict.rule_id} said {verdict.action}: {verdict.reason}",
             )
+        if hold is not None:
+            # Allowed on its own, but the rest of its plan cannot follow (yet).
+            verdicts.append(hold)
+            raise _StepRefused(Outcome.REJECTED, hold.reason)
 
         restored = await self._restore(context, spec, arguments)
         request = self._request(context, _key_source(step, arguments), spec, binding, restored)
@@ -457,6 +538,76 @@ class Broker:
         self._calls_in_turn.move_to_end(key)
         while len(self._calls_in_turn) > _TURNS_REMEMBERED:
             self._calls_in_turn.popitem(last=False)
+
+
+class _Guard:
+    """Keeps a plan's changes all or none, as far as can be known before they are made.
+
+    - Refused in advance: a step whose arguments hold no references is checked before anything
+      runs; if policy refuses one, no change of the plan is made (each is REJECTED after its own
+      check), since the plan cannot be completed. The reads still run: the reply needs them.
+    - Held for a "yes": a change whose contract requires the customer's confirmation, while the
+      session has not confirmed, is a gate. Every other change waits for the gates (unless it is
+      one of their ancestors: a gate's arguments may need what it made) and is held when a gate
+      ended held or refused by policy; a gate that does not apply (its reference does not resolve)
+      or went through lets them go on. So nothing is changed on a plan that waits for the
+      customer's word, and the confirmation, when it comes, runs the plan again with every change.
+
+    Not guarded: a rule that refuses a step only once the steps before it have answered (its
+    arguments name their results), and a rule of a pack that asks for a "yes" on a tool whose
+    contract does not.
+    """
+
+    def __init__(
+        self,
+        graph: PlanGraph,
+        changes: frozenset[str],
+        gates: frozenset[str],
+        refused: Verdict | None,
+    ) -> None:
+        self._refused = refused
+        self._changes = changes
+        self._gates = gates
+        #: change -> the gates it waits for
+        self._waits: dict[str, frozenset[str]] = {
+            change: frozenset(
+                gate for gate in gates if gate != change and change not in graph.ancestors[gate]
+            )
+            for change in changes - gates
+        }
+        self._held: Verdict | None = None
+
+    def gates_of(self, step_id: str) -> set[str]:
+        """The gates ``step_id`` waits for besides the steps it needs."""
+        return set(self._waits.get(step_id, ()))
+
+    def gated_by(self, gate: str) -> list[str]:
+        """The changes waiting for ``gate``."""
+        return [change for change, gates in self._waits.items() if gate in gates]
+
+    def settled(self, result: StepResult) -> None:
+        """Note how a gate ended."""
+        if result.step_id not in self._gates or result.outcome is not Outcome.REJECTED:
+            return
+        actions = {verdict.action for verdict in result.verdicts}
+        if self._held is None and actions & {"CONFIRM", *_REFUSALS}:
+            waits = "the customer's confirmation" if "CONFIRM" in actions else "a refused step"
+            self._held = Verdict(
+                "CONFIRM" if "CONFIRM" in actions else "BLOCK",
+                "plan/held",
+                f"not made yet: step {result.step_id!r} of this plan ({result.tool}) waits for "
+                f"{waits}",
+            )
+
+    def hold(self, step_id: str) -> Verdict | None:
+        """Why the change ``step_id`` may not be made now; None for a read, or a change that may."""
+        if step_id not in self._changes:
+            return None
+        if self._refused is not None:
+            return self._refused
+        if step_id in self._waits:
+            return self._held
+        return None
 
 
 def with_plan_facts(context: CallContext, read: Sequence[Mapping[str, Any]]) -> CallContext:

@@ -217,17 +217,28 @@ def closed_port() -> int:
 
 
 class StandInGovernance(governance_pb2_grpc.GovernanceServiceServicer):
-    """Allows every tool call except those to the tools in ``blocked``; records what it saw."""
+    """Allows every tool call except those to the tools in ``blocked``, and those in
+    ``confirming`` until the session says ``confirmed``; records what it saw."""
 
     def __init__(self) -> None:
         self.blocked: set[str] = set()
+        self.confirming: set[str] = set()
         self.seen: list[governance_pb2.CheckToolCallRequest] = []
 
     async def CheckToolCall(
         self, request: governance_pb2.CheckToolCallRequest, context: Any
     ) -> governance_pb2.CheckToolCallResponse:
         self.seen.append(request)
-        if request.step.tool in self.blocked:
+        confirmed = struct_to_dict(request.session).get("confirmed") is True
+        if request.step.tool in self.confirming and not confirmed:
+            verdict = common_pb2.PolicyVerdict(
+                stage=common_pb2.POLICY_STAGE_TOOL_CALL,
+                action=common_pb2.POLICY_ACTION_CONFIRM,
+                rule_id="test/confirm-charges",
+                reason="charges need the customer's yes",
+                message="Please confirm.",
+            )
+        elif request.step.tool in self.blocked:
             verdict = common_pb2.PolicyVerdict(
                 stage=common_pb2.POLICY_STAGE_TOOL_CALL,
                 action=common_pb2.POLICY_ACTION_BLOCK,

@@ -58,6 +58,7 @@ def travel(backend: tuple[TravelBackend, HttpServer]) -> TravelBackend:
 @pytest.fixture
 def peers(stand_ins: tuple[StandIns, GrpcServer]) -> StandIns:
     stand_ins[0].governance.blocked.clear()
+    stand_ins[0].governance.confirming.clear()
     stand_ins[0].governance.seen.clear()
     stand_ins[0].pii.restores.clear()
     stand_ins[0].pii.redactions.clear()
@@ -127,10 +128,16 @@ def _execute(
 
 
 def _plan(
-    stub: tool_broker_pb2_grpc.ToolBrokerServiceStub, *steps: common_pb2.PlanStep
+    stub: tool_broker_pb2_grpc.ToolBrokerServiceStub,
+    *steps: common_pb2.PlanStep,
+    turn: str = "t1",
+    **session: Any,
 ) -> list[tool_broker_pb2.ExecutePlanResponse]:
     request = tool_broker_pb2.ExecutePlanRequest(
-        session_id="s1", turn_id="t1", plan=common_pb2.Plan(id="p1", steps=list(steps))
+        session_id="s1",
+        turn_id=turn,
+        plan=common_pb2.Plan(id="p1", steps=list(steps)),
+        session=dict_to_struct(session) if session else None,
     )
     return list(stub.ExecutePlan(request, timeout=10))
 
@@ -394,6 +401,123 @@ def test_dependants_of_a_failed_step_are_skipped(
     assert results["next"].outcome == Outcome.STEP_OUTCOME_SKIPPED
     assert results["after"].outcome == Outcome.STEP_OUTCOME_SKIPPED
     assert [e.path for e in travel.log] == ["/flights/ZZ999/status"]
+
+
+def _rules(result: common_pb2.StepResult) -> list[tuple[str, int]]:
+    return [(v.rule_id, v.action) for v in result.verdicts]
+
+
+def _charge(step_id: str = "charge", **arguments: Any) -> common_pb2.PlanStep:
+    return _step(
+        step_id,
+        "createCharge",
+        **{"amount": 2500, "currency": "USD", "card_number": "<CARD_1>", **arguments},
+    )
+
+
+def test_no_change_is_made_while_another_step_of_the_plan_waits_for_a_yes(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    peers.governance.confirming.add("createCharge")
+    plan = (
+        _step("note", "addNote", customer_id="C-1001", text="charged for the change"),
+        _step("status", "getFlightStatus", flight_number="UA456"),
+        _charge(),
+    )
+    results = _finished(_plan(broker, *plan))
+    # The charge is held for the customer's yes, so the note that goes with it is not written;
+    # the read runs, for the reply.
+    assert results["charge"].outcome == Outcome.STEP_OUTCOME_REJECTED
+    assert results["note"].outcome == Outcome.STEP_OUTCOME_REJECTED
+    assert _rules(results["note"])[-1] == ("plan/held", common_pb2.POLICY_ACTION_CONFIRM)
+    assert "waits for the customer's confirmation" in results["note"].error
+    assert results["status"].outcome == Outcome.STEP_OUTCOME_SUCCEEDED
+    assert [e.path for e in travel.log] == ["/flights/UA456/status"]
+
+    # Once confirmed, the same plan makes both changes.
+    results = _finished(_plan(broker, *plan, turn="t2", confirmed=True))
+    assert {r.outcome for r in results.values()} == {Outcome.STEP_OUTCOME_SUCCEEDED}
+    assert sorted(e.path for e in travel.log) == [
+        "/charges",
+        "/flights/UA456/status",
+        "/flights/UA456/status",
+        "/notes",
+    ]
+
+
+def test_changes_go_on_when_the_step_that_would_ask_for_a_yes_does_not_apply(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    peers.governance.confirming.add("createCharge")
+    results = _finished(
+        _plan(
+            broker,
+            _step("alts", "searchFlights", origin="SFO", destination="ORD"),
+            # No tenth flight: this branch of the plan does not apply.
+            _charge(customer_id="${steps.alts.items.9.flight_number}"),
+            _step("note", "addNote", customer_id="C-1001", text="looked at other flights"),
+        )
+    )
+    assert results["charge"].outcome == Outcome.STEP_OUTCOME_REJECTED
+    assert not results["charge"].verdicts
+    assert results["note"].outcome == Outcome.STEP_OUTCOME_SUCCEEDED
+    assert travel.notes == [{"customer_id": "C-1001", "text": "looked at other flights"}]
+
+
+def test_a_change_the_held_step_needs_is_made_before_the_question(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    peers.governance.confirming.add("createCharge")
+    results = _finished(
+        _plan(
+            broker,
+            _step("note", "addNote", customer_id="C-1001", text="about to charge"),
+            _charge(customer_id="${steps.note.note_id}"),
+        )
+    )
+    assert results["note"].outcome == Outcome.STEP_OUTCOME_SUCCEEDED
+    assert _rules(results["charge"]) == [("test/confirm-charges", common_pb2.POLICY_ACTION_CONFIRM)]
+    assert [e.path for e in travel.log] == ["/notes"]
+
+
+def test_no_change_is_made_when_a_step_known_in_advance_is_refused(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    peers.governance.blocked.add("getFlightStatus")
+    results = _finished(
+        _plan(
+            broker,
+            _step("note", "addNote", customer_id="C-1001", text="checked your flight"),
+            _step("alts", "searchFlights", origin="SFO", destination="ORD"),
+            _step("status", "getFlightStatus", flight_number="UA456"),
+        )
+    )
+    assert results["status"].outcome == Outcome.STEP_OUTCOME_REJECTED
+    assert results["note"].outcome == Outcome.STEP_OUTCOME_REJECTED
+    assert _rules(results["note"])[-1] == ("plan/step-refused", common_pb2.POLICY_ACTION_BLOCK)
+    assert "step 'status' of this plan (getFlightStatus) is refused by policy test/no-charges" in (
+        results["note"].error
+    )
+    assert results["alts"].outcome == Outcome.STEP_OUTCOME_SUCCEEDED
+    assert [e.path for e in travel.log] == ["/flights"]
+
+
+def test_the_turn_budget_is_counted_over_the_whole_plan_before_a_change_is_made(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    _finished(
+        _plan(
+            broker,
+            _step("note", "addNote", customer_id="C-1001", text="x"),
+            _step("alts", "searchFlights", origin="SFO", destination="ORD"),
+            _step("status", "getFlightStatus", flight_number="UA456"),
+            turn="budget",
+        )
+    )
+    # Checked in advance at their places in the plan, then each as it runs.
+    advance = [(r.step.id, r.calls_in_turn) for r in peers.governance.seen[:3]]
+    assert sorted(advance) == [("alts", 1), ("note", 0), ("status", 2)]
+    assert len(peers.governance.seen) == 6
 
 
 @pytest.mark.parametrize(
