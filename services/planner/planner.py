@@ -32,12 +32,17 @@ Per turn:
 
 **Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
 the message expresses (or a candidate at least ``multi_intent_confidence`` likely) adds its flow
-when its required slots are known. The flows, and so their steps, the plan's ``flow`` name
-("withdrawal_status+deposit_limit") and the parts of the reply, are ordered:
+when its required slots are known. One request the classifier named (not merely a likely one)
+whose slots are missing joins too, without steps: its question follows the other parts' answers
+and its flow waits for the answer, so no named request is dropped without a word; the same holds
+when the turn's own flow is the one missing a slot and another named flow can act. The flows, and
+so their steps, the plan's ``flow`` name ("withdrawal_status+deposit_limit") and the parts of the
+reply, are ordered:
 
 1. flows marked ``leads: true`` first: a safety matter (self-exclusion, a deposit limit) is never
    answered below a routine one;
-2. then in the order the customer raised them (the classifier's ``intents``), whichever intent the
+2. a flow that asks (missing slots) after those that answer;
+3. then in the order the customer raised them (the classifier's ``intents``), whichever intent the
    classifier was surest of; the turn's own flow comes first among flows the classifier did not
    name (a pending flow this turn answers), and candidates it did not name follow, most likely
    first.
@@ -182,6 +187,14 @@ class Planner:
             # the same list to choose from.
             undecided = flow.undecided(request.slots, request.text) if waiting else []
             missing = undecided or flow.missing(slots, request.customer_id)
+            if missing and not undecided and not waiting:
+                # Another request of the message may be served now, this one asked about after it.
+                name, steps, merged = self._embedded(request, flow, slots, asking=True)
+                if steps:
+                    for step in steps:
+                        yield step
+                    yield self._final(request, steps, name, EMBEDDED, merged)
+                    return
             if missing:
                 keep = {
                     key: request.slots[key]
@@ -330,7 +343,7 @@ class Planner:
         yield usage or Usage(model=self.tiers.settings.fast_model)
 
     def _embedded(
-        self, request: PlanInput, flow: Flow, slots: dict[str, str]
+        self, request: PlanInput, flow: Flow, slots: dict[str, str], *, asking: bool = False
     ) -> tuple[str, list[Step], dict[str, str]]:
         """The flow's steps, joined by those of the other likely intents' flows that can act.
 
@@ -340,15 +353,20 @@ class Planner:
         ids of a later flow get its name as prefix.
         """
         flows, merged, fills = [flow], dict(slots), [slots]
+        unanswered = {flow.name} if asking else set()
         for name in request.also_meant(self.settings.multi_intent_confidence):
             other = self.flows.get(name)
             if other is None or other in flows or not other.spec.steps:
                 continue
             filled = other.fill(request.slots, request.text, request.customer_id)
             missing = other.missing(filled, request.customer_id)
-            if missing:
+            # A request the message names is asked about (one question a turn, the flow left
+            # pending on it), never dropped; a request only likely is left out.
+            if missing and (name not in request.intents or unanswered):
                 log.info("not adding flow %s: missing %s", other.name, missing)
                 continue
+            if missing:
+                unanswered.add(other.name)
             flows.append(other)
             fills.append(filled)
             merged = {**filled, **merged}
@@ -358,9 +376,11 @@ class Planner:
         given = {key for each, filled in pairs for key in each.forgotten() & filled.keys()}
         stale = {key for each in flows for key in each.forgotten()} - given
         merged = {key: value for key, value in merged.items() if key not in stale}
-        flows = _reply_order(flows, request.intents)
+        flows = _reply_order(flows, request.intents, unanswered)
         steps: list[Step] = []
         for each, names in zip(flows, _step_names(flows), strict=True):
+            if each.name in unanswered:
+                continue
             own = (
                 slots
                 if each is flow
@@ -419,6 +439,14 @@ class Planner:
         media: list[Media] = []
         missing: MissingSlots | None = None
         for flow, names, results in parts:
+            # A request of the message that could not be served yet: its question, after the
+            # answers, and the flow waits for the answer.
+            asked = [] if results or len(parts) == 1 else flow.missing(plan.slots)
+            if asked:
+                texts.append(flow.questions(asked, plan.slots, request.text))
+                if missing is None:
+                    missing = MissingSlots(flow=flow.name, slots=tuple(asked))
+                continue
             context = flow.context(plan.slots, results, text=request.text)
             texts.append(flow.reply(context))
             for element in flow.media(context, self.tools):
@@ -473,13 +501,17 @@ class Planner:
         )
 
 
-def _reply_order(flows: list[Flow], raised: list[str]) -> list[Flow]:
+def _reply_order(
+    flows: list[Flow], raised: list[str], unanswered: set[str] | None = None
+) -> list[Flow]:
     """The flows of one turn in the order they are answered (see the module's docstring).
 
-    ``flows`` starts with the turn's own flow, then the others as they were found likely.
+    ``flows`` starts with the turn's own flow, then the others as they were found likely. A flow
+    still missing slots (``unanswered``) asks its question after the answers.
     """
+    unanswered = unanswered or set()
 
-    def rank(index: int) -> tuple[bool, int]:
+    def rank(index: int) -> tuple[bool, bool, int]:
         flow = flows[index]
         if flow.name in raised:
             position = raised.index(flow.name)
@@ -487,7 +519,7 @@ def _reply_order(flows: list[Flow], raised: list[str]) -> list[Flow]:
             position = -1
         else:
             position = len(raised) + index
-        return not flow.spec.leads, position
+        return not flow.spec.leads, flow.name in unanswered, position
 
     return [flows[i] for i in sorted(range(len(flows)), key=rank)]
 
