@@ -568,10 +568,13 @@ class _Guard:
         self._refused = refused
         self._changes = changes
         self._gates = gates
-        #: change -> the gates it waits for
+        #: change -> the gates it waits for: not those it needs anyway (it is skipped unless they
+        #: succeed), nor those that need it
         self._waits: dict[str, frozenset[str]] = {
             change: frozenset(
-                gate for gate in gates if gate != change and change not in graph.ancestors[gate]
+                gate
+                for gate in gates
+                if change not in graph.ancestors[gate] and gate not in graph.ancestors[change]
             )
             for change in changes - gates
         }

@@ -445,6 +445,23 @@ def test_no_change_is_made_while_another_step_of_the_plan_waits_for_a_yes(
     ]
 
 
+def test_a_change_that_needs_the_held_step_ends_once_skipped(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    peers.governance.confirming.add("createCharge")
+    events = _plan(
+        broker,
+        _charge(),
+        _step("note", "addNote", ("charge",), customer_id="C-1001", text="charged"),
+    )
+    ended = [e.step_finished.result for e in events if e.WhichOneof("item") == "step_finished"]
+    assert [(r.step_id, r.outcome) for r in ended] == [
+        ("charge", Outcome.STEP_OUTCOME_REJECTED),
+        ("note", Outcome.STEP_OUTCOME_SKIPPED),
+    ]
+    assert travel.log == []
+
+
 def test_changes_go_on_when_the_step_that_would_ask_for_a_yes_does_not_apply(
     broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
 ) -> None:
