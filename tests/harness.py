@@ -100,6 +100,7 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
         "self_exclusion",
         "bet_settlement",
         "account_verification",
+        "payment_methods",
     ],
     "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
     "general": ["greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"],

@@ -12,15 +12,20 @@ steps. A declaration names the fact and where its number is::
         miles_balance: {value: miles}                                         # getLoyaltyAccount
 
 ``key`` makes the fact a map (one entry per item: charge id -> cents); ``items`` is the list the
-items are in (without it the result is the one item); without ``key`` the fact is one number.
+items are in (without it the result is the one item); without ``key`` the fact is one value.
 Paths are dot-separated property names. Results reach the broker masked, and facts travel to
-governance with every check, so a fact is only ever a number under an id: the contract must type
-``value`` as an integer or a number and ``key`` as a string with a ``pattern`` (an id's shape,
-never free text such as a name) in every successful response, or the catalogue does not load.
+governance with every check, so a fact is only ever a number or a word of a closed list under an
+id: the contract must type ``value`` as an integer or a number, or as a string with an ``enum``
+(a status such as a card's ``active``/``expired``, never free text), and ``key`` as a string with
+a ``pattern`` (an id's shape, never a name) in every successful response, or the catalogue does
+not load. A word is read only when it is one the enum lists::
+
+        card_status: {items: payment_methods, key: payment_method_id, value: status}
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -63,21 +68,30 @@ def parse_facts(raw: Any, bodies: Mapping[str, dict[str, Any] | None]) -> tuple[
                 "; a tool's result cannot set it"
             )
         source = _source(name, declaration, where)
-        for status, schema in sorted(successes.items()):
-            assert schema is not None
+        allowed = [
             _check(source, schema, f"{where}: response {status}")
-        sources.append(source)
+            for status, schema in sorted(successes.items())
+            if schema is not None
+        ]
+        if len({bool(words) for words in allowed}) > 1:
+            raise FactError(f"{where}: value is a number in one response and a word in another")
+        # A word is a fact only if every successful response allows it.
+        words = frozenset.intersection(*allowed)
+        if allowed[0] and not words:
+            raise FactError(f"{where}: no word of value is allowed by every successful response")
+        sources.append(dataclasses.replace(source, words=words))
     return tuple(sources)
 
 
 def read_facts(sources: Iterable[FactSource], result: Mapping[str, Any]) -> dict[str, Any]:
-    """The facts a (masked) result gives: a number, or a map of ids to numbers. A value that is
-    not there, or not a number under a non-empty id, is left out."""
+    """The facts a (masked) result gives: a value, or a map of ids to values. A value that is
+    not there, or not what the contract declares (a number, or one of its words), or not under a
+    non-empty id, is left out."""
     facts: dict[str, Any] = {}
     for source in sources:
         if source.key is None:
             value = _at(result, source.value)
-            if _is_number(value):
+            if _is_value(source, value):
                 facts[source.name] = value
             continue
         items = _at(result, source.items) if source.items else [result]
@@ -86,7 +100,7 @@ def read_facts(sources: Iterable[FactSource], result: Mapping[str, Any]) -> dict
         entries: dict[str, Any] = {}
         for item in items:
             key, value = _at(item, source.key), _at(item, source.value)
-            if isinstance(key, str) and key and _is_number(value):
+            if isinstance(key, str) and key and _is_value(source, value):
                 entries[key] = value
         facts[source.name] = entries
     return facts
@@ -114,7 +128,9 @@ def _path(raw: Any, where: str) -> tuple[str, ...] | None:
     return tuple(raw.split("."))
 
 
-def _check(source: FactSource, schema: dict[str, Any], where: str) -> None:
+def _check(source: FactSource, schema: dict[str, Any], where: str) -> frozenset[str]:
+    """Raises FactError unless the schema types the declaration as a fact; the value's words
+    (its enum) when it is a word, else an empty set."""
     item = schema
     if source.items:
         listed = _schema_at(schema, source.items, where)
@@ -122,9 +138,11 @@ def _check(source: FactSource, schema: dict[str, Any], where: str) -> None:
             raise FactError(f"{where}: items {'.'.join(source.items)!r} is not an array")
         item = listed["items"]
     value = _schema_at(item, source.value, where)
-    if not _types(value) or not _types(value) <= _NUMBERS:
+    words = _words(value)
+    if words is None and (not _types(value) or not _types(value) <= _NUMBERS):
         raise FactError(
-            f"{where}: value {'.'.join(source.value)!r} must be typed integer or number"
+            f"{where}: value {'.'.join(source.value)!r} must be typed integer or number, or "
+            "string with an enum"
         )
     if source.key is not None:
         key = _schema_at(item, source.key, where)
@@ -133,6 +151,17 @@ def _check(source: FactSource, schema: dict[str, Any], where: str) -> None:
                 f"{where}: key {'.'.join(source.key)!r} must be a string with a pattern (an "
                 "id's shape), so that no free text becomes a fact"
             )
+    return words or frozenset()
+
+
+def _words(schema: dict[str, Any]) -> frozenset[str] | None:
+    """The words of a string schema with an enum of strings; None for any other schema."""
+    enum = schema.get("enum")
+    if _types(schema) != {"string"} or not isinstance(enum, list) or not enum:
+        return None
+    if not all(isinstance(word, str) and word for word in enum):
+        return None
+    return frozenset(enum)
 
 
 def _schema_at(schema: dict[str, Any], path: tuple[str, ...], where: str) -> dict[str, Any]:
@@ -171,6 +200,12 @@ def _at(value: Any, path: tuple[str, ...]) -> Any:
             return None
         value = value.get(name)
     return value
+
+
+def _is_value(source: FactSource, value: Any) -> bool:
+    if source.words:
+        return isinstance(value, str) and value in source.words
+    return _is_number(value)
 
 
 def _is_number(value: Any) -> bool:

@@ -17,7 +17,8 @@ class FactSource:
     """Where a tool's successful result gives a session fact (``x-switchboard.facts``).
 
     A keyed fact (``key`` set) is a map, one entry per item: ``charges`` maps each charge id to
-    its cents still refundable. A fact without ``key`` is one value: ``miles_balance``.
+    its cents still refundable. A fact without ``key`` is one value: ``miles_balance``. A value
+    is a number, or one word of a closed list (``card_status``: ``active`` or ``expired``).
     """
 
     name: str
@@ -25,8 +26,10 @@ class FactSource:
     items: tuple[str, ...]
     #: path, in an item, to the id that keys its entry; None for a one-value fact
     key: tuple[str, ...] | None
-    #: path, in an item (or the result), to the number
+    #: path, in an item (or the result), to the number or the word
     value: tuple[str, ...]
+    #: the words the value may be (its schema's ``enum``); empty when the value is a number
+    words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

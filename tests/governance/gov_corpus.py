@@ -38,6 +38,7 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "charges": {"ch_10001": 15_000, "ch_10002": 2_500.5},
         "miles_balance": 84_000,
         "wallet_balance": 50_000,
+        "card_status": {"pm_1001_1": "active", "pm_1001_2": "expired"},
         "fallbacks_in_a_row": 1,
         "customer_id": "P-7001",
     },
@@ -47,6 +48,7 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "charges": {"ch_10001": 100},
         "miles_balance": 10.5,
         "wallet_balance": 0,
+        "card_status": {"pm_1001_1": "expired"},
     },
     "odd-types": {
         "identity_verified": "yes",
@@ -54,6 +56,7 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "charges": ["ch_10001"],
         "miles_balance": "many",
         "wallet_balance": "lots",
+        "card_status": "expired",
         "customer_id": 7001,
     },
     # a dental plan member asking for themself (input rules only)

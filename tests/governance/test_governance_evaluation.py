@@ -76,6 +76,7 @@ def test_the_index_keeps_rule_order_and_leaves_out_only_ruled_out_rules(
         "base/contract-requires-confirmation",
         "sportsbook/withdrawal-needs-verified-identity",
         "sportsbook/withdrawal-within-balance",
+        "sportsbook/withdrawal-to-an-active-card",
         "sportsbook/large-withdrawal-needs-confirmation",
         "dental/member-data-needs-verified-identity",
         "dental/member-data-only-as-the-caller",
