@@ -92,6 +92,7 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
         "loyalty_balance",
         "compensation_claim",
         "baggage_issue",
+        "lost_item",
     ],
     "sportsbook": [
         "withdrawal_status",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -58,11 +58,29 @@ class Booking:
     async def search_flights(self, call: Call) -> Reply:
         day = parse_date(call.arg("date"))
         assert day is not None
-        flights = self.world.flights_on(call.arg("origin"), call.arg("destination"), day)
-        cabin = call.arg("cabin")
-        if cabin:
-            flights = [f for f in flights if f.seats_available(cabin) > 0]
-        return Reply({"flights": [flight_offer(f) for f in flights]})
+        route, cabin = (call.arg("origin"), call.arg("destination")), call.arg("cabin")
+        listed = self._departures(*route, day, cabin)
+        # A stranded traveller is offered the first later day with a seat, never an empty list
+        # they cannot act on; with none on any day tried, the day asked for is what is shown.
+        for ahead in range(1, call.arg("fallback_days", 0) + 1):
+            if any(self._bookable(f, cabin) for f in listed):
+                break
+            later = self._departures(*route, day + timedelta(days=ahead), cabin)
+            if any(self._bookable(f, cabin) for f in later):
+                listed = later
+        return Reply({"flights": [flight_offer(f) for f in listed]})
+
+    def _departures(
+        self, origin: str, destination: str, day: date, cabin: str | None
+    ) -> list[Flight]:
+        flights = self.world.flights_on(origin, destination, day)
+        return [f for f in flights if f.seats_available(cabin) > 0] if cabin else flights
+
+    def _bookable(self, flight: Flight, cabin: str | None) -> bool:
+        """Whether rebookReservation could move a traveller onto the flight."""
+        if flight.status in ("cancelled", "departed", "landed") or flight.date < self.world.today:
+            return False
+        return any(flight.seats_available(c) > 0 for c in ([cabin] if cabin else LAYOUT))
 
     async def get_seat_map(self, call: Call) -> Reply:
         flight = self._flight(call.arg("flight_number"), call.arg("date"))

@@ -200,7 +200,7 @@ def test_a_turn_that_fails_keeps_the_change_waiting_for_confirmation(
 ) -> None:
     session_id = f"keep-waiting-{broken}"
     _mesh_turn(mesh, session_id, STORM)
-    _mesh_turn(mesh, session_id, "please book DL2215 for me")
+    _mesh_turn(mesh, session_id, "please book DL2209 for me")  # the next day's, offered
     waiting = _waiting_plan(mesh, session_id)
     assert "rebookReservation" in [s.tool for s in waiting.steps], waiting
     # pii down fails the turn in its first stage (the session is never read); a hanging planner

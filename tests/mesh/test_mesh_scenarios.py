@@ -178,7 +178,8 @@ def test_the_storm_rebooking_runs_concurrently_and_acts_only_once_confirmed(
 def test_declining_drops_the_waiting_change(mesh: Mesh) -> None:
     turn(mesh, "storm-2", STORM, "C-1005")
     before = len(calls(mesh, "booking", "rebookReservation"))
-    asked = turn(mesh, "storm-2", "book DL2215", "C-1005")
+    # DL2209 leaves the day after the cancelled DL2207: the flight offered, held for a yes.
+    asked = turn(mesh, "storm-2", "book DL2209", "C-1005")
     assert "confirm" in reply(asked).lower() or "rebookReservation" not in finished(asked)
     declined = turn(mesh, "storm-2", "no, don't do that", "C-1005")
     assert "rebookReservation" not in finished(declined)

@@ -87,12 +87,15 @@ def test_which_flight_the_7am_one(book: FlowBook) -> None:
     assert [s.tool for s in steps] == [
         "listCustomerReservations",
         "getReservation",
+        "searchFlights",
         "rebookReservation",
         "getBoardingPass",
         "addInteractionNote",
     ]
-    assert steps[2].arguments["flight_number"] == "UA127"
-    assert set(steps[3].depends_on) == {"rebook", "trip"}
+    # The chosen flight's date is its own, from the search it was chosen from.
+    assert steps[3].arguments["flight_number"] == "UA127"
+    assert steps[3].arguments["date"] == "${steps.chosen.flights.flight_number=UA127.only.date}"
+    assert set(steps[4].depends_on) == {"rebook", "trip"}
 
 
 def test_the_dental_office_question_fetches_eligibility_and_benefits_at_once(

@@ -171,6 +171,7 @@ def test_cancelled_flight_rebooking_across_two_turns(turn: Turn) -> None:
     assert [r.tool for r in results] == [
         "listCustomerReservations",
         "getReservation",
+        "searchFlights",
         "rebookReservation",
         "getBoardingPass",
         "addInteractionNote",

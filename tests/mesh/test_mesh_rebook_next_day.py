@@ -1,0 +1,125 @@
+"""A cancellation with no same-day alternative through the whole mesh: C-1005's DL2207 BOS→DEN is
+cancelled and nothing else flies that day, so the rebooking offers the next day's flight, asks the
+customer to confirm it on its own date, and books it on that date.
+
+The mesh is shared by the test session and other tests rely on K4M9TZ staying on cancelled
+DL2207: the fixture puts the trip, the flights' seat counts and Elena's notes back afterwards and
+empties the request logs (the storm scenario counts its rebookings and notes over the logs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from test_mesh_scenarios import calls, finished, reply, turn
+
+from mocks.common.app import backend_of
+from mocks.world import World
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2
+
+ASK = "my flight was cancelled, can you rebook me?"
+
+
+def _day(value: date) -> str:
+    """A date as replies show it ("Fri 27 Nov")."""
+    return value.strftime("%a %d %b").replace(" 0", " ")
+
+
+def _world(mesh: Mesh) -> World:
+    world: World | None = mesh.mocks.world
+    assert world is not None
+    return world
+
+
+@pytest.fixture
+def stranded(mesh: Mesh) -> Iterator[tuple[date, date]]:
+    """K4M9TZ as the demo world has it; yields (the trip's day, DL2209's day) and restores the
+    trip afterwards."""
+    world = _world(mesh)
+    (segment,) = world.reservations["K4M9TZ"].segments
+    assert (segment.flight_number, segment.status) == ("DL2207", "confirmed")
+    kept = (segment.flight_number, segment.date, segment.status, dict(segment.seats))
+    cancelled = world.flight("DL2207", segment.date)
+    next_day = world.flight("DL2209", None)
+    assert cancelled is not None and next_day is not None and next_day.date > segment.date
+    sold = {flight.key: dict(flight.sold) for flight in (cancelled, next_day)}
+    notes = len(world.customers["C-1005"].notes)
+    _clear_logs(mesh)
+    yield segment.date, next_day.date
+    segment.flight_number, segment.date, segment.status = kept[:3]
+    segment.seats.clear()
+    segment.seats.update(kept[3])
+    for flight in (cancelled, next_day):
+        flight.sold.clear()
+        flight.sold.update(sold[flight.key])
+    del world.customers["C-1005"].notes[notes:]
+    _clear_logs(mesh)
+
+
+def _clear_logs(mesh: Mesh) -> None:
+    for backend in ("booking", "crm"):
+        backend_of(mesh.mocks.apps[backend]).log.clear()
+
+
+@pytest.mark.parametrize("answer", ["book DL2209", "yes"])
+def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
+    mesh: Mesh, stranded: tuple[date, date], answer: str
+) -> None:
+    trip_day, next_day = stranded
+    session = "rebook-next-day-" + answer.replace(" ", "-")
+    offer = turn(mesh, session, ASK, "C-1005")
+    text = reply(offer)
+    assert f"There are no seats left on other flights on {_day(trip_day)}." in text, text
+    assert f"Flights with seats on {_day(next_day)}: DL2209 at 12:40 UTC." in text, text
+    (search,) = calls(mesh, "booking", "searchFlights")[-1:]
+    assert search.query.get("date") == trip_day.isoformat(), search
+    assert search.query.get("fallback_days") == "1", search
+    assert "rebookReservation" not in finished(offer)
+
+    # The confirmation names the day the flight really leaves, not the cancelled trip's day.
+    asked = turn(mesh, session, answer, "C-1005")
+    held = finished(asked)["rebookReservation"]
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
+    assert (
+        "I'm about to move reservation K4M9TZ from flight DL2207 onto flight DL2209 on "
+        f"{_day(next_day)}, then" in reply(asked)
+    ), reply(asked)
+    assert not calls(mesh, "booking", "rebookReservation")
+
+    done = turn(mesh, session, "yes", "C-1005")
+    (sent,) = calls(mesh, "booking", "rebookReservation")
+    assert sent.status == 200, sent
+    assert sent.body["flight_number"] == "DL2209"
+    assert sent.body["date"] == next_day.isoformat()
+    assert finished(done)["rebookReservation"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    (segment,) = _world(mesh).reservations["K4M9TZ"].segments
+    assert (segment.flight_number, segment.date) == ("DL2209", next_day)
+    assert reply(done).startswith(
+        f"Done: reservation K4M9TZ is now on flight DL2209 on {_day(next_day)}"
+    ), reply(done)
+    (note,) = [r for r in calls(mesh, "crm", "addInteractionNote") if "C-1005" in r.path]
+    assert note.body["text"] == f"Rebooked K4M9TZ onto DL2209 on {next_day.isoformat()} in chat."
+
+
+def test_a_flight_that_was_not_offered_is_not_booked_on_the_trips_day(
+    mesh: Mesh, stranded: tuple[date, date]
+) -> None:
+    _, next_day = stranded
+    session = "rebook-next-day-not-offered"
+    turn(mesh, session, ASK, "C-1005")
+    # The cancelled flight itself: nothing is held for a yes, nothing is sent, and the reply
+    # says which flight can be booked instead.
+    events = turn(mesh, session, "book DL2207", "C-1005")
+    held = finished(events)["rebookReservation"]
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert not any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
+    assert not calls(mesh, "booking", "rebookReservation")
+    assert reply(events) == (
+        "I can't move your trip onto flight DL2207, so nothing has been changed: it isn't one of "
+        f"the flights from BOS to DEN with seats left on {_day(next_day)}. Those are: DL2209 at "
+        '12:40 UTC. Say, for example, "book DL2209".'
+    ), reply(events)

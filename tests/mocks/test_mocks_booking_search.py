@@ -1,0 +1,60 @@
+"""The booking mock's flight search: a day with nothing bookable gives way to the next one with
+something, when the caller asks for it (`fallback_days`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from mocks.server import MockCluster
+
+
+@pytest.fixture(scope="module")
+def booking(cluster: MockCluster) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=cluster.base_urls["booking"]) as client:
+        yield client
+
+
+def _search(booking: httpx.Client, **params: Any) -> list[dict[str, Any]]:
+    found = booking.get("/flights", params=params)
+    assert found.status_code == 200, found.text
+    flights: list[dict[str, Any]] = found.json()["flights"]
+    return flights
+
+
+def _trip_day(booking: httpx.Client, pnr: str) -> str:
+    day: str = booking.get(f"/reservations/{pnr}").json()["segments"][0]["date"]
+    return day
+
+
+def test_only_a_day_with_nothing_bookable_gives_way_to_the_next(booking: httpx.Client) -> None:
+    # K4M9TZ's DL2207 BOS-DEN is cancelled and nothing else flies that day; DL2209 the next.
+    day = _trip_day(booking, "K4M9TZ")
+    route = {"origin": "BOS", "destination": "DEN", "date": day}
+    assert all(f["status"] == "cancelled" for f in _search(booking, **route))
+    assert _search(booking, **route, cabin="economy") == []
+
+    for cabin in ({}, {"cabin": "economy"}):
+        later = _search(booking, **route, **cabin, fallback_days=1)
+        (listed,) = {f["date"] for f in later}
+        assert listed > day, later
+        assert "DL2209" in [f["flight_number"] for f in later]
+        assert all(f["status"] != "cancelled" for f in later)
+
+    # SBX7Q2's UA123 ORD-SFO is cancelled too, but UA891 has seats that day: it stays.
+    day = _trip_day(booking, "SBX7Q2")
+    route = {"origin": "ORD", "destination": "SFO", "date": day, "cabin": "economy"}
+    same_day = _search(booking, **route)
+    assert "UA891" in [f["flight_number"] for f in same_day]
+    assert _search(booking, **route, fallback_days=3) == same_day
+
+
+def test_the_days_tried_are_bounded(booking: httpx.Client) -> None:
+    params = {"origin": "BOS", "destination": "DEN", "date": _trip_day(booking, "K4M9TZ")}
+    for days in (-1, 4):
+        refused = booking.get("/flights", params={**params, "fallback_days": days})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["errors"][0]["location"] == "query.fallback_days"
