@@ -101,6 +101,14 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     assert reply(done).startswith(
         f"Done: reservation K4M9TZ is now on flight DL2209 on {_day(next_day)}"
     ), reply(done)
+    # Check-in opens a set time before departure: before then the pass cannot be issued yet,
+    # which the reply says, rather than a failure to reach the system.
+    boarding = finished(done)["getBoardingPass"]
+    if boarding.http_status == 409:
+        assert "Check-in for flight DL2209 isn't open yet" in reply(done), reply(done)
+    else:
+        assert boarding.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, boarding
+        assert "Your new boarding pass is below." in reply(done), reply(done)
     (note,) = [r for r in calls(mesh, "crm", "addInteractionNote") if "C-1005" in r.path]
     assert note.body["text"] == f"Rebooked K4M9TZ onto DL2209 on {next_day.isoformat()} in chat."
 
