@@ -94,6 +94,9 @@ class PlanInput:
     pending_flow: str = ""
     #: every intent the message expresses, when it expresses several (in order)
     intents: list[str] = field(default_factory=list)
+    #: the customer's message whose question this turn answers (set by the planner): the
+    #: customer's words (``${text}``) of the flow that asked are that message's and this one's
+    asked_text: str = ""
     #: plan only if the text answers the pending flow's question; else an empty plan
     only_if_answered: bool = False
 
@@ -180,6 +183,9 @@ class Planner:
             asked = flow.awaited(request.slots) if waiting else []
             # The answer to the flow's question keeps what the asking turn preferred.
             answered = waiting and flow.answers(request.slots, request.text, request.customer_id)
+            if answered:
+                # "C-1001" answering "your customer number?" says nothing of the request itself.
+                request = replace(request, asked_text=_last_said(request.history))
             slots = flow.fill(
                 request.slots, request.text, request.customer_id, asked, answered=answered
             )
@@ -386,7 +392,10 @@ class Planner:
                 if each is flow
                 else each.fill(request.slots, request.text, request.customer_id)
             )
-            planned = each.steps(own, request.customer_id, request.text)
+            words = request.text
+            if each is flow and request.asked_text:
+                words = f"{request.asked_text} {request.text}"
+            planned = each.steps(own, request.customer_id, words)
             steps += [renamed(s, names) for s in planned]
         return FLOW_SEPARATOR.join(f.name for f in flows), steps, merged
 
@@ -499,6 +508,11 @@ class Planner:
             fallback_reason=fallback,
             usage=usage or [],
         )
+
+
+def _last_said(history: list[tuple[str, str]]) -> str:
+    """The customer's latest message before this turn (masked, as the session keeps it)."""
+    return next((text for role, text in reversed(history) if role == "customer"), "")
 
 
 def _reply_order(

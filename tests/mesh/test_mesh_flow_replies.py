@@ -118,6 +118,25 @@ def test_a_knowledge_answer_answers_the_question_asked(mesh: Mesh) -> None:
     assert media(events) == []
 
 
+def test_the_answer_to_who_are_you_searches_with_the_request_it_answers(mesh: Mesh) -> None:
+    world = mesh.mocks.world
+    assert world is not None
+    before = set(world.cases)
+    backend_of(mesh.mocks.apps["knowledge"]).log.clear()
+    try:
+        turn(mesh, "replies-compensation-1", "I want compensation for my cancelled flight", "")
+        answered = turn(mesh, "replies-compensation-1", "C-1001", "")
+        (search,) = calls(mesh, "knowledge", "searchArticles")
+        # The request's words, not only "C-1001": the article found is about what was asked.
+        assert search.query.get("q") == "I want compensation for my cancelled flight C-1001"
+        text = reply(answered)
+        assert text.startswith("I've opened case CS-"), text
+        assert "When your flight is cancelled or heavily delayed: " in text, text
+    finally:
+        for case_id in set(world.cases) - before:
+            del world.cases[case_id]
+
+
 def test_a_boarding_pass_reply_shows_no_placeholder(mesh: Mesh) -> None:
     world = mesh.mocks.world
     trip = next(
