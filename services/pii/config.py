@@ -169,7 +169,7 @@ class PiiSettings(ServiceSettings):
             "account, SSN, national id, email, phone, DOB, address, person, passport, driver's "
             "licence, IP address, loyalty, member and policy numbers) plus every declared "
             "pattern's type. Quasi-identifiers (LOCATION, NATIONALITY, AGE, DATE, ORGANIZATION, "
-            "URL) are masked only when listed here"
+            "URL, OCCUPATION) are masked only when listed here"
         ),
     )
     tagger_model: Path | None = Field(

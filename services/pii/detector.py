@@ -51,7 +51,7 @@ PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z0-9_]*?)_(\d+)>")
 # What the tagger finds: the types without a fixed shape. The rules still find them too (their
 # output is one of the tagger's features), but where the tagger has a say its span wins.
 TAGGED_TYPES: frozenset[str] = frozenset(
-    {et.PERSON, et.ADDRESS, et.LOCATION, et.ORGANIZATION, et.NATIONALITY}
+    {et.PERSON, et.ADDRESS, et.LOCATION, et.ORGANIZATION, et.NATIONALITY, et.OCCUPATION}
 )
 
 
@@ -113,6 +113,7 @@ class Detector:
             and (self.types is None or entity.type in self.types)
             and entity.score >= self.min_score
             and not _inside(entity, protected)
+            and not _field_label(entity)
         ]
         return [
             e
@@ -288,6 +289,16 @@ def _address_from_a_quantity(entity: Entity) -> bool:
     return entity.type == et.ADDRESS and _QUANTITY_RE.match(entity.value) is not None
 
 
+def _field_label(entity: Entity) -> bool:
+    """A form's field labels ("Personal Info:\nPhone:"): every line ends in a colon. The value
+    comes after its label; the tagger read the labels of a CV as an organisation or an
+    address, and the scoring then joined the job title above them to the phone number below.
+    A name before a colon is a speaker ("Maya Chen:"), and stays."""
+    return entity.type != et.PERSON and all(
+        line.rstrip().endswith(":") for line in entity.value.splitlines() if line.strip()
+    )
+
+
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n\s*")
 
 
@@ -336,7 +347,10 @@ def combine(rules: Sequence[Entity], tagged: Sequence[Entity]) -> list[Entity]:
     for entity in resolved:
         by_start.setdefault(entity.start, []).append(entity)
     kept: list[Entity] = []
+    titles = [e for e in resolved if e.type == et.OCCUPATION]
     for entity in tagged:
+        if _inside_a_longer(entity, titles):
+            continue  # "Court" of "Court, municipal, and license clerk": the line is the title
         if not taken.overlaps(entity):
             kept.extend(_split_leading(entity, by_start.get(entity.start, ())))
     taken = _Disjoint([*hard, *kept])
@@ -348,6 +362,12 @@ def combine(rules: Sequence[Entity], tagged: Sequence[Entity]) -> list[Entity]:
         and not taken.overlaps(entity)
     )
     return sorted([*hard, *kept, *soft])
+
+
+def _inside_a_longer(entity: Entity, others: Sequence[Entity]) -> bool:
+    return any(
+        o.start <= entity.start and entity.end <= o.end and o.length > entity.length for o in others
+    )
 
 
 class _Disjoint:

@@ -31,6 +31,8 @@ AGE = "AGE"
 DATE = "DATE"
 ORGANIZATION = "ORGANIZATION"
 URL = "URL"
+#: a job title ("bus driver"): said of a person, but many people share one
+OCCUPATION = "OCCUPATION"
 
 DIRECT_IDENTIFIERS: frozenset[str] = frozenset(
     {
@@ -52,7 +54,9 @@ DIRECT_IDENTIFIERS: frozenset[str] = frozenset(
         POLICY_NUMBER,
     }
 )
-QUASI_IDENTIFIERS: frozenset[str] = frozenset({LOCATION, NATIONALITY, AGE, DATE, ORGANIZATION, URL})
+QUASI_IDENTIFIERS: frozenset[str] = frozenset(
+    {LOCATION, NATIONALITY, AGE, DATE, ORGANIZATION, URL, OCCUPATION}
+)
 
 
 @dataclass(frozen=True, order=True)

@@ -11,8 +11,10 @@ produced the published baselines:
 * a span's extent is measured from its first to its last non-skip token, and a prediction
   matches a gold span when their character-level IoU is at least 0.9;
 * the overall score ignores entity types ("is it PII"): every labelled span is PII; the
-  per-type scores map the dataset's labels to ours (:data:`DATASET_TO_OURS`) and match within a
-  type;
+  per-type scores map the dataset's labels to ours (:func:`ours`) and match within a type;
+  the dataset's TITLE holds honorifics ("Mr.") and job titles ("Local transit bus driver"):
+  an honorific counts as PERSON (our person spans include it), a job title as OCCUPATION, a
+  quasi-identifier, so a job title is neither a person in the per-type table nor in scope;
 * F-beta with beta = 2.
 
 Also reported: exact-span precision/recall/F1 (type ignored, same merged spans, boundaries must
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from services.pii import entities as et
+from services.pii import wordlists
 from services.pii.detector import Detector
 from services.pii.entities import Entity
 
@@ -49,8 +52,9 @@ VALIDATION_PERCENT = 30
 IOU_THRESHOLD = 0.9
 BETA = 2.0
 
-# The dataset's labels and ours. TITLE (an honorific) maps to PERSON because our PERSON spans
-# include it ("Ms. Jones"); GPE (countries, cities) is our LOCATION.
+# The dataset's labels and ours. TITLE covers honorifics and job titles: an honorific maps to
+# PERSON because our PERSON spans include it ("Ms. Jones"), a job title to OCCUPATION
+# (:func:`ours`); GPE (countries, cities) is our LOCATION.
 DATASET_TO_OURS: dict[str, str] = {
     "PERSON": et.PERSON,
     "TITLE": et.PERSON,
@@ -88,6 +92,19 @@ _SKIP_WORDS: frozenset[str] = frozenset(
     """.split()
 )
 _TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+
+
+def ours(label: str, value: str) -> str:
+    """Our type for a gold span: the dataset's label mapped, a job title (a TITLE that is not
+    an honorific: "Local transit bus driver", "the Packager") to OCCUPATION.
+
+    A job title is said of a person but names nobody, and many people share one: it is a
+    quasi-identifier like a place, masked only when configured. Counted as PERSON it would
+    make a "name" of it, in the per-type scores and in scope alike.
+    """
+    if label == "TITLE" and value.strip(" .").lower() not in wordlists.TITLES:
+        return et.OCCUPATION
+    return DATASET_TO_OURS.get(label, label)
 
 
 @dataclass(frozen=True)
@@ -318,12 +335,12 @@ def score_sample(report: Report, sample: Sample, found: Sequence[Entity]) -> Non
     scoped_gold = [
         ("PII", s, e)
         for label, s, e in sample.spans
-        if DATASET_TO_OURS.get(label) in et.DIRECT_IDENTIFIERS
+        if ours(label, text[s:e]) in et.DIRECT_IDENTIFIERS
     ]
     scoped_pred = [("PII", e.start, e.end) for e in found if e.type in et.DIRECT_IDENTIFIERS]
     _count(report.in_scope, _spans(text, scoped_gold), _spans(text, scoped_pred))
 
-    typed_gold = _spans(text, [(DATASET_TO_OURS.get(lab, lab), s, e) for lab, s, e in sample.spans])
+    typed_gold = _spans(text, [(ours(lab, text[s:e]), s, e) for lab, s, e in sample.spans])
     typed_pred = _spans(text, [(e.type, e.start, e.end) for e in found])
     for label in {span.label for span in (*typed_gold, *typed_pred)}:
         _count(

@@ -1,4 +1,4 @@
-"""Quasi-identifiers: URLs, ages, dates, places, nationalities and organisations.
+"""Quasi-identifiers: URLs, ages, dates, places, nationalities, organisations and occupations.
 
 None identifies a person alone, but together they can; the service masks them only when
 ``PiiSettings.masked_types`` lists them (a health-insurance pack may mask ages and dates).
@@ -51,6 +51,57 @@ _EMPLOYER_RE = re.compile(
 )
 
 
+# A job title: an occupation's head noun after up to five modifiers ("Local transit bus driver",
+# "Children's librarian", "Court, municipal, and license clerk"), or before "of" and what it
+# heads ("Director of human resources").
+_TITLE_WORD = r"[^\W\d_]+(?:['’-][^\W\d_]+)*"
+_HEAD = (
+    "(?:"
+    + "|".join(sorted(wordlists.OCCUPATIONS, key=len, reverse=True))
+    + rf"|[^\W\d_]+(?:{'|'.join(wordlists.OCCUPATION_SUFFIXES)}))"
+)
+# A line that holds a job title and nothing else: a signature's or a CV's line under the name.
+_TITLE_LINE_RE = re.compile(
+    rf"^[ \t>]*(?P<title>(?:{_TITLE_WORD}(?:,?[ \t]+|[ \t]*-[ \t]*)){{0,5}}{_HEAD}"
+    rf"(?:[ \t]+(?:of|for)(?:[ \t]+{_TITLE_WORD}){{1,3}})?)[ \t]*[.,]?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A job title after its cue: "Marie, the technical writer, said", "I work as a bus driver",
+# "I'm a nurse", "occupation: accountant".
+_TITLE_CUE_RE = re.compile(
+    r"(?:,[ \t]+the|\bas[ \t]+an?|\b(?:i[ \t]+am|i'm|is|was)[ \t]+an?|"
+    r"\b(?:job[ \t]+title|occupation|profession)[ \t]*(?::|is))"
+    rf"[ \t]+(?P<title>(?:{_TITLE_WORD}[ \t]+){{0,3}}{_HEAD})(?![\w'’-])",
+    re.IGNORECASE,
+)
+# Words no job title holds: a line or a phrase with one is a sentence, not a title.
+_NOT_IN_TITLES = frozenset(
+    """
+    i me my you your we our he she it they his her its their the a an this that is are was am
+    be been have has had do does did will would can could to from with at in on by about
+    not no yes please thanks thank hi hello dear regards best sincerely cheers
+    """.split()
+)
+
+
+def find_occupations(text: str) -> Iterator[Entity]:
+    """Job titles (OCCUPATION): a line holding one alone, or one after a cue.
+
+    A name on its own line is no title even when its last word is one ("John Baker", "Kyle
+    Cook"): a title whose other words hold a given name or an honorific is left to the names.
+    """
+    for regex, score in ((_TITLE_LINE_RE, 0.75), (_TITLE_CUE_RE, 0.7)):
+        for m in regex.finditer(text):
+            title = m.group("title")
+            words = [w.lower() for w in WORD_RE.findall(title)]
+            if any(
+                w in _NOT_IN_TITLES or w in wordlists.FIRST_NAMES or w in wordlists.TITLES
+                for w in words
+            ):
+                continue
+            yield Entity(m.start("title"), m.end("title"), et.OCCUPATION, score, title)
+
+
 def find_quasi_identifiers(text: str) -> Iterator[Entity]:
     for m in _URL_RE.finditer(text):
         yield Entity(m.start(), m.end(), et.URL, 0.9, m.group())
@@ -77,6 +128,7 @@ def find_quasi_identifiers(text: str) -> Iterator[Entity]:
         org = m.group("org")
         if not common(org.split()[0]):
             yield Entity(m.start("org"), m.end("org"), et.ORGANIZATION, 0.6, org)
+    yield from find_occupations(text)
 
 
 def _gazetteer(text: str) -> Iterator[Entity]:

@@ -41,7 +41,8 @@ MAX_CONTEXT_CHARS = 4000
 # The evaluation's tokens: runs of word characters and single punctuation marks.
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 OUTSIDE = "O"
-# The tagger's own label for job titles and honorifics; reported as PERSON.
+# The tagger's own label for job titles and honorifics; reported as PERSON (an honorific) or
+# OCCUPATION (a job title).
 TITLE = "TITLE"
 # Suffix words of organisation names ("Acme Inc", "Hill Group").
 _ORG_WORDS = frozenset(
@@ -231,8 +232,9 @@ _RULE_WINDOW = 3
 # looking at the validation texts, so a model leaning on them learnt less than the words
 # themselves teach (cross-validation by template: +0.016 F2 without them, better on each of five
 # fold assignments). The rules' own entities of these types still count where the tagger finds
-# nothing (``detector.combine``).
-UNREAD_RULE_TYPES = frozenset({et.LOCATION, et.ORGANIZATION, et.NATIONALITY})
+# nothing (``detector.combine``). Job titles (OCCUPATION) likewise: the tagger learns its TITLE
+# label from the words, and the rules' titles fill in where it finds none.
+UNREAD_RULE_TYPES = frozenset({et.LOCATION, et.ORGANIZATION, et.NATIONALITY, et.OCCUPATION})
 
 
 def features(
@@ -314,7 +316,12 @@ def spans_from_labels(
             kind, first, last = run
             start, end = tokens[first].start, tokens[last].end
             score = sum(scores[first : last + 1]) / (last - first + 1)
-            kind = et.PERSON if kind == TITLE else kind
+            if kind == TITLE:
+                # An honorific joins the name after it; a job title is said of a person but
+                # names nobody.
+                words = [t.text.lower() for t in tokens[first : last + 1] if t.text.isalpha()]
+                honorific = all(word in _TITLES for word in words)
+                kind = et.PERSON if honorific else et.OCCUPATION
             gap = text[entities[-1].end : start] if entities else "x"
             if entities[-1:] and entities[-1].type == kind and gap.isspace() and "\n" not in gap:
                 # "Dr." then "Kyle Kuefer": one person.

@@ -110,8 +110,9 @@ class TrainingParameters:
 
 
 def _label(dataset_label: str) -> str:
-    # Job titles and honorifics (TITLE) read unlike names, so the tagger learns them apart;
-    # it reports them as PERSON, as the evaluation maps them.
+    # Job titles and honorifics (TITLE) read unlike names, so the tagger learns them apart; it
+    # reports an honorific as part of the PERSON after it and a job title as OCCUPATION, as the
+    # evaluation maps them.
     return TITLE if dataset_label == "TITLE" else DATASET_TO_OURS.get(dataset_label, dataset_label)
 
 

@@ -221,3 +221,40 @@ CITIES: frozenset[str] = frozenset(
     szeged, tartu, kaunas, split, maribor, porto alegre, lima, quito, caracas, havana
     """.replace("\n", " ").split(",")
 )
+
+# The head nouns of job titles ("bus driver", "technical writer", "assistant property
+# manager"): general occupational words, written from general knowledge, not from any
+# generator's list of job titles. Words ending in -grapher, -ologist, -ician or -iatrist are
+# heads too (``quasi.find_occupations``).
+OCCUPATIONS: frozenset[str] = frozenset(
+    """
+    accountant actor actress actuary adjuster administrator adviser advisor agent aide analyst
+    announcer appraiser apprentice arbitrator archaeologist architect archivist artist
+    assembler assessor assistant astronomer attendant attorney auditor author baker banker
+    barber barista bartender biologist blacksmith bookkeeper brewer bricklayer broker builder
+    butcher buyer captain carpenter cartographer cashier caretaker caseworker chef chemist
+    chiropractor cleaner clerk coach collector columnist commander composer concierge conductor
+    consultant contractor controller cook coordinator copywriter coroner correspondent
+    counselor counsellor courier craftsman curator custodian dancer dealer decorator dentist
+    designer detective developer dietitian diplomat director dispatcher distributor doctor
+    draftsman drafter driver economist editor educator electrician embalmer engineer engraver
+    estimator examiner executive farmer fabricator firefighter fisherman fitter florist foreman
+    forester gardener geologist glazier goldsmith guard hairdresser handler handyman herder
+    historian hygienist illustrator inspector installer instructor interpreter interviewer
+    investigator jailer janitor jeweler jeweller journalist labourer laborer landscaper lawyer
+    lecturer librarian lifeguard linguist locksmith lumberjack machinist maid manager marshal
+    mathematician mechanic mediator midwife miner musician navigator negotiator novelist nurse
+    nutritionist officer operator optometrist organizer organiser packer painter paralegal
+    paramedic pathologist pharmacist philosopher photographer physicist physician pilot planner
+    plasterer plumber poet policeman porter postman potter president producer professor
+    programmer projectionist promoter proofreader psychologist publicist publisher purchaser
+    radiologist rancher receptionist recruiter referee registrar repairer reporter
+    representative researcher restorer retailer roofer sailor salesman saleswoman salesperson
+    scientist sculptor seaman secretary sheriff singer soldier solicitor sonographer specialist
+    statistician steward stewardess stonemason strategist superintendent supervisor surgeon
+    surveyor tailor teacher technician technologist teller therapist toolmaker trader trainer
+    translator treasurer trucker tutor typist underwriter upholsterer valuer veterinarian
+    waiter waitress warden watchman weaver welder worker writer zoologist
+    """.split()
+)
+OCCUPATION_SUFFIXES: tuple[str, ...] = ("grapher", "ologist", "ician", "iatrist")

@@ -268,3 +268,49 @@ def test_no_entity_runs_across_a_blank_line(detector: Detector) -> None:
 def test_a_given_name_that_is_no_date_or_place_stays_masked(text: str, name: str) -> None:
     found = {(e.type, e.value) for e in build_detector(PiiSettings()).detect(text)}
     assert ("PERSON", name) in found, found
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        (
+            "Einojuhani Pyysalo\n\nLocal transit bus driver\n\nPersonal Info:",
+            "Local transit bus driver",
+        ),
+        ("naomi ryan\nsewer pipe cleaner\nhubbard, fox and gillespie", "sewer pipe cleaner"),
+        (
+            "Erik Baader\n\nCourt, municipal, and license clerk\n",
+            "Court, municipal, and license clerk",
+        ),
+        ("Cormac Allan\nEchocardiographer\nPlaceilivecom", "Echocardiographer"),
+        ('Hijacinta Godina, the Technical writer, said: "fine"', "Technical writer"),
+        ("I work as a school bus driver in Oslo", "school bus driver"),
+        ("I'm a nurse and my card was charged twice", "nurse"),
+    ],
+)
+def test_job_titles_are_occupations_not_persons(detector: Detector, text: str, title: str) -> None:
+    entities = found(detector, text)
+    assert ("OCCUPATION", title) in entities
+    assert all(value != title for kind, value in entities if kind == "PERSON")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "John Baker\nKyle Cook",  # occupational surnames after a given name are names
+        "This is a problem for the manager",
+        "I want to talk to a human agent",
+    ],
+)
+def test_a_sentence_or_a_name_is_no_job_title(detector: Detector, text: str) -> None:
+    assert all(kind != "OCCUPATION" for kind, _ in found(detector, text))
+
+
+def test_a_cv_header_keeps_the_name_masked_and_the_job_title_not() -> None:
+    text = "Jamie Pratt\n\nTalking-books clerk\n\nPersonal Info:\nPhone:\n21 284 698 2548"
+    entities = {(e.type, e.value) for e in build_detector(PiiSettings()).detect(text)}
+    assert entities == {("PERSON", "Jamie Pratt"), ("PHONE", "21 284 698 2548")}
+    configured = build_detector(PiiSettings(masked_types=["PERSON", "PHONE", "OCCUPATION"]))
+    assert ("OCCUPATION", "Talking-books clerk") in {
+        (e.type, e.value) for e in configured.detect(text)
+    }

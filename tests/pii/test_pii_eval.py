@@ -94,3 +94,28 @@ def test_f_beta() -> None:
     assert f_beta(0.0, 0.0, 2.0) == 0.0
     assert f_beta(1.0, 1.0, 2.0) == 1.0
     assert f_beta(0.685, 0.603, 2.0) == pytest.approx(0.618, abs=0.001)
+
+
+def test_a_job_title_is_scored_as_an_occupation_and_out_of_scope() -> None:
+    text = "Jamie Pratt\n\nTalking-books clerk\n\nPersonal Info:"
+    sample = Sample(0, text, 1, (("PERSON", 0, 11), ("TITLE", 13, 32)))
+    found = [
+        Entity(0, 11, "PERSON", 1.0, text[0:11]),
+        Entity(13, 32, "OCCUPATION", 1.0, text[13:32]),
+    ]
+    report = _report(sample, found).as_dict()
+    # Type ignored, name and title are one block, and both were found.
+    assert (report["precision"], report["recall"]) == (1.0, 1.0)
+    assert report["per_entity"]["OCCUPATION"]["recall"] == 1.0
+    assert report["per_entity"]["PERSON"]["recall"] == 1.0
+    # In scope (what is masked by default) the name alone is the gold span.
+    assert report["in_scope"]["recall"] == 1.0
+    assert _report(sample, found[:1]).as_dict()["in_scope"]["recall"] == 1.0
+
+
+def test_an_honorific_stays_part_of_the_person() -> None:
+    text = "ask Mrs. Jones"
+    sample = Sample(0, text, 1, (("TITLE", 4, 8), ("PERSON", 9, 14)))
+    report = _report(sample, [Entity(4, 14, "PERSON", 1.0, text[4:14])]).as_dict()
+    assert report["per_entity"]["PERSON"]["recall"] == 1.0
+    assert "OCCUPATION" not in report["per_entity"]

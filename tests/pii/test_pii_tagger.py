@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from services.pii.cli import pii
 from services.pii.config import DEFAULT_EVAL_DATA
 from services.pii.context import context_path
-from services.pii.detector import Detector, combine
+from services.pii.detector import Detector, _field_label, combine
 from services.pii.entities import Entity
 from services.pii.evaluation import Sample
 from services.pii.tagger import (
@@ -305,3 +305,33 @@ def test_cross_validation_scores_each_sample_once_with_a_model_that_never_saw_it
     assert report["samples"] == len(samples)
     assert report["annotated"] == 5  # every gold span counted once: each sample scored once
     assert len(report["latency_ms"]) == 3 and report["recall"] > 0.0
+
+
+def test_spans_from_labels_report_a_job_title_as_an_occupation() -> None:
+    text = "Marie Langrová, the Packager, said"
+    tokens = tokenize(text)
+    labels = ["B-PERSON", "I-PERSON", "O", "O", "B-TITLE", "O", "O"]
+    entities = spans_from_labels(text, tokens, labels, [0.9] * len(tokens))
+    assert [(e.type, e.value) for e in entities] == [
+        ("PERSON", "Marie Langrová"),
+        ("OCCUPATION", "Packager"),
+    ]
+
+
+def test_a_job_title_line_wins_over_a_tagged_word_inside_it() -> None:
+    text = "Erik Baader\n\nCourt, municipal, and license clerk\n"
+    title = Entity(13, 48, "OCCUPATION", 0.75, text[13:48])
+    court = Entity(13, 18, "OCCUPATION", 0.8, "Court")  # the tagger's TITLE on one word
+    name = Entity(0, 11, "PERSON", 0.9, "Erik Baader")
+    kept = combine([title], [name, court])
+    assert [(e.type, e.value) for e in kept] == [
+        ("PERSON", "Erik Baader"),
+        ("OCCUPATION", "Court, municipal, and license clerk"),
+    ]
+
+
+def test_a_forms_field_labels_are_no_entity_but_a_speakers_name_is() -> None:
+    labels = Entity(0, 21, "ORGANIZATION", 0.6, "Personal Info:\nPhone:")
+    speaker = Entity(0, 10, "PERSON", 0.9, "Maya Chen:")
+    assert _field_label(labels)
+    assert not _field_label(speaker)
