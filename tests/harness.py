@@ -104,7 +104,15 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
         "payment_methods",
     ],
     "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
-    "general": ["greeting", "goodbye", "thanks", "human_agent", "confirm", "decline"],
+    "general": [
+        "greeting",
+        "goodbye",
+        "thanks",
+        "human_agent",
+        "confirm",
+        "decline",
+        "case_status",
+    ],
 }
 
 
