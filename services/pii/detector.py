@@ -124,6 +124,7 @@ class Detector:
             and not _person_holding_a_date(e, text)
             and not _person_inside_a_place(e, candidates)
             and not _address_from_a_quantity(e)
+            and not _address_from_a_card_ending(e, text)
         ]
 
     def _reported(self, entity: Entity) -> bool:
@@ -287,6 +288,25 @@ def _address_from_a_quantity(entity: Entity) -> bool:
     """An "address" that starts with an amount ("84,000 miles, Gold tier"): the tagger reading a
     house number into a balance. House numbers carry no thousands separator and no unit."""
     return entity.type == et.ADDRESS and _QUANTITY_RE.match(entity.value) is not None
+
+
+# What comes before a card's last four digits: "ending 4242", "ends in 4242", "last four digits
+# are 4242", "last 4: 4242".
+_CARD_ENDING_RE = re.compile(
+    r"(?i)(?:\bending|\bends?)(?:\s+(?:in|with))?\s+$"
+    r"|\blast\s+(?:four|4)(?:\s+digits)?(?:\s+(?:are|is))?\s*:?\s*$"
+)
+
+
+def _address_from_a_card_ending(entity: Entity, text: str) -> bool:
+    """An "address" that is a card's last four digits ("the card ending 4242"): the tagger
+    reading them as a house number. Shown on every receipt and statement, they name a card among
+    the customer's own, not a person, and a withdrawal or refund needs them to pick the card."""
+    return (
+        entity.type == et.ADDRESS
+        and re.fullmatch(r"\d{4}", entity.value) is not None
+        and _CARD_ENDING_RE.search(text, max(0, entity.start - 40), entity.start) is not None
+    )
 
 
 def _field_label(entity: Entity) -> bool:

@@ -165,8 +165,8 @@ def test_the_last_four_digits_choose_the_card(mesh: Mesh, customer: Callable[...
     two = customer(("visa", "4406", False), ("visa", "1881", False))
     session = "card-named-last4"
     before = withdrawals_made(mesh)
-    text = "withdraw $60 to the card ending with 1881 please"
-    # The digits reach the planner as they were said (the pii service masks other phrasings).
+    text = "withdraw $60 to the card ending 1881"
+    # A card's last four digits are no address: they reach the planner as they were said.
     assert "1881" in masked(mesh, text)
     asked = turn(mesh, session, text, two)
     assert held_to(asked) == f"pm_{two[2:]}_2"
@@ -186,7 +186,10 @@ def test_the_last_four_digits_choose_the_card(mesh: Mesh, customer: Callable[...
 
 def test_last_digits_that_cannot_be_read_never_choose_another_card(mesh: Mesh) -> None:
     before = withdrawals_made(mesh)
-    events = turn(mesh, "card-named-masked", "withdraw $80 to the card ending 4242", ONE_MASTERCARD)
+    # A whole card number typed after "ending" is masked: the card named cannot be read.
+    text = "withdraw $80 to the card ending 4111 1111 1111 1111"
+    assert "ending <CARD_" in masked(mesh, text)
+    events = turn(mesh, "card-named-masked", text, ONE_MASTERCARD)
     assert held_to(events) == ""
     text = reply(events)
     assert ": your card is the Mastercard ending 5100. I haven't set anything up" in text, text

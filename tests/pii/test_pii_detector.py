@@ -203,11 +203,23 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "the one to San Francisco",
         # A flight number alone after "what about" is no house number.
         "what about UA 891?",
+        # A card's last four digits pick a card among the customer's own.
+        "withdraw 80 dollars to the card ending 4242",
+        "my visa ends with 1234",
+        "send it to my Mastercard ending in 5100 please",
+        "the last four digits are 5100",
+        "last 4: 0005",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
     # Booking references and customer ids are what tools need; they are not personal data.
     assert build_detector(PiiSettings()).detect(text) == []
+
+
+def test_four_digits_without_a_card_cue_may_still_be_a_house_number() -> None:
+    detector = build_detector(PiiSettings())
+    assert [e.value for e in detector.detect("My address is 4242")] == ["4242"]
+    assert [e.value for e in detector.detect("I live at 4242 Main Street")] == ["4242 Main Street"]
 
 
 def test_postcodes_end_an_address(detector: Detector) -> None:
