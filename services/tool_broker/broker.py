@@ -593,14 +593,14 @@ class _Guard:
         if result.step_id not in self._gates or result.outcome is not Outcome.REJECTED:
             return
         actions = {verdict.action for verdict in result.verdicts}
-        if self._held is None and actions & {"CONFIRM", *_REFUSALS}:
-            waits = "the customer's confirmation" if "CONFIRM" in actions else "a refused step"
-            self._held = Verdict(
-                "CONFIRM" if "CONFIRM" in actions else "BLOCK",
-                "plan/held",
-                f"not made yet: step {result.step_id!r} of this plan ({result.tool}) waits for "
-                f"{waits}",
-            )
+        if self._held is not None:
+            return
+        gate = f"step {result.step_id!r} of this plan ({result.tool})"
+        if "CONFIRM" in actions:
+            reason = f"not made yet: {gate} waits for the customer's confirmation"
+            self._held = Verdict("CONFIRM", "plan/held", reason)
+        elif actions & set(_REFUSALS):
+            self._held = Verdict("BLOCK", "plan/held", f"not made: {gate} is refused by policy")
 
     def hold(self, step_id: str) -> Verdict | None:
         """Why the change ``step_id`` may not be made now; None for a read, or a change that may."""

@@ -445,6 +445,25 @@ def test_no_change_is_made_while_another_step_of_the_plan_waits_for_a_yes(
     ]
 
 
+def test_no_change_is_made_beside_a_step_refused_once_its_references_resolve(
+    broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
+) -> None:
+    # The charge's contract asks for a "yes", so the note waits for it; policy refuses it.
+    peers.governance.blocked.add("createCharge")
+    results = _finished(
+        _plan(
+            broker,
+            _step("alts", "searchFlights", origin="SFO", destination="ORD"),
+            _charge(customer_id="${steps.alts.items.0.flight_number}"),
+            _step("note", "addNote", customer_id="C-1001", text="charged"),
+        )
+    )
+    assert _rules(results["charge"]) == [("test/no-charges", common_pb2.POLICY_ACTION_BLOCK)]
+    assert _rules(results["note"])[-1] == ("plan/held", common_pb2.POLICY_ACTION_BLOCK)
+    assert "step 'charge' of this plan (createCharge) is refused by policy" in results["note"].error
+    assert [e.path for e in travel.log] == ["/flights"]
+
+
 def test_a_change_that_needs_the_held_step_ends_once_skipped(
     broker: tool_broker_pb2_grpc.ToolBrokerServiceStub, travel: TravelBackend, peers: StandIns
 ) -> None:
