@@ -559,6 +559,10 @@ class Flow:
             )
         return steps
 
+    def acts(self, slots: Mapping[str, str], customer_id: str) -> bool:
+        """Whether these slots plan any of the flow's steps."""
+        return bool(self._planned(slots, customer_id))
+
     def _planned(self, slots: Mapping[str, str], customer_id: str) -> list[StepSpec]:
         context = {"slots": dict(slots), "customer_id": customer_id}
         return [s for s in self.spec.steps if s.when is None or _truthy(s.when, context)]

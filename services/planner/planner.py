@@ -31,8 +31,8 @@ Per turn:
    from the turn that asked (the window seat asked for), and only that turn.
 
 **Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
-the message expresses (or a candidate at least ``multi_intent_confidence`` likely) adds its flow
-when its required slots are known. One request the classifier named (not merely a likely one)
+the message expresses (or a candidate at least ``multi_intent_confidence`` likely, when its flow
+has something to do for it) adds its flow when its required slots are known. One request the classifier named (not merely a likely one)
 whose slots are missing joins too, without steps: its question follows the other parts' answers
 and its flow waits for the answer, so no named request is dropped without a word; the same holds
 when the turn's own flow is the one missing a slot and another named flow can act. The flows, and
@@ -365,6 +365,10 @@ class Planner:
             if other is None or other in flows or not other.spec.steps:
                 continue
             filled = other.fill(request.slots, request.text, request.customer_id)
+            if name not in request.intents and not other.acts(filled, request.customer_id):
+                # Only likely, and nothing to do for it: its reply would be a prompt beside the
+                # answer ("did anyone find my headphones?" is no report of a lost item).
+                continue
             missing = other.missing(filled, request.customer_id)
             # A request the message names is asked about (one question a turn, the flow left
             # pending on it), never dropped; a request only likely is left out.

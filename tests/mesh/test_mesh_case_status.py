@@ -135,6 +135,19 @@ def test_no_open_case_is_said_plainly_with_how_to_report_one(mesh: Mesh, cases: 
     assert not _opened(mesh, "C-1004")
 
 
+def test_a_follow_up_is_answered_without_a_likely_flow_that_would_do_nothing(
+    mesh: Mesh, cases: None
+) -> None:
+    # lost_item is likely here too, and its slots are known, but this is no report: it would
+    # only have added its prompt ("Tell me what you left behind ...") under the answer.
+    events = turn(mesh, "case-8", "did anyone find my headphones?", "C-1004")
+    _followed_up(events, "C-1004")
+    assert reply(events) == (
+        "I don't see an open case about your headphones. If you left it on board or at the "
+        "gate, tell me on which flight and I'll open a lost property case."
+    ), reply(events)
+
+
 def test_a_closed_bag_case_is_told_when_no_open_one_matches(mesh: Mesh, cases: None) -> None:
     world = mesh.mocks.world
     assert world is not None
