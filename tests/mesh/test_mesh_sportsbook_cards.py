@@ -8,72 +8,29 @@ they are refused never reach the payments system.
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
-from test_mesh_scenarios import calls, finished, intent, reply, turn
+from test_mesh_scenarios import finished, intent, reply, turn
+from wallet_customers import verified_customers, withdrawals_made
 
-from mocks.world.model import PaymentMethod, Wallet
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
 
 EXPIRED_CARD_RULE = "sportsbook/withdrawal-to-an-active-card"
-#: CRM ids no other test uses (the contract allows up to eight digits)
-_IDS = itertools.count(9_300_001)
-#: brand, last four digits and whether the card has expired
-Card = tuple[str, str, bool]
 
 
 @pytest.fixture
 def customer(mesh: Mesh) -> Iterator[Callable[..., str]]:
-    """Builds verified customers of this test alone, 120.00 USD in the wallet and the cards
-    given (each expiring in November, two years ahead or last year), and removes them after."""
-    world = mesh.mocks.world
-    assert world is not None
-    made: list[tuple[str, int]] = []
-
-    def build(*cards: Card) -> str:
-        number = next(_IDS)
-        customer_id = f"C-{number}"
-        world.customers[customer_id] = dataclasses.replace(
-            world.customers["C-1006"], customer_id=customer_id, email=f"c-{number}@example.com"
-        )
-        for index, (brand, last4, expired) in enumerate(cards, 1):
-            world.add_payment_method(
-                PaymentMethod(
-                    payment_method_id=f"pm_{number}_{index}",
-                    customer_id=customer_id,
-                    brand=brand,
-                    last4=last4,
-                    exp_month=11,
-                    exp_year=world.today.year + (-1 if expired else 2),
-                    holder_name="Card Holder",
-                )
-            )
-        world.wallets[customer_id] = Wallet(
-            customer_id=customer_id, currency="USD", balance_cents=12_000, deposit_limits={}
-        )
-        made.append((customer_id, len(cards)))
-        return customer_id
-
-    yield build
-    for customer_id, cards in made:
-        del world.wallets[customer_id], world.customers[customer_id]
-        for index in range(1, cards + 1):
-            del world.payment_methods[f"pm_{customer_id[2:]}_{index}"]
+    with verified_customers(mesh) as build:
+        yield build
 
 
 def year(mesh: Mesh, ahead: int) -> int:
     assert mesh.mocks.world is not None
     today: date = mesh.mocks.world.today
     return today.year + ahead
-
-
-def withdrawals_made(mesh: Mesh) -> int:
-    return len(calls(mesh, "payments", "createWithdrawal"))
 
 
 def test_the_cards_on_file_are_listed_not_the_verification(mesh: Mesh) -> None:

@@ -7,68 +7,23 @@ withdrawals it declines here; the customers these tests build are their own, rem
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Callable, Iterator
 
 import pytest
-from test_mesh_scenarios import calls, finished, masked, pending_flow, reply, session_of, turn
+from test_mesh_scenarios import finished, masked, pending_flow, reply, session_of, turn
+from wallet_customers import verified_customers, withdrawals_made
 
-from mocks.world.model import PaymentMethod, Wallet
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
 ONE_MASTERCARD = "C-1006"
 EXPIRED_CARD_RULE = "sportsbook/withdrawal-to-an-active-card"
-#: CRM ids no other test uses (the contract allows up to eight digits)
-_IDS = itertools.count(9_460_001)
-#: brand, last four digits and whether the card has expired
-Card = tuple[str, str, bool]
 
 
 @pytest.fixture
 def customer(mesh: Mesh) -> Iterator[Callable[..., str]]:
-    """Builds verified customers of this test alone, 120.00 USD in the wallet and the cards
-    given, and removes them after."""
-    world = mesh.mocks.world
-    assert world is not None
-    made: list[tuple[str, int]] = []
-
-    def build(*cards: Card) -> str:
-        number = next(_IDS)
-        customer_id = f"C-{number}"
-        world.customers[customer_id] = dataclasses.replace(
-            world.customers[ONE_MASTERCARD],
-            customer_id=customer_id,
-            email=f"c-{number}@example.com",
-        )
-        for index, (brand, last4, expired) in enumerate(cards, 1):
-            world.add_payment_method(
-                PaymentMethod(
-                    payment_method_id=f"pm_{number}_{index}",
-                    customer_id=customer_id,
-                    brand=brand,
-                    last4=last4,
-                    exp_month=11,
-                    exp_year=world.today.year + (-1 if expired else 2),
-                    holder_name="Card Holder",
-                )
-            )
-        world.wallets[customer_id] = Wallet(
-            customer_id=customer_id, currency="USD", balance_cents=12_000, deposit_limits={}
-        )
-        made.append((customer_id, len(cards)))
-        return customer_id
-
-    yield build
-    for customer_id, cards in made:
-        del world.wallets[customer_id], world.customers[customer_id]
-        for index in range(1, cards + 1):
-            del world.payment_methods[f"pm_{customer_id[2:]}_{index}"]
-
-
-def withdrawals_made(mesh: Mesh) -> int:
-    return len(calls(mesh, "payments", "createWithdrawal"))
+    with verified_customers(mesh) as build:
+        yield build
 
 
 def held_to(events: list[events_pb2.TurnEvent]) -> str:

@@ -7,26 +7,18 @@ test reads that wallet; each test compares counts and balances with their own "b
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Iterator
 
 import pytest
-from test_mesh_scenarios import calls, finished, intent, pending_flow, reply, turn
+from test_mesh_scenarios import finished, intent, pending_flow, reply, turn
+from wallet_customers import verified_customers, withdrawals_made
 
-from mocks.world.model import PaymentMethod, Wallet
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
 VERIFIED = "C-1006"
 UNVERIFIED = "C-1002"
 REFUSAL = "Before I can move money out of your wallet, I need to verify your identity."
-_IDS = itertools.count(9_200_001)
-
-
-def withdrawals_made(mesh: Mesh) -> int:
-    """How many withdrawals the payments backend was asked to make."""
-    return len(calls(mesh, "payments", "createWithdrawal"))
 
 
 def balance(mesh: Mesh, customer: str) -> int:
@@ -47,34 +39,8 @@ def held_for_confirmation(events: list[events_pb2.TurnEvent]) -> bool:
 def two_cards(mesh: Mesh) -> Iterator[str]:
     """A verified customer of this test alone with 120.00 USD in the wallet, an active Amex and
     an expired Visa on file."""
-    world = mesh.mocks.world
-    assert world is not None
-    number = next(_IDS)
-    customer_id = f"C-{number}"
-    world.customers[customer_id] = dataclasses.replace(
-        world.customers[VERIFIED], customer_id=customer_id, email=f"c-{number}@example.com"
-    )
-    for index, (brand, last4, year) in enumerate(
-        (("amex", "3005", world.today.year + 2), ("visa", "4406", world.today.year - 1)), 1
-    ):
-        world.add_payment_method(
-            PaymentMethod(
-                payment_method_id=f"pm_{number}_{index}",
-                customer_id=customer_id,
-                brand=brand,
-                last4=last4,
-                exp_month=11,
-                exp_year=year,
-                holder_name="Card Holder",
-            )
-        )
-    world.wallets[customer_id] = Wallet(
-        customer_id=customer_id, currency="USD", balance_cents=12_000, deposit_limits={}
-    )
-    yield customer_id
-    del world.wallets[customer_id], world.customers[customer_id]
-    for index in (1, 2):
-        del world.payment_methods[f"pm_{number}_{index}"]
+    with verified_customers(mesh) as build:
+        yield build(("amex", "3005", False), ("visa", "4406", True))
 
 
 def test_a_verified_customer_confirms_and_the_withdrawal_is_made_once(mesh: Mesh) -> None:
