@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 import pytest
+from crm_cases import cases_left_as_found, cases_opened
 from test_mesh_scenarios import calls, finished, intent, reply, turn
 
 from mocks.common.app import backend_of
@@ -18,20 +18,8 @@ from switchboard.v1 import common_pb2, events_pb2
 
 @pytest.fixture
 def cases(mesh: Mesh) -> Iterator[None]:
-    """Takes the cases the test opened (and the notes on them) out of the world afterwards, and
-    empties the CRM's request log: the storm scenario counts the notes over the whole log."""
-    world = mesh.mocks.world
-    assert world is not None
-    before = set(world.cases)
-    backend_of(mesh.mocks.apps["crm"]).log.clear()
-    yield
-    for case_id in set(world.cases) - before:
-        del world.cases[case_id]
-    backend_of(mesh.mocks.apps["crm"]).log.clear()
-
-
-def _opened(mesh: Mesh, customer: str) -> list[Any]:
-    return [r for r in calls(mesh, "crm", "createCase") if customer in r.path]
+    with cases_left_as_found(mesh):
+        yield
 
 
 def _no_fallback(events: list[events_pb2.TurnEvent]) -> None:
@@ -51,14 +39,14 @@ def test_a_wallet_left_on_the_plane_gets_a_lost_property_case_with_the_flight(
     (segment,) = world.reservations["SBX7Q2"].segments
     flight = segment.flight_number
     said = f"I left my wallet on the plane on {flight}, can you help?"
-    before = len(_opened(mesh, "C-1001"))
+    before = len(cases_opened(mesh, "C-1001"))
 
     events = turn(mesh, "lost-1", said, "C-1001")
     assert intent(events) == "lost_item"
     _no_fallback(events)
     created = finished(events)["createCase"]
     assert created.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, created.error
-    (sent,) = _opened(mesh, "C-1001")[before:]
+    (sent,) = cases_opened(mesh, "C-1001")[before:]
     assert sent.body == {
         "subject": "Lost property: wallet",
         "category": "lost_property",
@@ -79,7 +67,7 @@ def test_a_wallet_left_on_the_plane_gets_a_lost_property_case_with_the_flight(
 
 
 def test_what_was_left_is_asked_when_the_message_does_not_say(mesh: Mesh, cases: None) -> None:
-    before = len(_opened(mesh, "C-1001"))
+    before = len(cases_opened(mesh, "C-1001"))
     asked = turn(mesh, "lost-2", "I think I left something at the gate", "C-1001")
     assert intent(asked) == "lost_item"
     _no_fallback(asked)
@@ -87,7 +75,7 @@ def test_what_was_left_is_asked_when_the_message_does_not_say(mesh: Mesh, cases:
     assert reply(asked).startswith("What did you leave behind?"), reply(asked)
 
     answered = turn(mesh, "lost-2", "my ukulele", "C-1001")
-    (sent,) = _opened(mesh, "C-1001")[before:]
+    (sent,) = cases_opened(mesh, "C-1001")[before:]
     # The case keeps the report of the turn that asked, with the item the answer named.
     assert sent.body["subject"] == "Lost property: ukulele"
     assert sent.body["description"] == "Item: ukulele. I think I left something at the gate"
@@ -124,10 +112,10 @@ def test_items_left_behind_and_bags_that_went_astray_are_told_apart(
     }
     backend_of(mesh.mocks.apps["booking"]).log.clear()
     for number, (text, category) in enumerate(said.items()):
-        before = len(_opened(mesh, "C-1001"))
+        before = len(cases_opened(mesh, "C-1001"))
         events = turn(mesh, f"lost-apart-{number}", text, "C-1001")
         assert intent(events) == ("lost_item" if category == "lost_property" else "baggage_issue")
-        (sent,) = _opened(mesh, "C-1001")[before:]
+        (sent,) = cases_opened(mesh, "C-1001")[before:]
         assert sent.body["category"] == category, text
         kind = "lost property" if category == "lost_property" else "baggage"
         assert reply(events).startswith(f"I've opened {kind} case "), reply(events)

@@ -4,31 +4,19 @@ words, with what to do next; questions about what may be carried stay with the r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from test_mesh_scenarios import calls, finished, reply, turn
+from crm_cases import cases_left_as_found, cases_opened
+from test_mesh_scenarios import finished, reply, turn
 
-from mocks.common.app import backend_of
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
 
 @pytest.fixture
 def cases(mesh: Mesh) -> Iterator[set[str]]:
-    """The cases the world held before the test; those the test opened are taken out of it
-    afterwards, so C-1001's history stays as the other tests know it. The CRM's request log is
-    emptied too: the storm scenario counts the notes written over the whole log."""
-    world = mesh.mocks.world
-    before = set(world.cases)
-    yield before
-    for case_id in set(world.cases) - before:
-        del world.cases[case_id]
-    backend_of(mesh.mocks.apps["crm"]).log.clear()
-
-
-def _opened(mesh: Mesh, customer: str) -> list[Any]:
-    return [r for r in calls(mesh, "crm", "createCase") if customer in r.path]
+    with cases_left_as_found(mesh) as before:
+        yield before
 
 
 def _intent(events: list[events_pb2.TurnEvent]) -> str:
@@ -37,13 +25,13 @@ def _intent(events: list[events_pb2.TurnEvent]) -> str:
 
 
 def test_a_bag_that_did_not_arrive_gets_a_baggage_case_at_once(mesh: Mesh, cases: set[str]) -> None:
-    before = len(_opened(mesh, "C-1001"))
+    before = len(cases_opened(mesh, "C-1001"))
     events = turn(mesh, "bag-1", "my bag didn't arrive at SFO", "C-1001")
     assert _intent(events) == "baggage_issue"
     assert not [e for e in events if e.WhichOneof("event") == "fallback"], reply(events)
     created = finished(events)["createCase"]
     assert created.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, created.error
-    (sent,) = _opened(mesh, "C-1001")[before:]
+    (sent,) = cases_opened(mesh, "C-1001")[before:]
     assert sent.body["category"] == "baggage"
     assert sent.body["description"] == "my bag didn't arrive at SFO"
     case_id = created.result["case_id"]
@@ -57,7 +45,7 @@ def test_a_bag_that_did_not_arrive_gets_a_baggage_case_at_once(mesh: Mesh, cases
     # Describing the bag afterwards opens no second case, nor answers with the allowance.
     described = turn(mesh, "bag-1", "it's a blue suitcase", "C-1001")
     assert "createCase" not in finished(described)
-    assert len(_opened(mesh, "C-1001")) == before + 1
+    assert len(cases_opened(mesh, "C-1001")) == before + 1
     assert "Checked baggage allowance" not in reply(described), reply(described)
 
     # Questions about what may be carried stay with the baggage rules, and open no case.
@@ -68,13 +56,13 @@ def test_a_bag_that_did_not_arrive_gets_a_baggage_case_at_once(mesh: Mesh, cases
         events = turn(mesh, session, text, "C-1001")
         assert _intent(events) == "baggage_policy", text
         assert reply(events).startswith(f"{title}: "), reply(events)
-    assert len(_opened(mesh, "C-1001")) == before + 1
+    assert len(cases_opened(mesh, "C-1001")) == before + 1
 
 
 def test_who_the_customer_is_is_asked_and_the_case_keeps_their_report(
     mesh: Mesh, cases: set[str]
 ) -> None:
-    before = len(_opened(mesh, "C-1001"))
+    before = len(cases_opened(mesh, "C-1001"))
     # SBX7Q2's flight as it is now (the storm scenario may have moved it off UA123).
     flight = mesh.mocks.world.reservations["SBX7Q2"].segments[0].flight_number
     report = f"my suitcase was damaged on flight {flight[:2]} {flight[2:]}"
@@ -86,7 +74,7 @@ def test_who_the_customer_is_is_asked_and_the_case_keeps_their_report(
     results = finished(answered)
     created = results["createCase"]
     assert created.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, created.error
-    (sent,) = _opened(mesh, "C-1001")[before:]
+    (sent,) = cases_opened(mesh, "C-1001")[before:]
     # The report is the message that made it, not the answer to "who are you?".
     assert sent.body["description"] == report
     # The flight named finds the reservation on it, noted on the case.

@@ -6,34 +6,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
+from crm_cases import cases_left_as_found, cases_opened
 from google.protobuf.json_format import MessageToDict
-from test_mesh_scenarios import calls, finished, intent, reply, turn
+from test_mesh_scenarios import finished, intent, reply, turn
 
-from mocks.common.app import backend_of
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
 
 @pytest.fixture
 def cases(mesh: Mesh) -> Iterator[None]:
-    """Takes the cases the test opened out of the world afterwards, so C-1001's history stays as
-    the other tests know it, and empties the CRM's request log (the storm scenario counts the
-    notes over the whole log)."""
-    world = mesh.mocks.world
-    assert world is not None
-    before = set(world.cases)
-    backend_of(mesh.mocks.apps["crm"]).log.clear()
-    yield
-    for case_id in set(world.cases) - before:
-        del world.cases[case_id]
-    backend_of(mesh.mocks.apps["crm"]).log.clear()
-
-
-def _opened(mesh: Mesh, customer: str) -> list[Any]:
-    return [r for r in calls(mesh, "crm", "createCase") if customer in r.path]
+    with cases_left_as_found(mesh):
+        yield
 
 
 def _day(value: datetime) -> str:
@@ -59,7 +45,7 @@ def test_a_wallet_left_on_the_plane_is_followed_up_without_a_second_case(
     # SBX7Q2's flight as it is now (the storm scenario may have moved it off UA123).
     (segment,) = world.reservations["SBX7Q2"].segments
     flight = segment.flight_number
-    before = len(_opened(mesh, "C-1001"))
+    before = len(cases_opened(mesh, "C-1001"))
     reported = turn(mesh, "case-1", f"I left my wallet on the plane on {flight}", "C-1001")
     assert intent(reported) == "lost_item"
     case = world.cases[finished(reported)["createCase"].result["case_id"]]
@@ -73,7 +59,7 @@ def test_a_wallet_left_on_the_plane_is_followed_up_without_a_second_case(
             f"latest note on it, from {opened}: Reservation SBX7Q2, flight {flight} on "
             f"{segment.date.isoformat()}."
         ) in reply(events), reply(events)
-    assert len(_opened(mesh, "C-1001")) == before + 1
+    assert len(cases_opened(mesh, "C-1001")) == before + 1
 
 
 @pytest.mark.parametrize(
@@ -90,7 +76,7 @@ def test_a_follow_up_never_opens_a_case(mesh: Mesh, cases: None, asked: str) -> 
     # for its provider id (claim_status) before it was read as a follow-up.
     events = turn(mesh, "case-2-" + "-".join(re.findall("[a-z]+", asked)), asked, "C-1001")
     _followed_up(events, "C-1001")
-    assert not _opened(mesh, "C-1001")
+    assert not cases_opened(mesh, "C-1001")
 
 
 def test_a_closed_case_named_by_its_number_is_told_with_its_latest_note(
@@ -132,7 +118,7 @@ def test_no_open_case_is_said_plainly_with_how_to_report_one(mesh: Mesh, cases: 
         "I don't see an open case about your wallet. If you left it on board or at the gate, "
         "tell me on which flight and I'll open a lost property case."
     ), reply(wallet)
-    assert not _opened(mesh, "C-1004")
+    assert not cases_opened(mesh, "C-1004")
 
 
 def test_a_follow_up_is_answered_without_a_likely_flow_that_would_do_nothing(
@@ -194,4 +180,4 @@ def test_the_open_cases_are_listed_briefly_and_one_is_picked_by_what_it_is_about
         f"Your case {opened[1].case_id} (Lost property: phone), opened on "
         f"{_day(opened[1].created_at)}, is open. There are no notes on it yet."
     ), reply(about)
-    assert len(_opened(mesh, "C-1006")) == 2
+    assert len(cases_opened(mesh, "C-1006")) == 2

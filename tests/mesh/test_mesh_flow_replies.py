@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from crm_cases import cases_left_as_found
 from test_mesh_scenarios import calls, finished, reply, session_of, turn
 
 from mocks.common.app import backend_of
@@ -119,11 +120,8 @@ def test_a_knowledge_answer_answers_the_question_asked(mesh: Mesh) -> None:
 
 
 def test_the_answer_to_who_are_you_searches_with_the_request_it_answers(mesh: Mesh) -> None:
-    world = mesh.mocks.world
-    assert world is not None
-    before = set(world.cases)
     backend_of(mesh.mocks.apps["knowledge"]).log.clear()
-    try:
+    with cases_left_as_found(mesh):
         turn(mesh, "replies-compensation-1", "I want compensation for my cancelled flight", "")
         answered = turn(mesh, "replies-compensation-1", "C-1001", "")
         (search,) = calls(mesh, "knowledge", "searchArticles")
@@ -132,9 +130,6 @@ def test_the_answer_to_who_are_you_searches_with_the_request_it_answers(mesh: Me
         text = reply(answered)
         assert text.startswith("I've opened case CS-"), text
         assert "When your flight is cancelled or heavily delayed: " in text, text
-    finally:
-        for case_id in set(world.cases) - before:
-            del world.cases[case_id]
 
 
 def test_a_boarding_pass_reply_shows_no_placeholder(mesh: Mesh) -> None:
