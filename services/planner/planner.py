@@ -32,12 +32,12 @@ Per turn:
 
 **Several requests in one message** (embedded engine). Beside the turn's flow, every other intent
 the message expresses (or a candidate at least ``multi_intent_confidence`` likely, when its flow
-has something to do for it) adds its flow when its required slots are known. One request the classifier named (not merely a likely one)
-whose slots are missing joins too, without steps: its question follows the other parts' answers
-and its flow waits for the answer, so no named request is dropped without a word; the same holds
-when the turn's own flow is the one missing a slot and another named flow can act. The flows, and
-so their steps, the plan's ``flow`` name ("withdrawal_status+deposit_limit") and the parts of the
-reply, are ordered:
+has something to do for it) adds its flow when its required slots are known. One request the
+classifier named (not merely a likely one) whose slots are missing joins too, without steps: its
+question follows the other parts' answers and its flow waits for the answer, so no named request
+is dropped without a word; the same holds when the turn's own flow is the one missing a slot and
+another named flow can act. The flows, and so their steps, the plan's ``flow`` name
+("withdrawal_status+deposit_limit") and the parts of the reply, are ordered:
 
 1. flows marked ``leads: true`` first: a safety matter (self-exclusion, a deposit limit) is never
    answered below a routine one;
