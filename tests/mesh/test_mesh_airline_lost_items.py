@@ -5,11 +5,10 @@ arrive or arrived damaged stays a baggage report."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 import pytest
 from crm_cases import cases_left_as_found, cases_opened
-from test_mesh_scenarios import calls, finished, intent, reply, turn
+from test_mesh_scenarios import calls, finished, intent, reply, shown_day, turn
 
 from mocks.common.app import backend_of
 from services.mesh import Mesh
@@ -24,10 +23,6 @@ def cases(mesh: Mesh) -> Iterator[None]:
 
 def _no_fallback(events: list[events_pb2.TurnEvent]) -> None:
     assert not [e for e in events if e.WhichOneof("event") == "fallback"], reply(events)
-
-
-def _day(value: date) -> str:
-    return value.strftime("%a %d %b").replace(" 0", " ")
 
 
 def test_a_wallet_left_on_the_plane_gets_a_lost_property_case_with_the_flight(
@@ -61,8 +56,8 @@ def test_a_wallet_left_on_the_plane_gets_a_lost_property_case_with_the_flight(
     text = reply(events)
     assert text == (
         f"I've opened lost property case {case.case_id} for your wallet (flight {flight} on "
-        f"{_day(segment.date)}, reservation SBX7Q2). Our lost property team will look for it and "
-        "contact you about it; please keep the case number for when you do."
+        f"{shown_day(segment.date)}, reservation SBX7Q2). Our lost property team will look for "
+        "it and contact you about it; please keep the case number for when you do."
     ), text
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from crm_cases import cases_left_as_found, cases_opened
 from google.protobuf.json_format import MessageToDict
-from test_mesh_scenarios import finished, intent, reply, turn
+from test_mesh_scenarios import finished, intent, reply, shown_day, turn
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
@@ -20,10 +19,6 @@ from switchboard.v1 import common_pb2, events_pb2
 def cases(mesh: Mesh) -> Iterator[None]:
     with cases_left_as_found(mesh):
         yield
-
-
-def _day(value: datetime) -> str:
-    return value.strftime("%a %d %b").replace(" 0", " ")
 
 
 def _followed_up(events: list[events_pb2.TurnEvent], customer: str) -> None:
@@ -53,7 +48,7 @@ def test_a_wallet_left_on_the_plane_is_followed_up_without_a_second_case(
     for asked in ("any news on my wallet?", f"any update on case {case.case_id}?"):
         events = turn(mesh, "case-1", asked, "C-1001")
         _followed_up(events, "C-1001")
-        opened = _day(case.created_at)
+        opened = shown_day(case.created_at)
         assert (
             f"Your case {case.case_id} (Lost property: wallet), opened on {opened}, is open. The "
             f"latest note on it, from {opened}: Reservation SBX7Q2, flight {flight} on "
@@ -88,9 +83,9 @@ def test_a_closed_case_named_by_its_number_is_told_with_its_latest_note(
     events = turn(mesh, "case-3", "any update on case CS-1001?", "C-1001")
     _followed_up(events, "C-1001")
     assert reply(events) == (
-        f"Your case CS-1001 (Bag delayed on arrival at SFO), opened on {_day(demo.created_at)}, "
-        f"is closed. The latest note on it, from {_day(demo.notes[-1].created_at)}: Bag "
-        "delivered to home address."
+        "Your case CS-1001 (Bag delayed on arrival at SFO), opened on "
+        f"{shown_day(demo.created_at)}, is closed. The latest note on it, from "
+        f"{shown_day(demo.notes[-1].created_at)}: Bag delivered to home address."
     ), reply(events)
 
 
@@ -147,7 +142,7 @@ def test_a_closed_bag_case_is_told_when_no_open_one_matches(mesh: Mesh, cases: N
     _followed_up(events, "C-1001")
     assert reply(events).startswith(
         "I don't see an open case about your bag. The latest one, case CS-1001 (Bag delayed on "
-        f"arrival at SFO), opened on {_day(demo.created_at)}, is closed."
+        f"arrival at SFO), opened on {shown_day(demo.created_at)}, is closed."
     ), reply(events)
     assert reply(events).endswith(
         "If your bag didn't arrive or arrived damaged, tell me what happened and on which flight, "
@@ -171,13 +166,13 @@ def test_the_open_cases_are_listed_briefly_and_one_is_picked_by_what_it_is_about
     text = reply(listed)
     assert text.startswith("You have 2 open cases: "), text
     for case in opened:
-        assert f"{case.case_id} ({case.subject}, opened {_day(case.created_at)})" in text, text
+        assert f"{case.case_id} ({case.subject}, opened {shown_day(case.created_at)})" in text, text
     assert text.endswith("Ask me about one by its number for its latest news."), text
 
     about = turn(mesh, "case-7", "any news on my phone?", "C-1006")
     _followed_up(about, "C-1006")
     assert reply(about) == (
         f"Your case {opened[1].case_id} (Lost property: phone), opened on "
-        f"{_day(opened[1].created_at)}, is open. There are no notes on it yet."
+        f"{shown_day(opened[1].created_at)}, is open. There are no notes on it yet."
     ), reply(about)
     assert len(cases_opened(mesh, "C-1006")) == 2

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from test_mesh_scenarios import calls, finished, reply, turn
+from test_mesh_scenarios import calls, finished, reply, shown_day, turn
 
 from mocks.common.app import backend_of
 from mocks.world import World
@@ -21,11 +21,6 @@ from services.mesh import Mesh
 from switchboard.v1 import common_pb2
 
 ASK = "my flight was cancelled, can you rebook me?"
-
-
-def _day(value: date) -> str:
-    """A date as replies show it ("Fri 27 Nov")."""
-    return value.strftime("%a %d %b").replace(" 0", " ")
 
 
 def _world(mesh: Mesh) -> World:
@@ -72,8 +67,8 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     session = "rebook-next-day-" + answer.replace(" ", "-")
     offer = turn(mesh, session, ASK, "C-1005")
     text = reply(offer)
-    assert f"There are no seats left on other flights on {_day(trip_day)}." in text, text
-    assert f"Flights with seats on {_day(next_day)}: DL2209 at 12:40 UTC." in text, text
+    assert f"There are no seats left on other flights on {shown_day(trip_day)}." in text, text
+    assert f"Flights with seats on {shown_day(next_day)}: DL2209 at 12:40 UTC." in text, text
     (search,) = calls(mesh, "booking", "searchFlights")[-1:]
     assert search.query.get("date") == trip_day.isoformat(), search
     assert search.query.get("fallback_days") == "1", search
@@ -86,7 +81,7 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
     assert (
         "I'm about to move reservation K4M9TZ from flight DL2207 onto flight DL2209 on "
-        f"{_day(next_day)}, then" in reply(asked)
+        f"{shown_day(next_day)}, then" in reply(asked)
     ), reply(asked)
     assert not calls(mesh, "booking", "rebookReservation")
 
@@ -99,7 +94,7 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     (segment,) = _world(mesh).reservations["K4M9TZ"].segments
     assert (segment.flight_number, segment.date) == ("DL2209", next_day)
     assert reply(done).startswith(
-        f"Done: reservation K4M9TZ is now on flight DL2209 on {_day(next_day)}"
+        f"Done: reservation K4M9TZ is now on flight DL2209 on {shown_day(next_day)}"
     ), reply(done)
     # Check-in opens a set time before departure: before then the pass cannot be issued yet,
     # which the reply says, rather than a failure to reach the system.
@@ -113,7 +108,7 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     assert note.body["text"] == f"Rebooked K4M9TZ onto DL2209 on {next_day.isoformat()} in chat."
 
 
-def test_a_flight_that_was_not_offered_is_not_booked_on_the_trips_day(
+def test_a_flight_that_was_not_offered_is_not_booked_on_the_tripsshown_day(
     mesh: Mesh, stranded: tuple[date, date]
 ) -> None:
     _, next_day = stranded
@@ -128,6 +123,6 @@ def test_a_flight_that_was_not_offered_is_not_booked_on_the_trips_day(
     assert not calls(mesh, "booking", "rebookReservation")
     assert reply(events) == (
         "I can't move your trip onto flight DL2207, so nothing has been changed: it isn't one of "
-        f"the flights from BOS to DEN with seats left on {_day(next_day)}. Those are: DL2209 at "
-        '12:40 UTC. Say, for example, "book DL2209".'
+        f"the flights from BOS to DEN with seats left on {shown_day(next_day)}. Those are: DL2209 "
+        'at 12:40 UTC. Say, for example, "book DL2209".'
     ), reply(events)

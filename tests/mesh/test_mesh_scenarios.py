@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import grpc
@@ -83,6 +83,11 @@ def masked(mesh: Mesh, text: str) -> str:
         stub = pii_pb2_grpc.PiiServiceStub(channel)
         request = pii_pb2.RedactRequest(session_id="masking-probe", text=text)
         return stub.Redact(request, timeout=10).text
+
+
+def shown_day(value: date) -> str:
+    """A day as replies show it ("Fri 27 Nov", the flows' ``day`` filter)."""
+    return value.strftime("%a %d %b").replace(" 0", " ")
 
 
 def calls(mesh: Mesh, backend: str, *operations: str) -> list[Any]:
