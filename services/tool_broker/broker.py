@@ -249,24 +249,18 @@ class Broker:
 
     async def _guard(self, context: CallContext, graph: PlanGraph) -> _Guard:
         """The plan's guard, with the steps that can be checked before anything runs checked."""
-        changes = {
-            step_id
+        # An unknown tool is refused when it runs; it changes nothing here.
+        specs = {
+            step_id: spec
             for step_id, step in graph.steps.items()
-            if (spec := self.catalogue.get(step.tool)) is not None and not spec.read_only
+            if (spec := self.catalogue.get(step.tool)) is not None
         }
+        changes = frozenset(i for i, spec in specs.items() if not spec.read_only)
         if not changes or len(graph.steps) < 2:
             return _Guard(graph, frozenset(), frozenset(), None)
         confirmed = context.session.get("confirmed") is True
-        gates = frozenset(
-            step_id
-            for step_id in changes
-            if not confirmed
-            and (spec := self.catalogue.get(graph.steps[step_id].tool))
-            and spec.confirm
-        )
-        return _Guard(
-            graph, frozenset(changes), gates, await self._refused_in_advance(context, graph)
-        )
+        gates = frozenset() if confirmed else frozenset(i for i in changes if specs[i].confirm)
+        return _Guard(graph, changes, gates, await self._refused_in_advance(context, graph))
 
     async def _refused_in_advance(self, context: CallContext, graph: PlanGraph) -> Verdict | None:
         """A refusal of a step whose arguments are known before the plan runs (no references),
