@@ -99,6 +99,9 @@ class PlanInput:
     asked_text: str = ""
     #: plan only if the text answers the pending flow's question; else an empty plan
     only_if_answered: bool = False
+    #: the previous message, when the previous turn asked which request it meant: this one
+    #: names the request, that one holds its details
+    clarified_text: str = ""
 
     def also_meant(self, threshold: float) -> list[str]:
         """The intents beside the top one this turn should serve: those the classifier found
@@ -177,6 +180,15 @@ class Planner:
             # An answer to the flow's question is one request: that flow's, nothing beside it.
             request = replace(request, intent=pending.name, candidates=[], intents=[])
         flow = self._flow(request)
+        if flow is not None and request.clarified_text and not request.only_if_answered:
+            # "Is M-3001 covered for a crown?", clarified, then "check whether a treatment is
+            # covered": the member and the treatment are in the first message, and its words
+            # are the request's (``${text}``). This message's own slots still win.
+            request = replace(
+                request,
+                slots=flow.fill(request.slots, request.clarified_text, request.customer_id),
+                asked_text=request.clarified_text,
+            )
         slots = dict(request.slots)
         if flow is not None:
             waiting = flow.name == request.pending_flow

@@ -104,6 +104,7 @@ def plan_input(request: planner_pb2.PlanRequest) -> PlanInput:
         pending_flow=request.pending_flow,
         intents=list(request.intents),
         only_if_answered=request.only_if_answered,
+        clarified_text=request.clarified_text,
     )
 
 

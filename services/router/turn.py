@@ -791,6 +791,7 @@ class TurnRunner:
             pending_flow=session.pending_flow,
             intents=turn.intent.intents if len(turn.intent.intents) > 1 else [],
             only_if_answered=only_if_answered,
+            clarified_text=session.clarified_text,
         )
         plan: common_pb2.Plan | None = None
         # Read the stream to its end (the plan is its last message), so the call closes now.

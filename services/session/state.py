@@ -94,6 +94,8 @@ def apply_turn(
         session.fallbacks_in_a_row += 1
     else:
         session.fallbacks_in_a_row = 0
+    clarified = any(f.action == events_pb2.FALLBACK_ACTION_CLARIFY for f in write.turn.fallbacks)
+    session.clarified_text = write.turn.customer_text if clarified else ""
     if write.identity_lookup is not None and write.identity_lookup.customer_id:
         session.identity_lookup.CopyFrom(write.identity_lookup)
     else:

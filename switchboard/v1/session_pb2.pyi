@@ -25,7 +25,7 @@ TURN_STATUS_FAILED: TurnStatus
 TURN_STATUS_CANCELLED: TurnStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row")
+    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row", "clarified_text")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class Session(_message.Message):
     PENDING_PLAN_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_LOOKUP_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_IN_A_ROW_FIELD_NUMBER: _ClassVar[int]
+    CLARIFIED_TEXT_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: int
     customer_id: str
@@ -57,7 +58,8 @@ class Session(_message.Message):
     pending_plan: _common_pb2.Plan
     identity_lookup: IdentityLookup
     fallbacks_in_a_row: int
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ...) -> None: ...
+    clarified_text: str
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ..., clarified_text: _Optional[str] = ...) -> None: ...
 
 class IdentityLookup(_message.Message):
     __slots__ = ("customer_id", "checked_at")

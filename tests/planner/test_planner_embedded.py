@@ -150,6 +150,26 @@ def test_slots_are_filled_across_two_turns(planner: planner_pb2_grpc.PlannerServ
     assert plan.flow == "flight_status" and list(plan.missing_slots) == []
 
 
+def test_the_clarified_message_holds_the_details_of_the_request_named_after_it(
+    planner: planner_pb2_grpc.PlannerServiceStub,
+) -> None:
+    # "Is UA 123 running late?" was clarified; "check a flight's status" names the request.
+    named = plan_request(
+        "check a flight's status", "flight_status", clarified_text="Is UA 123 running late?"
+    )
+    steps, plan = run_plan(planner, named)
+    assert [(s.tool, struct_to_dict(s.arguments)) for s in steps] == [
+        ("getFlightStatus", {"flight_number": "UA123"})
+    ]
+    assert list(plan.missing_slots) == []
+    # This message's own details win over the clarified one's.
+    own = plan_request(
+        "the status of DL 2207 please", "flight_status", clarified_text="Is UA 123 running late?"
+    )
+    steps, _ = run_plan(planner, own)
+    assert [struct_to_dict(s.arguments) for s in steps] == [{"flight_number": "DL2207"}]
+
+
 def test_an_intent_without_flow_or_model_is_a_failed_precondition(
     planner: planner_pb2_grpc.PlannerServiceStub,
 ) -> None:

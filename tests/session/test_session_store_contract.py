@@ -159,6 +159,26 @@ async def test_fallbacks_in_a_row_count_the_ladders_turns_until_one_is_served(
     assert (await sessions.append("s1", 4, write("t5"))).fallbacks_in_a_row == 0
 
 
+async def test_a_clarified_message_is_kept_for_the_next_turn_only(sessions: Sessions) -> None:
+    def asked(turn_id: str) -> TurnWrite:
+        written = write(turn_id)
+        written.turn.customer_text = "is <MEMBER_ID_1> covered for a crown?"
+        written.turn.fallbacks.add(action=events_pb2.FALLBACK_ACTION_CLARIFY)
+        return written
+
+    clarified = await sessions.append("s1", 0, asked("t1"))
+    assert clarified.clarified_text == "is <MEMBER_ID_1> covered for a crown?"
+    assert (await sessions.get("s1", create=False))[0].clarified_text == clarified.clarified_text
+    # A safe flow or a hand-off offered no request to choose: nothing to carry.
+    safe = write("t2")
+    safe.turn.customer_text = "what's the weather like?"
+    safe.turn.fallbacks.add(action=events_pb2.FALLBACK_ACTION_SAFE_FLOW)
+    assert (await sessions.append("s1", 1, safe)).clarified_text == ""
+    again = await sessions.append("s1", 2, asked("t3"))
+    assert again.clarified_text
+    assert (await sessions.append("s1", 3, write("t4"))).clarified_text == ""
+
+
 async def test_a_created_session_takes_its_first_turn_at_version_0(sessions: Sessions) -> None:
     created, _ = await sessions.get("s1", create=True)
     session = await sessions.append("s1", created.version, write("t1"))

@@ -114,8 +114,13 @@ type Session struct {
 	// ladder (a clarification, the safe flow or a hand-off); a turn served otherwise resets it. The
 	// ladder escalates by it: clarify once, then the safe flow, then a hand-off.
 	FallbacksInARow int32 `protobuf:"varint,12,opt,name=fallbacks_in_a_row,json=fallbacksInARow,proto3" json:"fallbacks_in_a_row,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// clarified_text is the customer's message (masked) that the latest turn asked them to
+	// clarify, offering the likely intents to choose from; empty after any other turn. The next
+	// turn, naming the request it meant, is planned with that message's details (a member id, a
+	// flight number) as well as its own words.
+	ClarifiedText string `protobuf:"bytes,13,opt,name=clarified_text,json=clarifiedText,proto3" json:"clarified_text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -230,6 +235,13 @@ func (x *Session) GetFallbacksInARow() int32 {
 		return x.FallbacksInARow
 	}
 	return 0
+}
+
+func (x *Session) GetClarifiedText() string {
+	if x != nil {
+		return x.ClarifiedText
+	}
+	return ""
 }
 
 // IdentityLookup is a look-up of a customer's identity state (the router's identity check
@@ -959,7 +971,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xf5\x04\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\x9c\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -976,7 +988,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\fpending_plan\x18\n" +
 	" \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
 	"\x0fidentity_lookup\x18\v \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12+\n" +
-	"\x12fallbacks_in_a_row\x18\f \x01(\x05R\x0ffallbacksInARow\x1a8\n" +
+	"\x12fallbacks_in_a_row\x18\f \x01(\x05R\x0ffallbacksInARow\x12%\n" +
+	"\x0eclarified_text\x18\r \x01(\tR\rclarifiedText\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
