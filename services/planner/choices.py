@@ -36,10 +36,12 @@ from datetime import date, timedelta
 DATE, TIME, ORIGIN, DESTINATION = "date", "time", "origin", "destination"
 PLACES = (ORIGIN, DESTINATION)
 
-# Words that open an answer: "it's the second one", "I mean the December one".
+# Words that open an answer: "it's the second one", "I mean the December one", "book the 12:40"
+# ("book DL2207" names a flight, which the flow's own pattern reads, offered or not).
 _LEAD_IN = (
     r"(?:(?:it['’]?s|it is|that['’]?s|i['’]?ll take|i['’]?d like|i want|make it|"
-    r"(?:let['’]?s )?go with|i mean)\s+)?"
+    r"(?:let['’]?s )?go with|i mean|(?:please\s+)?(?:book(?: me on)?|take|pick|choose)(?=\s+the\b))"
+    r"\s+)?"
 )
 # "..., please", "... is fine": after the answer, never part of it.
 _COURTESY = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -58,6 +59,14 @@ SAFE_REPLY = (
 )
 
 CONFIRM_INTENT = "confirm"
+DECLINE_INTENT = "decline"
+#: how a message restating the request that waits for a "yes" may open with the answer itself
+#: ("yes refund it", "no, don't cancel it"): only words that can mean nothing else, and never in
+#: a question ("ok, but how much was it?"), which is answered by saying what waits
+_OPENING_YES = re.compile(
+    r"(?i)^\W*(?:yes|yeah|yep|yup|sure|ok|okay|absolutely|definitely|please do|go ahead)\b"
+)
+_OPENING_NO = re.compile(r"(?i)^\W*(?:no|nope|nah|don'?t|do not)\b")
 #: Plan.flow of a plan a model made: it names no flow, so no intent it serves
 MODEL_FLOW = "model"
 #: what a held change is called when nothing better says what it does
@@ -80,6 +89,8 @@ _ANSWERS = (402, 404, 409)
 
 #: routes by which the ladder asks the customer again, rather than refusing or handing off
 _ASKING_AGAIN = (governance_pb2.DECISION_ROUTE_CLARIFY, governance_pb2.DECISION_ROUTE_SAFE_FLOW)
+#: the ladder's answers that ask the customer again
+_ASKED_AGAIN = (events_pb2.FALLBACK_ACTION_CLARIFY, events_pb2.FALLBACK_ACTION_SAFE_FLOW)
 #: the ladder's reasons for a message the classifier could not place
 _UNPLACED = (
     events_pb2.FALLBACK_REASON_OUT_OF_SCOPE,
@@ -254,6 +265,15 @@ async def _own_words(text: str) -> AsyncIterator[planner_pb2.ComposeResponse]:
     yield planner_pb2.ComposeResponse(text_delta=text)
 
 
+def _opening_answer(text: str) -> str:
+    """``confirm`` or ``decline`` when the message opens with a plain yes or no, else ""."""
+    if "?" in text:
+        return ""
+    if _OPENING_YES.match(text):
+        return CONFIRM_INTENT
+    return DECLINE_INTENT if _OPENING_NO.match(text) else ""
+
+
 def _describe(plan: common_pb2.Plan) -> str:
     """What a plan awaiting confirmation will do, as the customer was told."""
     return plan.awaiting_confirmation or _SOME_CHANGE
@@ -294,10 +314,11 @@ def _carried(
     A turn that planned sets slots from its plan, and leaves its flow pending when the plan missed
     slots or the reply asked for some after the plan ran (a lookup found several values or none),
     keeping beside them what that reply listed to choose from (``keep``: an answer by position
-    must pick the value the customer was shown); one that did not plan keeps the session's slots.
-    A turn that failed is no answer: it also keeps the session's pending flow and the plan waiting
-    for the customer's word (re-running that plan after a "yes" is safe: its id keeps the
-    idempotency keys).
+    must pick the value the customer was shown); one that did not plan keeps the session's slots,
+    and its pending flow when the ladder asked the customer again (clarified, or said what it can
+    do) rather than handing off. A turn that failed is no answer: it also keeps the session's
+    pending flow and the plan waiting for the customer's word (re-running that plan after a "yes"
+    is safe: its id keeps the idempotency keys).
     """
     pending_plan = turn.pending_plan
     if turn.failed and pending_plan is None and session is not None and session.pending_plan.steps:
@@ -315,7 +336,11 @@ def _carried(
         return slots, pending, pending_plan
     if session is None:
         return {}, "", pending_plan
-    return dict(session.slots), session.pending_flow if turn.failed else "", pending_plan
+    # A message the ladder asked about again ("which flights are there?" while a flight is to be
+    # chosen) has not moved on from the flow's question: the next message may still answer it.
+    asked_again = turn.handoff is None and any(f.action in _ASKED_AGAIN for f in turn.fallbacks)
+    keep = turn.failed or asked_again
+    return dict(session.slots), session.pending_flow if keep else "", pending_plan
 
 
 #: verdicts a customer's confirmation does not lift
@@ -419,14 +444,16 @@ class TurnRunner:
             await self._understand(turn)
         assert turn.intent is not None and turn.session is not None
         waiting = turn.session.pending_plan
+        restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
+        answer = _opening_answer(turn.masked_text) if restated else ""
         if (
             waiting.steps
-            and turn.intent.name == CONFIRM_INTENT
+            and CONFIRM_INTENT in (turn.intent.name, answer)
             and all(v.action in _PASSING for v in turn.verdicts)
         ):
             await self._run_confirmed(turn, waiting)
             return
-        if waiting.steps and turn.intent.name in waiting.flow.split("+"):
+        if restated and answer != DECLINE_INTENT:
             # The customer is back about the change that waits for their word ("did you manage
             # to rebook me?"): say what is waiting instead of planning it afresh.
             turn.pending_plan = waiting
@@ -435,30 +462,16 @@ class TurnRunner:
                 f"{_describe(waiting)}. Reply yes to go ahead, or no to cancel."
             )
             return
-        async with _Stage(turn, "decide"):
-            decision = await unary(
-                "governance",
-                self.peers.governance.Decide(
-                    governance_pb2.DecideRequest(
-                        session_id=turn.input.session_id,
-                        intent=turn.intent,
-                        verdicts=turn.verdicts,
-                        session=turn.facts(),
-                    )
-                ),
-            )
-        for verdict in decision.matched:
-            if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
-                await turn.verdict(verdict)
-        if decision.route == governance_pb2.DECISION_ROUTE_PROCEED:
+        if answer == DECLINE_INTENT:
+            # "No, don't refund it": the change is dropped, as after a plain "no".
+            turn.answers_flow = DECLINE_INTENT
             async with _Stage(turn, "plan"):
-                plan = await self._plan(turn, decision.tier)
+                plan = await self._plan(turn, "")
         else:
-            answer = await self._answer_to_pending(turn, decision)
-            if answer is None:
-                await self._off_path(turn, decision)
+            decided = await self._decide(turn)
+            if decided is None:
                 return
-            plan = answer
+            plan = decided
         pending = turn.session.pending_flow
         if pending and plan.flow == pending and pending != turn.intent.name:
             turn.answers_flow = pending
@@ -483,6 +496,36 @@ class TurnRunner:
                 return
         async with _Stage(turn, "answer"):
             await self._answer(turn)
+
+    async def _decide(self, turn: _Turn) -> common_pb2.Plan | None:
+        """The plan when the ladder lets the message proceed or it answers the pending flow's
+        question; None when the turn went off the path (its reply said)."""
+        assert turn.intent is not None
+        async with _Stage(turn, "decide"):
+            decision = await unary(
+                "governance",
+                self.peers.governance.Decide(
+                    governance_pb2.DecideRequest(
+                        session_id=turn.input.session_id,
+                        intent=turn.intent,
+                        verdicts=turn.verdicts,
+                        session=turn.facts(),
+                    )
+                ),
+            )
+        for verdict in decision.matched:
+            if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
+                await turn.verdict(verdict)
+        if decision.route == governance_pb2.DECISION_ROUTE_PROCEED:
+            async with _Stage(turn, "plan"):
+                plan = await self._plan(turn, decision.tier)
+        else:
+            answer = await self._answer_to_pending(turn, decision)
+            if answer is None:
+                await self._off_path(turn, decision)
+                return None
+            plan = answer
+        return plan
 
     async def _run_confirmed(self, turn: _Turn, plan: common_pb2.Plan) -> None:
         """Run the plan the customer just confirmed, as it was proposed.
@@ -782,7 +825,9 @@ class TurnRunner:
             session_id=turn.input.session_id,
             turn_id=turn.input.turn_id,
             text=turn.masked_text,
-            intent=common_pb2.IntentScore(name=turn.intent.name, confidence=turn.intent.confidence),
+            intent=common_pb2.IntentScore(
+                name=turn.served_intent, confidence=turn.intent.confidence
+            ),
             candidates=turn.intent.candidates,
             slots=session.slots,
             customer_id=turn.input.customer_id or session.customer_id,

@@ -1,0 +1,102 @@
+"""Answers that come in other words than the question expected, through the whole mesh.
+
+- A "yes" or "no" that restates the request waiting for the customer's word ("yes, withdraw it")
+  is read as the answer, not as the request made again.
+- A message the ladder asks about again (out of scope, or clarified) does not end the flow that
+  waits for an answer: the next message may still answer it.
+- "book the 12:40" picks the flight offered at that time, as "the 12:40 one" does.
+"""
+
+from __future__ import annotations
+
+from test_mesh_rebook_answers import proposed_flight
+from test_mesh_scenarios import calls, finished, pending_flow, reply, turn
+from wallet_customers import verified_customers
+
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2, events_pb2
+
+WITHDRAW = "I want to withdraw 50 dollars"
+#: C-1005's trip is cancelled with no seats that day: the next day's DL2209 at 12:40 is offered
+REBOOK = "I need to change my flight to tomorrow"
+
+
+def intent_of(events: list[events_pb2.TurnEvent]) -> str:
+    (intent,) = [e.intent.name for e in events if e.WhichOneof("event") == "intent"]
+    return intent
+
+
+def fallbacks_of(events: list[events_pb2.TurnEvent]) -> list[events_pb2.Fallback]:
+    return [e.fallback for e in events if e.WhichOneof("event") == "fallback"]
+
+
+def test_a_yes_restating_the_request_makes_the_change(mesh: Mesh) -> None:
+    with verified_customers(mesh) as build:
+        customer = build(("visa", "4242", False))
+        session = "restated-yes"
+        asked = turn(mesh, session, WITHDRAW, customer)
+        assert finished(asked)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_REJECTED
+        before = len(calls(mesh, "payments", "createWithdrawal"))
+
+        answered = turn(mesh, session, "yes, withdraw the 50 dollars", customer)
+        # The classifier reads the request again; the opening "yes" is the answer.
+        assert intent_of(answered) == "withdrawal_request"
+        made = finished(answered)["createWithdrawal"]
+        assert made.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, reply(answered)
+        assert len(calls(mesh, "payments", "createWithdrawal")) == before + 1
+        assert "Not yet" not in reply(answered)
+
+
+def test_a_no_restating_the_request_drops_it(mesh: Mesh) -> None:
+    with verified_customers(mesh) as build:
+        customer = build(("visa", "4242", False))
+        session = "restated-no"
+        turn(mesh, session, WITHDRAW, customer)
+        before = len(calls(mesh, "payments", "createWithdrawal"))
+
+        answered = turn(mesh, session, "no, don't withdraw the 50 dollars", customer)
+        assert intent_of(answered) == "withdrawal_request"
+        assert "createWithdrawal" not in finished(answered)
+        assert reply(answered).startswith("Alright, I won't go ahead with that.")
+        # Nothing waits any more: a "yes" now changes nothing.
+        after = turn(mesh, session, "yes", customer)
+        assert "createWithdrawal" not in finished(after)
+        assert len(calls(mesh, "payments", "createWithdrawal")) == before
+
+
+def test_a_question_opening_with_ok_is_no_yes(mesh: Mesh) -> None:
+    with verified_customers(mesh) as build:
+        customer = build(("visa", "4242", False))
+        session = "restated-question"
+        turn(mesh, session, WITHDRAW, customer)
+        before = len(calls(mesh, "payments", "createWithdrawal"))
+        asked = turn(mesh, session, "ok so you will withdraw 50 dollars?", customer)
+        assert intent_of(asked) == "withdrawal_request"
+        assert reply(asked).startswith("Not yet: I'm waiting for your confirmation"), reply(asked)
+        assert len(calls(mesh, "payments", "createWithdrawal")) == before
+
+
+def test_an_aside_the_ladder_answers_keeps_the_offer_open(mesh: Mesh) -> None:
+    session = "aside-keeps-offer"
+    offer = turn(mesh, session, REBOOK, "C-1005")
+    assert "DL2209 at 12:40 UTC" in reply(offer) and pending_flow(mesh, session) == "rebook_flight"
+    aside = turn(mesh, session, "what's the weather like in Denver today?", "C-1005")
+    assert fallbacks_of(aside), reply(aside)
+    assert pending_flow(mesh, session) == "rebook_flight"
+
+    picked = turn(mesh, session, "the 12:40 one", "C-1005")
+    held = finished(picked)["rebookReservation"]
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert proposed_flight(picked) == "DL2209"
+    turn(mesh, session, "no", "C-1005")
+
+
+def test_book_and_a_time_picks_the_flight_offered_then(mesh: Mesh) -> None:
+    session = "book-at-a-time"
+    before = len(calls(mesh, "booking", "rebookReservation"))
+    turn(mesh, session, REBOOK, "C-1005")
+    picked = turn(mesh, session, "book the 12:40", "C-1005")
+    assert proposed_flight(picked) == "DL2209", reply(picked)
+    assert "I'm about to move reservation " in reply(picked)
+    turn(mesh, session, "no", "C-1005")
+    assert len(calls(mesh, "booking", "rebookReservation")) == before
