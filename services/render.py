@@ -13,9 +13,20 @@ def _ms(duration: object) -> str:
     return f"{duration.ToNanoseconds() / 1e6:.0f} ms"  # type: ignore[attr-defined]
 
 
+def _plain(value: object) -> object:
+    """A Struct's value as it was meant: its numbers are all floats, "5000" among them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _args(struct: object) -> str:
     data = json_format.MessageToDict(struct)  # type: ignore[arg-type]
-    return ", ".join(f"{k}={v}" for k, v in data.items())
+    return ", ".join(f"{k}={_plain(v)}" for k, v in data.items())
 
 
 def _enum(enum: object, value: int, prefix: str) -> str:

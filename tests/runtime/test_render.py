@@ -50,3 +50,16 @@ def test_each_turn_has_its_own_reply() -> None:
         "assistant: Hello.",
         "assistant: Bye.",
     ]
+
+
+def test_whole_numbers_in_arguments_print_as_written() -> None:
+    step = common_pb2.PlanStep(id="withdraw", tool="createWithdrawal")
+    step.arguments.update({"amount_cents": 5000, "rate": 0.5, "ids": [1, 2], "to": "pm_1"})
+    lines = printed(
+        events_pb2.TurnEvent(plan=events_pb2.PlanProposed(plan=common_pb2.Plan(steps=[step])))
+    )
+    # A Struct keeps no order: each argument as written, wherever it stands.
+    (line,) = lines
+    assert "withdraw=createWithdrawal(" in line, line
+    for shown in ("amount_cents=5000", "rate=0.5", "ids=[1, 2]", "to=pm_1"):
+        assert shown in line, line
