@@ -1,4 +1,4 @@
-"""The dental claims backend: members, eligibility, benefits, claims and the provider directory.
+"""The dental claims backend: members, eligibility, benefits, claims, providers and procedures.
 
 An office names itself (``provider_id``) and sees only the claims it submitted; a member asking for
 themself names no office and sees every claim of theirs. Who may act for whom is not checked here:
@@ -8,6 +8,7 @@ the mesh's dental policy pack lets only a verified caller read a member's record
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,68 @@ CONTRACT = Path(__file__).with_name("openapi.yaml")
 CLASSES = ("preventive", "basic", "major", "orthodontics")
 DEDUCTIBLE_CLASSES = frozenset({"basic", "major", "orthodontics"})
 MAX_PROVIDERS = 25
+
+# What offices and patients call each procedure, besides its code and its catalogue name: a
+# name may stand for several procedures ("crown", "exam"), and a longer one for fewer.
+PROCEDURE_NAMES = {
+    "D0120": (
+        "exam",
+        "periodic exam",
+        "checkup",
+        "check-up",
+        "evaluation",
+        "oral evaluation",
+        "periodic evaluation",
+        "periodic oral evaluation",
+        "recall exam",
+    ),
+    "D0150": (
+        "exam",
+        "comprehensive exam",
+        "new patient exam",
+        "evaluation",
+        "oral evaluation",
+        "comprehensive evaluation",
+        "comprehensive oral evaluation",
+    ),
+    "D0274": ("x-ray", "xray", "x ray", "bitewing", "radiograph"),
+    "D1110": ("cleaning", "teeth cleaning", "prophylaxis", "prophy", "adult cleaning"),
+    "D2391": ("filling", "composite", "composite filling", "white filling", "resin filling"),
+    "D3330": ("root canal", "molar root canal", "endodontic treatment", "endodontic therapy"),
+    "D4341": (
+        "deep cleaning",
+        "scaling",
+        "root planing",
+        "scaling and root planing",
+        "srp",
+        "periodontal scaling",
+    ),
+    "D7140": ("extraction", "tooth extraction", "simple extraction", "pulling a tooth"),
+    "D2740": (
+        "crown",
+        "porcelain crown",
+        "ceramic crown",
+        "porcelain/ceramic crown",
+        "all-ceramic crown",
+        "zirconia crown",
+    ),
+    "D2750": (
+        "crown",
+        "pfm crown",
+        "porcelain fused to metal",
+        "porcelain fused to metal crown",
+        "porcelain fused to high noble metal",
+        "porcelain-fused-to-metal crown",
+    ),
+    "D6010": ("implant", "dental implant", "endosteal implant", "implant post"),
+    "D8080": (
+        "braces",
+        "orthodontics",
+        "orthodontic treatment",
+        "comprehensive orthodontics",
+        "comprehensive orthodontic treatment",
+    ),
+}
 
 
 def add_months(day: date, months: int) -> date:
@@ -49,6 +112,7 @@ class Claims:
             "listMemberClaims": self.list_member_claims,
             "getClaim": self.get_claim,
             "searchProviders": self.search_providers,
+            "searchProcedures": self.search_procedures,
         }
 
     async def get_member(self, call: Call) -> Reply:
@@ -190,6 +254,23 @@ class Claims:
                 break
         return Reply({"providers": found})
 
+    async def search_procedures(self, call: Call) -> Reply:
+        found = [PROCEDURES[code] for code in _procedures_named(call.arg("q"))]
+        return Reply(
+            {
+                "procedures": [
+                    {
+                        "procedure_code": p.code,
+                        "procedure_name": p.name,
+                        "procedure_class": p.procedure_class,
+                        "frequency_limit": p.frequency,
+                        "prior_authorization_required": p.prior_authorization,
+                    }
+                    for p in found
+                ]
+            }
+        )
+
     def _provider(self, call: Call) -> str | None:
         """The calling office, checked; None when the member asks for themself."""
         provider_id: str | None = call.arg("provider_id")
@@ -203,6 +284,33 @@ class Claims:
         if member is None:
             raise not_found("member", member_id)
         return member
+
+
+def _words(text: str) -> str:
+    """Lower-case words apart by single spaces, a plural's "s" dropped ("Crowns" -> "crown"), so
+    names match as whole words whatever their case or number."""
+    words = re.findall(r"[a-z0-9/-]+", text.lower())
+    return " ".join(
+        w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words
+    )
+
+
+def _procedures_named(query: str) -> list[str]:
+    """The codes the query stands for, in code order: the code itself, or the procedures whose
+    longest name in the query is the longest any procedure has there ("porcelain crown" is one
+    crown, "crown" either)."""
+    code = query.strip().upper()
+    if code in PROCEDURES:
+        return [code]
+    said = f" {_words(query)} "
+    longest: dict[str, int] = {}
+    for code, procedure in PROCEDURES.items():
+        names = (procedure.name, *PROCEDURE_NAMES.get(code, ()))
+        sizes = [len(n) for name in names if (n := _words(name)) and f" {n} " in said]
+        if sizes:
+            longest[code] = max(sizes)
+    best = max(longest.values(), default=0)
+    return sorted(code for code, size in longest.items() if size == best)
 
 
 def _active(member: Member, day: date) -> bool:

@@ -129,6 +129,26 @@ def test_single_request_with_and_stays_single(classifier: IntentClassifier) -> N
     assert result.intents == ["flight_status"]
 
 
+def test_dental_coverage_of_a_treatment_is_eligibility_not_benefits(
+    classifier: IntentClassifier,
+) -> None:
+    # A treatment named in words asks for an eligibility check, read with confidence (the dental
+    # pack clarifies under 0.60, or within 0.12 of the runner-up); the plan itself, its benefits.
+    asked = {
+        "is member M-3001 covered for a crown?": "eligibility_check",
+        "does M-3001's plan cover a root canal?": "eligibility_check",
+        "is a filling covered for member M-3001?": "eligibility_check",
+        "will the plan pay for a cleaning for M-3001": "eligibility_check",
+        "what's the annual maximum for M-3001?": "benefits_summary",
+        "what does M-3001's plan cover?": "benefits_summary",
+    }
+    for text, intent in asked.items():
+        result = classifier.classify(text, top_k=2)
+        assert result.intent == intent, (text, result)
+        (_, top), (_, second) = result.candidates
+        assert top >= 0.75 and top - second >= 0.2, (text, result.candidates)
+
+
 def test_batch_and_single_paths_agree(classifier: IntentClassifier) -> None:
     texts = ["where is my cashout", "what's the weather in paris", "do I need to print my pass"]
     batch = classifier.classify_batch(texts)

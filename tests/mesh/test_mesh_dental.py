@@ -53,7 +53,7 @@ def claims_down(mesh: Mesh) -> Iterator[None]:
 
 
 def test_a_question_for_a_missing_detail_carries_no_disclaimer(mesh: Mesh) -> None:
-    asked = turn(mesh, "dental-x-1", "am I covered for a crown?", "M-3001")
+    asked = turn(mesh, "dental-x-1", "am I covered for a porcelain crown?", "M-3001")
     assert reply(asked) == "On what date is the procedure planned?"
     assert not disclaimed(asked)
 

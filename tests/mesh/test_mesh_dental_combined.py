@@ -78,7 +78,7 @@ def test_an_office_asking_eligibility_without_a_date_and_a_claim_gets_both(mesh:
     asked = turn(
         mesh,
         session,
-        "is member M-3001 eligible for a crown, and what's the status of claim CL-9001?",
+        "is member M-3001 eligible for a ceramic crown, and what's the status of claim CL-9001?",
         "P-7001",
     )
     text = reply(asked)

@@ -199,7 +199,8 @@ def test_a_dental_office_gets_eligibility_benefits_and_claim_in_one_turn(mesh: M
         events = turn(
             mesh,
             "dental-1",
-            "Is member M-3001 eligible for a crown next Tuesday, and where is claim CL-9001?",
+            "Is member M-3001 eligible for a ceramic crown next Tuesday, and where is claim "
+            "CL-9001?",
             "P-7001",
         )
     results = finished(events)
@@ -359,7 +360,9 @@ def test_an_answer_the_classifier_cannot_place_is_served_as_the_flow_that_asked(
     assert "UA123" in reply(answered) and "cancelled" in reply(answered), reply(answered)
 
     # The output checks govern the answer as the flow's intent: the benefits disclaimer comes.
-    asked = turn(mesh, "which-3", "Is the member eligible for a crown next Tuesday?", "P-7001")
+    asked = turn(
+        mesh, "which-3", "Is the member eligible for a ceramic crown next Tuesday?", "P-7001"
+    )
     assert reply(asked).startswith("What is the member's id?")
     answered = turn(mesh, "which-3", "M-3001", "P-7001")
     assert finished(answered)["checkEligibility"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED

@@ -104,7 +104,7 @@ def test_the_dental_office_question_fetches_eligibility_and_benefits_at_once(
     # The claim it names is claim_status's part of the answer: the planner joins that flow.
     flow = book.get("eligibility_check")
     assert flow is not None
-    text = "Is member M-3001 eligible for a crown next Tuesday, and where is claim CL-9001?"
+    text = "Is member M-3001 eligible for a ceramic crown next Tuesday, and where is claim CL-9001?"
     slots = flow.fill({}, text, "P-7001")
     tuesday = date.today() + timedelta(days=1)
     while tuesday.weekday() != 1:
@@ -113,6 +113,7 @@ def test_the_dental_office_question_fetches_eligibility_and_benefits_at_once(
         "provider_id": "P-7001",
         "member_id": "M-3001",
         "procedure_code": "D2740",
+        "treatment": "crown",
         "date_of_service": tuesday.isoformat(),
     }
     steps = flow.steps(slots, "P-7001")

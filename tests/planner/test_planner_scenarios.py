@@ -216,7 +216,7 @@ def test_a_deposit_limit_is_set(turn: Turn) -> None:
 
 
 def test_the_dental_office_gets_eligibility_benefits_and_the_claim(turn: Turn) -> None:
-    text = "Is member M-3001 eligible for a crown next Tuesday, and where is claim CL-9001?"
+    text = "Is member M-3001 eligible for a ceramic crown next Tuesday, and where is claim CL-9001?"
     # Two requests, as the classifier reads the message: each flow answers its own, once.
     intents = ["eligibility_check", "claim_status"]
     _, results, reply, _ = turn(
