@@ -102,6 +102,7 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
         "bet_settlement",
         "account_verification",
         "payment_methods",
+        "wallet_balance",
     ],
     "dental": ["eligibility_check", "claim_status", "benefits_summary", "find_provider"],
     "general": [

@@ -113,7 +113,12 @@ def test_the_shipped_scopes_are_the_ones_the_conditions_state(governance: Govern
         "sportsbook/withdrawal-needs-verified-identity": {"tool": ["createWithdrawal"]},
         "sportsbook/large-withdrawal-needs-confirmation": {"tool": ["createWithdrawal"]},
         "sportsbook/responsible-gaming-reminder": {
-            "intent": ["bet_settlement", "withdrawal_request", "withdrawal_status"]
+            "intent": [
+                "bet_settlement",
+                "wallet_balance",
+                "withdrawal_request",
+                "withdrawal_status",
+            ]
         },
         "dental/benefits-disclaimer": {
             "intent": ["benefits_summary", "claim_status", "eligibility_check"]

@@ -83,6 +83,7 @@ def test_out_of_scope(classifier: IntentClassifier, text: str) -> None:
         ("I want to speak to a real person", "human_agent"),
         ("my withdrawl is still pending after five days", "withdrawal_status"),
         ("could you pay 250 dollars out of my wallet to my card", "withdrawal_request"),
+        ("how much money is left in my sportsbook wallet", "wallet_balance"),
         ("has claim CL-9001 been paid", "claim_status"),
     ],
 )
@@ -110,6 +111,10 @@ def test_in_scope_result_shape(classifier: IntentClassifier, text: str, intent: 
         (
             "How many miles do I have? Also I need my boarding pass for tomorrow",
             ["loyalty_balance", "boarding_pass"],
+        ),
+        (
+            "what's my wallet balance, and how many miles do I have?",
+            ["wallet_balance", "loyalty_balance"],
         ),
         (
             "my flight got cancelled so please rebook me, and I want compensation for the delay",
