@@ -113,6 +113,7 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
         "confirm",
         "decline",
         "case_status",
+        "complaint",
     ],
 }
 

@@ -296,6 +296,11 @@ class FlowSpec(BaseModel):
         description="true for a safety flow (responsible gaming): when one message raises several "
         "requests, its reply comes first",
     )
+    aside: bool = Field(
+        default=False,
+        description="true for a request beside the conversation's thread (a complaint, thanks): "
+        "serving it leaves what waits for the customer's answer as it was",
+    )
     slots: dict[str, SlotSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(default_factory=list)
     replies: list[ReplySpec] = Field(min_length=1)

@@ -511,8 +511,14 @@ class Planner:
     ) -> Plan:
         """The plan. The choices a reply listed last turn (``<slot>_options``, ``<slot>_shown``)
         are answered or stale now: dropped, but for those in ``keep`` (an answer that named none
-        or several of them, asked again)."""
-        slots = {k: v for k, v in slots.items() if not k.endswith(LISTED_SUFFIXES)}
+        or several of them, asked again), and all of them when the plan is an aside (a complaint
+        made while a flight is to be chosen leaves the offer open)."""
+        names = [name for name in flow.split(FLOW_SEPARATOR) if name]
+        aside = bool(names) and all(
+            (each := self.flows.get(name)) is not None and each.spec.aside for name in names
+        )
+        if not aside:
+            slots = {k: v for k, v in slots.items() if not k.endswith(LISTED_SUFFIXES)}
         slots.update(keep or {})
         return Plan(
             id=f"{request.turn_id or uuid.uuid4().hex[:12]}.plan",
@@ -523,6 +529,7 @@ class Planner:
             slots=slots,
             fallback_reason=fallback,
             usage=usage or [],
+            aside=aside,
         )
 
 

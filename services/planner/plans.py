@@ -57,6 +57,8 @@ class Plan:
     fallback_reason: str = ""
     usage: list[Usage] = field(default_factory=list)
     id: str = ""
+    #: serves only requests beside the conversation's thread: what waits for an answer stays
+    aside: bool = False
 
 
 @dataclass(frozen=True)

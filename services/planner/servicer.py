@@ -138,6 +138,7 @@ def plan_to_proto(plan: Plan) -> common_pb2.Plan:
         slots=plan.slots,
         fallback_reason=plan.fallback_reason,
         usage=[usage_to_proto(u) for u in plan.usage],
+        aside=plan.aside,
     )
 
 
@@ -149,6 +150,7 @@ def plan_from_proto(plan: common_pb2.Plan) -> Plan:
         tier=plan.tier,
         missing_slots=list(plan.missing_slots),
         slots=dict(plan.slots),
+        aside=plan.aside,
     )
 
 

@@ -321,9 +321,13 @@ def _carried(
     is safe: its id keeps the idempotency keys).
     """
     pending_plan = turn.pending_plan
-    if turn.failed and pending_plan is None and session is not None and session.pending_plan.steps:
-        pending_plan = session.pending_plan
     plan = turn.plan
+    kept = turn.failed or (plan is not None and plan.aside)
+    if kept and pending_plan is None and session is not None and session.pending_plan.steps:
+        pending_plan = session.pending_plan
+    if plan is not None and plan.aside and session is not None:
+        # A complaint or a thank-you between the question and its answer: the question stands.
+        return dict(plan.slots), session.pending_flow, pending_plan
     if plan is not None:
         slots = dict(plan.slots)
         if plan.missing_slots:

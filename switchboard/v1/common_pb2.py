@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/common.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"H\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\r\n\x05model\x18\x03 \x01(\t\"/\n\x0bIntentScore\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\"\x9b\x01\n\rPolicyVerdict\x12*\n\x05stage\x18\x01 \x01(\x0e\x32\x1b.switchboard.v1.PolicyStage\x12,\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1c.switchboard.v1.PolicyAction\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"y\n\x08PlanStep\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ndepends_on\x18\x04 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\xaf\x02\n\x04Plan\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x05steps\x18\x02 \x03(\x0b\x32\x18.switchboard.v1.PlanStep\x12\x0c\n\x04\x66low\x18\x03 \x01(\t\x12\x0c\n\x04tier\x18\x04 \x01(\t\x12\x15\n\rmissing_slots\x18\x05 \x03(\t\x12.\n\x05slots\x18\x06 \x03(\x0b\x32\x1f.switchboard.v1.Plan.SlotsEntry\x12\x17\n\x0f\x66\x61llback_reason\x18\x07 \x01(\t\x12)\n\x05usage\x18\x08 \x03(\x0b\x32\x1a.switchboard.v1.TokenUsage\x12\x1d\n\x15\x61waiting_confirmation\x18\t \x01(\t\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc1\x02\n\nStepResult\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12,\n\x07outcome\x18\x03 \x01(\x0e\x32\x1b.switchboard.v1.StepOutcome\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12*\n\x07latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x13\n\x0bhttp_status\x18\x08 \x01(\x05\x12/\n\x08verdicts\x18\t \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12*\n\targuments\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\"\x9a\x01\n\tRichMedia\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.switchboard.v1.MediaKind\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12%\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x61lt_text\x18\x05 \x01(\t\x12\x0f\n\x07step_id\x18\x06 \x01(\t\";\n\x0cHistoryEntry\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07turn_id\x18\x03 \x01(\t*x\n\x0bPolicyStage\x12\x1c\n\x18POLICY_STAGE_UNSPECIFIED\x10\x00\x12\x16\n\x12POLICY_STAGE_INPUT\x10\x01\x12\x1a\n\x16POLICY_STAGE_TOOL_CALL\x10\x02\x12\x17\n\x13POLICY_STAGE_OUTPUT\x10\x03*\xcb\x01\n\x0cPolicyAction\x12\x1d\n\x19POLICY_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_ACTION_ALLOW\x10\x01\x12\x17\n\x13POLICY_ACTION_BLOCK\x10\x02\x12\x19\n\x15POLICY_ACTION_CONFIRM\x10\x03\x12\x19\n\x15POLICY_ACTION_HANDOFF\x10\x04\x12\x18\n\x14POLICY_ACTION_REDACT\x10\x05\x12\x1a\n\x16POLICY_ACTION_DISCLAIM\x10\x06*\xcf\x01\n\x0bStepOutcome\x12\x1c\n\x18STEP_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16STEP_OUTCOME_SUCCEEDED\x10\x01\x12\x17\n\x13STEP_OUTCOME_FAILED\x10\x02\x12\x19\n\x15STEP_OUTCOME_REJECTED\x10\x03\x12\x1a\n\x16STEP_OUTCOME_TIMED_OUT\x10\x04\x12\x18\n\x14STEP_OUTCOME_SKIPPED\x10\x05\x12\x1c\n\x18STEP_OUTCOME_UNAVAILABLE\x10\x06*}\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_IMAGE\x10\x01\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x02\x12\x13\n\x0fMEDIA_KIND_FORM\x10\x03\x12\x13\n\x0fMEDIA_KIND_CARD\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/common.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"H\n\nTokenUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x15\n\routput_tokens\x18\x02 \x01(\x03\x12\r\n\x05model\x18\x03 \x01(\t\"/\n\x0bIntentScore\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x01\"\x9b\x01\n\rPolicyVerdict\x12*\n\x05stage\x18\x01 \x01(\x0e\x32\x1b.switchboard.v1.PolicyStage\x12,\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x1c.switchboard.v1.PolicyAction\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"y\n\x08PlanStep\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12*\n\targuments\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ndepends_on\x18\x04 \x03(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\xbe\x02\n\x04Plan\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x05steps\x18\x02 \x03(\x0b\x32\x18.switchboard.v1.PlanStep\x12\x0c\n\x04\x66low\x18\x03 \x01(\t\x12\x0c\n\x04tier\x18\x04 \x01(\t\x12\x15\n\rmissing_slots\x18\x05 \x03(\t\x12.\n\x05slots\x18\x06 \x03(\x0b\x32\x1f.switchboard.v1.Plan.SlotsEntry\x12\x17\n\x0f\x66\x61llback_reason\x18\x07 \x01(\t\x12)\n\x05usage\x18\x08 \x03(\x0b\x32\x1a.switchboard.v1.TokenUsage\x12\x1d\n\x15\x61waiting_confirmation\x18\t \x01(\t\x12\r\n\x05\x61side\x18\n \x01(\x08\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc1\x02\n\nStepResult\x12\x0f\n\x07step_id\x18\x01 \x01(\t\x12\x0c\n\x04tool\x18\x02 \x01(\t\x12,\n\x07outcome\x18\x03 \x01(\x0e\x32\x1b.switchboard.v1.StepOutcome\x12\'\n\x06result\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12*\n\x07latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\x13\n\x0bhttp_status\x18\x08 \x01(\x05\x12/\n\x08verdicts\x18\t \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12*\n\targuments\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\"\x9a\x01\n\tRichMedia\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.switchboard.v1.MediaKind\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12%\n\x04\x64\x61ta\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08\x61lt_text\x18\x05 \x01(\t\x12\x0f\n\x07step_id\x18\x06 \x01(\t\";\n\x0cHistoryEntry\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x0f\n\x07turn_id\x18\x03 \x01(\t*x\n\x0bPolicyStage\x12\x1c\n\x18POLICY_STAGE_UNSPECIFIED\x10\x00\x12\x16\n\x12POLICY_STAGE_INPUT\x10\x01\x12\x1a\n\x16POLICY_STAGE_TOOL_CALL\x10\x02\x12\x17\n\x13POLICY_STAGE_OUTPUT\x10\x03*\xcb\x01\n\x0cPolicyAction\x12\x1d\n\x19POLICY_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13POLICY_ACTION_ALLOW\x10\x01\x12\x17\n\x13POLICY_ACTION_BLOCK\x10\x02\x12\x19\n\x15POLICY_ACTION_CONFIRM\x10\x03\x12\x19\n\x15POLICY_ACTION_HANDOFF\x10\x04\x12\x18\n\x14POLICY_ACTION_REDACT\x10\x05\x12\x1a\n\x16POLICY_ACTION_DISCLAIM\x10\x06*\xcf\x01\n\x0bStepOutcome\x12\x1c\n\x18STEP_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16STEP_OUTCOME_SUCCEEDED\x10\x01\x12\x17\n\x13STEP_OUTCOME_FAILED\x10\x02\x12\x19\n\x15STEP_OUTCOME_REJECTED\x10\x03\x12\x1a\n\x16STEP_OUTCOME_TIMED_OUT\x10\x04\x12\x18\n\x14STEP_OUTCOME_SKIPPED\x10\x05\x12\x1c\n\x18STEP_OUTCOME_UNAVAILABLE\x10\x06*}\n\tMediaKind\x12\x1a\n\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MEDIA_KIND_IMAGE\x10\x01\x12\x14\n\x10MEDIA_KIND_VIDEO\x10\x02\x12\x13\n\x0fMEDIA_KIND_FORM\x10\x03\x12\x13\n\x0fMEDIA_KIND_CARD\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,14 +35,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PLAN_SLOTSENTRY']._loaded_options = None
   _globals['_PLAN_SLOTSENTRY']._serialized_options = b'8\001'
-  _globals['_POLICYSTAGE']._serialized_start=1361
-  _globals['_POLICYSTAGE']._serialized_end=1481
-  _globals['_POLICYACTION']._serialized_start=1484
-  _globals['_POLICYACTION']._serialized_end=1687
-  _globals['_STEPOUTCOME']._serialized_start=1690
-  _globals['_STEPOUTCOME']._serialized_end=1897
-  _globals['_MEDIAKIND']._serialized_start=1899
-  _globals['_MEDIAKIND']._serialized_end=2024
+  _globals['_POLICYSTAGE']._serialized_start=1376
+  _globals['_POLICYSTAGE']._serialized_end=1496
+  _globals['_POLICYACTION']._serialized_start=1499
+  _globals['_POLICYACTION']._serialized_end=1702
+  _globals['_STEPOUTCOME']._serialized_start=1705
+  _globals['_STEPOUTCOME']._serialized_end=1912
+  _globals['_MEDIAKIND']._serialized_start=1914
+  _globals['_MEDIAKIND']._serialized_end=2039
   _globals['_TOKENUSAGE']._serialized_start=109
   _globals['_TOKENUSAGE']._serialized_end=181
   _globals['_INTENTSCORE']._serialized_start=183
@@ -52,13 +52,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PLANSTEP']._serialized_start=390
   _globals['_PLANSTEP']._serialized_end=511
   _globals['_PLAN']._serialized_start=514
-  _globals['_PLAN']._serialized_end=817
-  _globals['_PLAN_SLOTSENTRY']._serialized_start=773
-  _globals['_PLAN_SLOTSENTRY']._serialized_end=817
-  _globals['_STEPRESULT']._serialized_start=820
-  _globals['_STEPRESULT']._serialized_end=1141
-  _globals['_RICHMEDIA']._serialized_start=1144
-  _globals['_RICHMEDIA']._serialized_end=1298
-  _globals['_HISTORYENTRY']._serialized_start=1300
-  _globals['_HISTORYENTRY']._serialized_end=1359
+  _globals['_PLAN']._serialized_end=832
+  _globals['_PLAN_SLOTSENTRY']._serialized_start=788
+  _globals['_PLAN_SLOTSENTRY']._serialized_end=832
+  _globals['_STEPRESULT']._serialized_start=835
+  _globals['_STEPRESULT']._serialized_end=1156
+  _globals['_RICHMEDIA']._serialized_start=1159
+  _globals['_RICHMEDIA']._serialized_end=1313
+  _globals['_HISTORYENTRY']._serialized_start=1315
+  _globals['_HISTORYENTRY']._serialized_end=1374
 # @@protoc_insertion_point(module_scope)

@@ -116,7 +116,7 @@ class PlanStep(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Plan(_message.Message):
-    __slots__ = ("id", "steps", "flow", "tier", "missing_slots", "slots", "fallback_reason", "usage", "awaiting_confirmation")
+    __slots__ = ("id", "steps", "flow", "tier", "missing_slots", "slots", "fallback_reason", "usage", "awaiting_confirmation", "aside")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class Plan(_message.Message):
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     AWAITING_CONFIRMATION_FIELD_NUMBER: _ClassVar[int]
+    ASIDE_FIELD_NUMBER: _ClassVar[int]
     id: str
     steps: _containers.RepeatedCompositeFieldContainer[PlanStep]
     flow: str
@@ -142,7 +143,8 @@ class Plan(_message.Message):
     fallback_reason: str
     usage: _containers.RepeatedCompositeFieldContainer[TokenUsage]
     awaiting_confirmation: str
-    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., flow: _Optional[str] = ..., tier: _Optional[str] = ..., missing_slots: _Optional[_Iterable[str]] = ..., slots: _Optional[_Mapping[str, str]] = ..., fallback_reason: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[TokenUsage, _Mapping]]] = ..., awaiting_confirmation: _Optional[str] = ...) -> None: ...
+    aside: bool
+    def __init__(self, id: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[PlanStep, _Mapping]]] = ..., flow: _Optional[str] = ..., tier: _Optional[str] = ..., missing_slots: _Optional[_Iterable[str]] = ..., slots: _Optional[_Mapping[str, str]] = ..., fallback_reason: _Optional[str] = ..., usage: _Optional[_Iterable[_Union[TokenUsage, _Mapping]]] = ..., awaiting_confirmation: _Optional[str] = ..., aside: _Optional[bool] = ...) -> None: ...
 
 class StepResult(_message.Message):
     __slots__ = ("step_id", "tool", "outcome", "result", "error", "latency", "attempts", "http_status", "verdicts", "arguments")

@@ -590,8 +590,12 @@ type Plan struct {
 	// awaiting_confirmation describes, for the customer, the steps a policy held for their explicit
 	// confirmation ("rebook reservation BK-123; upgrade with miles"); empty when nothing waits.
 	AwaitingConfirmation string `protobuf:"bytes,9,opt,name=awaiting_confirmation,json=awaitingConfirmation,proto3" json:"awaiting_confirmation,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// aside is true when the plan serves only requests beside the conversation's thread (a
+	// complaint, a thank-you): the turn leaves the flow waiting for an answer, the choices offered
+	// and the plan awaiting confirmation as they were, so the next message may still answer them.
+	Aside         bool `protobuf:"varint,10,opt,name=aside,proto3" json:"aside,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Plan) Reset() {
@@ -685,6 +689,13 @@ func (x *Plan) GetAwaitingConfirmation() string {
 		return x.AwaitingConfirmation
 	}
 	return ""
+}
+
+func (x *Plan) GetAside() bool {
+	if x != nil {
+		return x.Aside
+	}
+	return false
 }
 
 // StepResult is the outcome of one executed (or refused) plan step.
@@ -997,7 +1008,7 @@ const file_switchboard_v1_common_proto_rawDesc = "" +
 	"\targuments\x18\x03 \x01(\v2\x17.google.protobuf.StructR\targuments\x12\x1d\n" +
 	"\n" +
 	"depends_on\x18\x04 \x03(\tR\tdependsOn\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription\"\x94\x03\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\"\xaa\x03\n" +
 	"\x04Plan\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
 	"\x05steps\x18\x02 \x03(\v2\x18.switchboard.v1.PlanStepR\x05steps\x12\x12\n" +
@@ -1007,7 +1018,9 @@ const file_switchboard_v1_common_proto_rawDesc = "" +
 	"\x05slots\x18\x06 \x03(\v2\x1f.switchboard.v1.Plan.SlotsEntryR\x05slots\x12'\n" +
 	"\x0ffallback_reason\x18\a \x01(\tR\x0efallbackReason\x120\n" +
 	"\x05usage\x18\b \x03(\v2\x1a.switchboard.v1.TokenUsageR\x05usage\x123\n" +
-	"\x15awaiting_confirmation\x18\t \x01(\tR\x14awaitingConfirmation\x1a8\n" +
+	"\x15awaiting_confirmation\x18\t \x01(\tR\x14awaitingConfirmation\x12\x14\n" +
+	"\x05aside\x18\n" +
+	" \x01(\bR\x05aside\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
