@@ -54,7 +54,7 @@ def test_a_no_restating_the_request_drops_it(mesh: Mesh) -> None:
         turn(mesh, session, WITHDRAW, customer)
         before = len(calls(mesh, "payments", "createWithdrawal"))
 
-        answered = turn(mesh, session, "no, don't withdraw the 50 dollars", customer)
+        answered = turn(mesh, session, "nope, cancel that withdrawal of 50 dollars", customer)
         assert intent_of(answered) == "withdrawal_request"
         assert "createWithdrawal" not in finished(answered)
         assert reply(answered).startswith("Alright, I won't go ahead with that.")
