@@ -450,11 +450,8 @@ class TurnRunner:
         waiting = turn.session.pending_plan
         restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
         answer = _opening_answer(turn.masked_text) if restated else ""
-        if (
-            waiting.steps
-            and CONFIRM_INTENT in (turn.intent.name, answer)
-            and all(v.action in _PASSING for v in turn.verdicts)
-        ):
+        passing = all(v.action in _PASSING for v in turn.verdicts)
+        if waiting.steps and CONFIRM_INTENT in (turn.intent.name, answer) and passing:
             await self._run_confirmed(turn, waiting)
             return
         if restated and answer != DECLINE_INTENT:
@@ -466,8 +463,9 @@ class TurnRunner:
                 f"{_describe(waiting)}. Reply yes to go ahead, or no to cancel."
             )
             return
-        if answer == DECLINE_INTENT:
-            # "No, don't refund it": the change is dropped, as after a plain "no".
+        if answer == DECLINE_INTENT and passing:
+            # "No, don't refund it": the change is dropped, as after a plain "no". A message the
+            # input check stopped goes to the ladder, which says why.
             turn.answers_flow = DECLINE_INTENT
             async with _Stage(turn, "plan"):
                 plan = await self._plan(turn, "")
