@@ -9,9 +9,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
 from test_mesh_rebook_answers import proposed_flight
-from test_mesh_scenarios import calls, finished, pending_flow, reply, turn
-from wallet_customers import verified_customers
+from test_mesh_scenarios import calls, finished, intent, pending_flow, reply, turn
+from wallet_customers import verified_customers, withdrawals_made
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
@@ -21,59 +25,66 @@ WITHDRAW = "I want to withdraw 50 dollars"
 REBOOK = "I need to change my flight to tomorrow"
 
 
-def intent_of(events: list[events_pb2.TurnEvent]) -> str:
-    (intent,) = [e.intent.name for e in events if e.WhichOneof("event") == "intent"]
-    return intent
-
-
 def fallbacks_of(events: list[events_pb2.TurnEvent]) -> list[events_pb2.Fallback]:
     return [e.fallback for e in events if e.WhichOneof("event") == "fallback"]
 
 
-def test_a_yes_restating_the_request_makes_the_change(mesh: Mesh) -> None:
+@dataclasses.dataclass(frozen=True)
+class AskedWithdrawal:
+    """A verified customer of one test, with one active card, who has just asked for WITHDRAW
+    in a session of their own."""
+
+    mesh: Mesh
+    customer: str
+    session: str
+    #: the asking turn's events
+    events: list[events_pb2.TurnEvent]
+    #: how many withdrawals the payments backend had made once the request was asked
+    made_before: int
+
+    def say(self, text: str) -> list[events_pb2.TurnEvent]:
+        """The customer's next message in the same session."""
+        return turn(self.mesh, self.session, text, self.customer)
+
+
+@pytest.fixture
+def asked(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[AskedWithdrawal]:
     with verified_customers(mesh) as build:
         customer = build(("visa", "4242", False))
-        session = "restated-yes"
-        asked = turn(mesh, session, WITHDRAW, customer)
-        assert finished(asked)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_REJECTED
-        before = len(calls(mesh, "payments", "createWithdrawal"))
-
-        answered = turn(mesh, session, "yes, withdraw the 50 dollars", customer)
-        # The classifier reads the request again; the opening "yes" is the answer.
-        assert intent_of(answered) == "withdrawal_request"
-        made = finished(answered)["createWithdrawal"]
-        assert made.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, reply(answered)
-        assert len(calls(mesh, "payments", "createWithdrawal")) == before + 1
-        assert "Not yet" not in reply(answered)
+        session = f"restated-{request.node.name}"
+        events = turn(mesh, session, WITHDRAW, customer)
+        yield AskedWithdrawal(mesh, customer, session, events, withdrawals_made(mesh))
 
 
-def test_a_no_restating_the_request_drops_it(mesh: Mesh) -> None:
-    with verified_customers(mesh) as build:
-        customer = build(("visa", "4242", False))
-        session = "restated-no"
-        turn(mesh, session, WITHDRAW, customer)
-        before = len(calls(mesh, "payments", "createWithdrawal"))
+def test_a_yes_restating_the_request_makes_the_change(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    held = finished(asked.events)["createWithdrawal"]
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
 
-        answered = turn(mesh, session, "nope, cancel that withdrawal of 50 dollars", customer)
-        assert intent_of(answered) == "withdrawal_request"
-        assert "createWithdrawal" not in finished(answered)
-        assert reply(answered).startswith("Alright, I won't go ahead with that.")
-        # Nothing waits any more: a "yes" now changes nothing.
-        after = turn(mesh, session, "yes", customer)
-        assert "createWithdrawal" not in finished(after)
-        assert len(calls(mesh, "payments", "createWithdrawal")) == before
+    answered = asked.say("yes, withdraw the 50 dollars")
+    # The classifier reads the request again; the opening "yes" is the answer.
+    assert intent(answered) == "withdrawal_request"
+    made = finished(answered)["createWithdrawal"]
+    assert made.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, reply(answered)
+    assert withdrawals_made(mesh) == asked.made_before + 1
+    assert "Not yet" not in reply(answered)
 
 
-def test_a_question_opening_with_ok_is_no_yes(mesh: Mesh) -> None:
-    with verified_customers(mesh) as build:
-        customer = build(("visa", "4242", False))
-        session = "restated-question"
-        turn(mesh, session, WITHDRAW, customer)
-        before = len(calls(mesh, "payments", "createWithdrawal"))
-        asked = turn(mesh, session, "ok so you will withdraw 50 dollars?", customer)
-        assert intent_of(asked) == "withdrawal_request"
-        assert reply(asked).startswith("Not yet: I'm waiting for your confirmation"), reply(asked)
-        assert len(calls(mesh, "payments", "createWithdrawal")) == before
+def test_a_no_restating_the_request_drops_it(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    answered = asked.say("nope, cancel that withdrawal of 50 dollars")
+    assert intent(answered) == "withdrawal_request"
+    assert "createWithdrawal" not in finished(answered)
+    assert reply(answered).startswith("Alright, I won't go ahead with that.")
+    # Nothing waits any more: a "yes" now changes nothing.
+    after = asked.say("yes")
+    assert "createWithdrawal" not in finished(after)
+    assert withdrawals_made(mesh) == asked.made_before
+
+
+def test_a_question_opening_with_ok_is_no_yes(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    question = asked.say("ok so you will withdraw 50 dollars?")
+    assert intent(question) == "withdrawal_request"
+    assert reply(question).startswith("Not yet: I'm waiting for your confirmation"), reply(question)
+    assert withdrawals_made(mesh) == asked.made_before
 
 
 def test_an_aside_the_ladder_answers_keeps_the_offer_open(mesh: Mesh) -> None:
