@@ -43,7 +43,9 @@ masked text without its placeholders, cut to the parameter's ``maxLength``) at p
 argument whose whole value is an absent optional slot, or ``${text}`` with no words, is left out)
 and ``${steps.<id>.<path>}`` at execution time. A slot ``from: caller`` is the request's customer
 reference when it has the slot's shape and never anything read from the text; ``required`` may be
-a Jinja condition over ``slots`` (required while it holds).
+a Jinja condition over ``slots`` (required while it holds). A ``question`` may name slots already
+known as replies do (``{{ slots.procedure_words }}``): it is asked so only when each holds the
+customer's words (no placeholder), else its ``plain_question`` is.
 A slot with a ``lookup`` (one step reference) that the customer did not give is looked up instead
 of asked for, whenever the lookup step is planned (its ``when`` holds): its arguments then carry the
 reference, and the broker resolves it. With ``.only.`` in the path the value is used only when it is
@@ -197,7 +199,17 @@ class SlotSpec(BaseModel):
     type: Literal["string", "integer"] = Field(
         default="string", description="the JSON type an argument that is just this slot gets"
     )
-    question: str = ""
+    question: str = Field(
+        default="",
+        description="what the customer is asked while the slot is missing: a template that may "
+        "name slots already known, as replies do ({{ slots.procedure_words }}); asked as written "
+        "only when every slot it names holds the customer's words, else `plain_question`",
+    )
+    plain_question: str = Field(
+        default="",
+        description="for a question that names slots: the question asked while one of them is "
+        "unknown or holds a placeholder of personal data; it names none",
+    )
     required: bool | str = Field(
         default=True,
         description="false: optional, never asked for; or a Jinja condition over `slots` "
@@ -529,7 +541,7 @@ class Flow:
                 }
                 asked.append(_normalise(_template(slot.ask_again).render(**context)))
             else:
-                asked.append(slot.question)
+                asked.append(_question(slot, slots))
         return " ".join(q for q in asked if q) or "Could you tell me a bit more?"
 
     def steps(self, slots: Mapping[str, str], customer_id: str, text: str = "") -> list[Step]:
@@ -841,6 +853,7 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
             )
         if slot.patterns and slot.required and not slot.question:
             errors.append(f"slot {name}: a required slot needs a question to ask")
+        errors.extend(_question_errors(name, slot, spec.slots))
         if slot.transform == "time" and any("(?P<hour>" not in p for p in slot.patterns):
             errors.append(f"slot {name}: a time slot's patterns need a (?P<hour>...) group")
         if slot.lookup is not None:
@@ -1063,6 +1076,86 @@ def _is_step_error(node: nodes.Node) -> bool:
         and isinstance(parent.node, nodes.Name)
         and parent.node.name == "steps"
     )
+
+
+def _question_errors(name: str, slot: SlotSpec, slots: Collection[str]) -> list[str]:
+    """A question names only slots the flow declares, never its own (it is asked only while
+    that one is unknown), and reads nothing else: nothing else is known when it is asked. One
+    that names slots has a plain question, naming none, for when one of them is unknown."""
+    trees = []
+    for field_name, source in (
+        ("question", slot.question),
+        ("plain_question", slot.plain_question),
+    ):
+        try:
+            trees.append(_STRICT_ENV.parse(source))
+        except TemplateError as error:
+            return [f"slot {name}: {field_name}: template error: {error}"]
+    named, others = _slot_reads(trees[0])
+    errors = [
+        f"slot {name}: question reads {other!r}: a question reads only `slots.<name>`"
+        for other in others
+    ]
+    errors.extend(
+        f"slot {name}: question names unknown slot {unknown!r}"
+        for unknown in sorted(named - set(slots))
+    )
+    if name in named:
+        errors.append(
+            f"slot {name}: question names its own slot, which is unknown whenever it is asked"
+        )
+    if named and not slot.plain_question:
+        errors.append(
+            f"slot {name}: a question naming slots needs a plain_question, asked while one of "
+            "them is unknown"
+        )
+    if slot.plain_question and not named:
+        errors.append(f"slot {name}: plain_question is only for a question that names slots")
+    if any(True for _ in trees[1].find_all(nodes.Name)):
+        errors.append(
+            f"slot {name}: plain_question names nothing: it is asked when what the question "
+            "names is unknown"
+        )
+    return errors
+
+
+def _slot_reads(tree: nodes.Node) -> tuple[set[str], list[str]]:
+    """The slots a template names (``slots.<name>``, ``slots['<name>']``), and what else it
+    reads: another variable, or ``slots`` as a whole (``slots[key]``, ``slots | length``)."""
+    named: set[str] = set()
+    reads = 0
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        key: Any = None
+        if isinstance(node, nodes.Getattr):
+            parent, key = node.node, node.attr
+        elif isinstance(node, nodes.Getitem):
+            parent = node.node
+            key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        else:
+            continue
+        if isinstance(parent, nodes.Name) and parent.name == "slots" and isinstance(key, str):
+            named.add(key)
+            reads += 1
+    names = [n.name for n in tree.find_all(nodes.Name)]
+    others = sorted({n for n in names if n != "slots"})
+    if names.count("slots") > reads:
+        others.append("slots")
+    return named, others
+
+
+@functools.lru_cache(maxsize=1024)
+def _slots_named(question: str) -> frozenset[str]:
+    """The slots a question names (checked at load to read nothing else)."""
+    return frozenset(_slot_reads(_STRICT_ENV.parse(question))[0])
+
+
+def _question(slot: SlotSpec, slots: Mapping[str, str]) -> str:
+    """The slot's question, with the slots it names, when each holds the customer's words; else
+    its plain question. A value holding a placeholder (``<PERSON_1>``) counts as unknown: it
+    means nothing to the customer and may stand for a person."""
+    words = {k: v for k, v in slots.items() if v and not PLACEHOLDER.search(v)}
+    source = slot.question if _slots_named(slot.question) <= words.keys() else slot.plain_question
+    return _normalise(_template(source).render(slots=words))
 
 
 def _condition_errors(condition: str, slots: Collection[str]) -> list[str]:

@@ -54,7 +54,7 @@ def claims_down(mesh: Mesh) -> Iterator[None]:
 
 def test_a_question_for_a_missing_detail_carries_no_disclaimer(mesh: Mesh) -> None:
     asked = turn(mesh, "dental-x-1", "am I covered for a porcelain crown?", "M-3001")
-    assert reply(asked) == "On what date is the procedure planned?"
+    assert reply(asked) == "What date is planned for the porcelain crown?"
     assert not disclaimed(asked)
 
     answered = turn(mesh, "dental-x-1", "next Tuesday", "M-3001")

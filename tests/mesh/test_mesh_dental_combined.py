@@ -16,7 +16,7 @@ from test_mesh_scenarios import finished, pending_flow, reply, turn
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
-DATE_QUESTION = "On what date is the procedure planned?"
+DATE_QUESTION = "What date is planned for the {}?"
 
 
 def tools(events: list[events_pb2.TurnEvent]) -> list[str]:
@@ -65,7 +65,7 @@ def test_a_member_asking_eligibility_without_a_date_and_benefits_gets_both(mesh:
     )
     text = reply(asked)
     assert "Switchboard Dental PPO Plus: preventive 100%" in text, text
-    assert DATE_QUESTION in text, text
+    assert DATE_QUESTION.format("cleaning") in text, text
     assert pending_flow(mesh, session) == "eligibility_check"
 
     answered = turn(mesh, session, "tomorrow", "M-3001")
@@ -83,7 +83,7 @@ def test_an_office_asking_eligibility_without_a_date_and_a_claim_gets_both(mesh:
     )
     text = reply(asked)
     assert text.startswith("Claim CL-9001 for member M-3001 ("), text
-    assert DATE_QUESTION in text, text
+    assert DATE_QUESTION.format("ceramic crown") in text, text
     assert pending_flow(mesh, session) == "eligibility_check"
 
     answered = turn(mesh, session, "tomorrow", "P-7001")

@@ -22,7 +22,7 @@ from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
 OFFICE, MEMBER = "P-7001", "M-3001"
-DATE_QUESTION = "On what date is the procedure planned?"
+DATE_QUESTION = "What date is planned for the {}?"
 SUCCEEDED = common_pb2.STEP_OUTCOME_SUCCEEDED
 
 
@@ -88,7 +88,7 @@ def test_a_name_standing_for_several_procedures_is_asked_about_by_name(mesh: Mes
 
     # Picked by its place in the list; then the date, and the check is for the one picked.
     picked = turn(mesh, session, "the second one", OFFICE)
-    assert reply(picked) == DATE_QUESTION, reply(picked)
+    assert reply(picked) == DATE_QUESTION.format("crown"), reply(picked)
     assert not finished(picked)
     answered = turn(mesh, session, "next Tuesday", OFFICE)
     assert checked_code(answered) == "D2750"
@@ -137,7 +137,7 @@ def test_a_name_the_claims_system_does_not_know_asks_for_the_code(mesh: Mesh) ->
     assert pending_flow(mesh, session) == "eligibility_check"
 
     coded = turn(mesh, session, "D2962", OFFICE)
-    assert reply(coded) == DATE_QUESTION, reply(coded)
+    assert reply(coded) == DATE_QUESTION.format("veneer"), reply(coded)
     # A code the claims system does not know either: said so, never "no such member".
     unknown = turn(mesh, session, "next Tuesday", OFFICE)
     assert finished(unknown)["checkEligibility"].http_status == 404

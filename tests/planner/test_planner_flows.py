@@ -114,6 +114,7 @@ def test_the_dental_office_question_fetches_eligibility_and_benefits_at_once(
         "member_id": "M-3001",
         "procedure_code": "D2740",
         "treatment": "crown",
+        "procedure_words": "ceramic crown",
         "date_of_service": tuesday.isoformat(),
     }
     steps = flow.steps(slots, "P-7001")

@@ -1,0 +1,34 @@
+"""Every intent the classifier can find is offered in a clarification by a label a pack gives it,
+never by its name ("would you like to decline?")."""
+
+from __future__ import annotations
+
+from services.config import load_settings
+from services.governance.config import GovernanceSettings
+from services.governance.engine import Intent
+from services.governance.ladder import Ladder
+from services.governance.packs import load_packs
+from services.intents.packs import load_packs as load_intent_packs
+
+
+def test_every_shipped_intent_has_a_label_of_its_own() -> None:
+    policy = load_packs(GovernanceSettings())
+    declared = {name for pack in policy.packs for name in pack.intents}
+    intents = [
+        intent.name
+        for pack in load_intent_packs(load_settings().router.intents_dir)
+        for intent in pack.intents
+    ]
+    assert intents and not [name for name in intents if name not in declared]
+
+
+def test_the_answers_to_a_confirmation_are_offered_in_its_words() -> None:
+    ladder = Ladder(load_packs(GovernanceSettings()))
+    unsure = Intent(
+        "confirm", 0.41, candidates=(("confirm", 0.41), ("decline", 0.30), ("greeting", 0.19))
+    )
+    decision = ladder.decide(unsure, [], {})
+    assert decision.message == (
+        "Just to be sure I help with the right thing: would you like to say yes and go ahead, "
+        "say no and leave things as they are or say hello?"
+    )

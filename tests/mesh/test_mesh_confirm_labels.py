@@ -1,0 +1,34 @@
+"""A clarification that offers the answers to a confirmation names them in the confirmation's
+own words ("say yes and go ahead"), through the whole mesh.
+
+The rebooking is never confirmed here: C-1001's cancelled trip stays as the storm scenario
+expects it.
+"""
+
+from __future__ import annotations
+
+from test_mesh_scenarios import calls, finished, reply, turn
+
+from services.mesh import Mesh
+from switchboard.v1 import events_pb2
+
+
+def test_an_unclear_answer_to_a_confirmation_is_clarified_in_its_words(mesh: Mesh) -> None:
+    session = "confirm-labels-1"
+    before = len(calls(mesh, "booking", "rebookReservation"))
+    turn(mesh, session, "I need to rebook SBX7Q2 onto a later flight", "C-1001")
+    held = turn(mesh, session, "yes", "C-1001")
+    assert "Reply yes to go ahead, or no to cancel." in reply(held), reply(held)
+
+    # "hmm": most likely a greeting, perhaps a yes; neither sure enough to act on.
+    unclear = turn(mesh, session, "hmm", "C-1001")
+    (fallback,) = [e.fallback for e in unclear if e.WhichOneof("event") == "fallback"]
+    assert fallback.action == events_pb2.FALLBACK_ACTION_CLARIFY
+    assert "confirm" in fallback.options, fallback.options
+    text = reply(unclear)
+    assert "say yes and go ahead" in text, text
+    assert not text.rstrip("?").endswith(" confirm"), text
+    assert "rebookReservation" not in finished(unclear)
+
+    turn(mesh, session, "no", "C-1001")
+    assert len(calls(mesh, "booking", "rebookReservation")) == before
