@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -94,6 +94,17 @@ class Classification:
     candidates: list[tuple[str, float]]
     out_of_scope: bool
     intents: list[str] = field(default_factory=list)
+    #: what the answer was decided from, so :meth:`IntentClassifier.within` can decide again
+    scores: _Scores | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """A message's calibrated probabilities and support, and its clauses' when it has several."""
+
+    message: tuple[FloatArray, float]
+    clauses: tuple[tuple[FloatArray, float], ...]
+    top_k: int
 
 
 def _blank() -> Classification:
@@ -343,14 +354,49 @@ class IntentClassifier:
         if not text.strip():
             return _blank()
         probabilities, support = self._score([text])
-        result = self._decide(probabilities[0], float(support[0]), top_k)
         clauses = split_clauses(text)
-        if len(clauses) < 2:
+        parts: tuple[tuple[FloatArray, float], ...] = ()
+        if len(clauses) >= 2:
+            clause_probabilities, clause_support = self._score(clauses)
+            parts = tuple(
+                (row, float(near))
+                for row, near in zip(clause_probabilities, clause_support, strict=True)
+            )
+        return self._conclude(_Scores((probabilities[0], float(support[0])), parts, top_k), None)
+
+    def within(
+        self, result: Classification, intents: Collection[str], others: float = 0.0
+    ) -> Classification:
+        """``result`` decided again under a prior that favours ``intents``.
+
+        The other intents' probabilities are weighted by ``others`` (0: ruled out) and the whole
+        renormalised: Bayes' rule with prior odds of ``others`` to 1 against each of them (out of
+        scope keeps its own). A conversation with a dental office rarely turns to a sportsbook's
+        bet: a vague "why was it reduced?" is then no bet, while a message that plainly is one
+        still reads as one. A result without scores (a blank message) is returned as it is.
+        """
+        if result.scores is None:
             return result
+        weights = np.where(np.isin(self._labels, list(intents)), 1.0, others)
+        if self._oos_index >= 0:
+            weights[self._oos_index] = 1.0
+        return self._conclude(result.scores, weights)
+
+    def _conclude(self, scores: _Scores, weights: FloatArray | None) -> Classification:
+        allowed = None if weights is None else weights > 0
+
+        def among(row: FloatArray) -> FloatArray:
+            if weights is None:
+                return row
+            kept: FloatArray = (row * weights).astype(row.dtype)
+            total = float(kept.sum())
+            return kept / np.float32(total) if total > 0 else kept
+
+        row, support = scores.message
+        result = replace(self._decide(among(row), support, scores.top_k, allowed), scores=scores)
         found: list[tuple[str, float]] = []
-        clause_probabilities, clause_support = self._score(clauses)
-        for row, near in zip(clause_probabilities, clause_support, strict=True):
-            part = self._decide(row, float(near), 1)
+        for clause_row, near in scores.clauses:
+            part = self._decide(among(clause_row), near, 1, allowed)
             if (
                 not part.out_of_scope
                 and part.confidence >= self.clause_confidence
@@ -361,10 +407,10 @@ class IntentClassifier:
             return result
         names = [name for name, _ in found]
         if result.intent in names:
-            return Classification(result.intent, result.confidence, result.candidates, False, names)
+            return replace(result, out_of_scope=False, intents=names)
         # The whole message read as something else (or as nothing): the clauses are clearer.
         primary, confidence = max(found, key=lambda item: item[1])
-        return Classification(primary, confidence, result.candidates, False, names)
+        return Classification(primary, confidence, result.candidates, False, names, scores)
 
     def classify_batch(self, texts: Sequence[str], top_k: int = 5) -> list[Classification]:
         """Classify many messages at once (no multi-intent split): for evaluation and tools."""
@@ -385,11 +431,20 @@ class IntentClassifier:
         probabilities = softmax(self.model.logits(texts, embeddings), self.calibration.temperature)
         return probabilities, self.model.support(embeddings)
 
-    def _decide(self, probabilities: FloatArray, support: float, top_k: int) -> Classification:
-        in_scope = probabilities[self._in_scope]
+    def _decide(
+        self,
+        probabilities: FloatArray,
+        support: float,
+        top_k: int,
+        allowed: npt.NDArray[np.bool_] | None = None,
+    ) -> Classification:
+        indices = self._in_scope if allowed is None else self._in_scope[allowed[self._in_scope]]
+        if not len(indices):
+            return Classification(OUT_OF_SCOPE, 1.0, [], True, [])
+        in_scope = probabilities[indices]
         k = max(1, min(top_k, len(in_scope)))
         order = np.argsort(-in_scope, kind="stable")[:k]
-        candidates = [(str(self._labels[self._in_scope[i]]), float(in_scope[i])) for i in order]
+        candidates = [(str(self._labels[indices[i]]), float(in_scope[i])) for i in order]
         best_name, best_p = candidates[0]
         oos_p = float(probabilities[self._oos_index]) if self._oos_index >= 0 else 0.0
         evidence = best_p - oos_p + SUPPORT_WEIGHT * support

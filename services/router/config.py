@@ -75,6 +75,20 @@ class RouterSettings(ServiceSettings):
         description="how the identity of the customer (or office) a channel names is verified; "
         "the first check whose prefix matches applies, none: not verified",
     )
+    shared_industries: list[str] = Field(
+        default_factory=lambda: ["general"],
+        description="intent packs every industry shares (greetings, complaints, a human): they "
+        "never set a conversation's industry and are never weighed down by one",
+    )
+    other_industry_odds: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="the prior odds that a message of a conversation about one industry (that of "
+        "its latest served request) means another industry's request: those intents' "
+        "probabilities are weighted by it before the decision. 0: keep each conversation to one "
+        "industry; 1: read every message among all the packs' intents alike",
+    )
     identity_cache_ttl_s: float = Field(
         default=60.0,
         ge=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grpc import aio
@@ -73,12 +74,22 @@ class RouterService:
             understand_timeout_s=config.understand_timeout_s,
             identity_checks=config.identity_checks,
             identity_cache_ttl_s=config.identity_cache_ttl_s,
+            industries=_industries(config.intents_dir),
+            shared_industries=config.shared_industries,
+            other_industry_odds=config.other_industry_odds,
         )
 
     async def stop(self) -> None:
         if self.servicer.peers is not None:
             await self.servicer.peers.close()
         await self.servicer.gate.close()
+
+
+def _industries(packs_dir: Path) -> dict[str, str]:
+    """Each intent's industry, from the packs the classifier learnt."""
+    from services.intents.packs import load_packs
+
+    return {intent.name: pack.industry for pack in load_packs(packs_dir) for intent in pack.intents}
 
 
 def build(settings: Settings) -> RouterService:

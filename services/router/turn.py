@@ -16,9 +16,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
@@ -122,6 +122,9 @@ class Classifier(Protocol):
     """The intent classifier the router runs in-process."""
 
     def classify(self, text: str, top_k: int = 5) -> Classification: ...
+
+    # ``result`` is what ``classify`` returned (typed Any: each classifier has its own type).
+    def within(self, result: Any, intents: Collection[str], others: float) -> Classification: ...
 
 
 @dataclass
@@ -385,10 +388,24 @@ class TurnRunner:
         understand_timeout_s: float,
         identity_checks: Sequence[IdentityCheck] = (),
         identity_cache_ttl_s: float = 0.0,
+        industries: Mapping[str, str] | None = None,
+        shared_industries: Collection[str] = ("general",),
+        other_industry_odds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.peers = peers
         self.classifier = classifier
+        #: each intent's industry (its pack's); empty: conversations have none
+        self.industries = dict(industries or {})
+        self.shared_industries = frozenset(shared_industries)
+        #: how far another industry's intents are believed in a conversation of one (1: alike)
+        self.other_industry_odds = other_industry_odds
+        scopes: dict[str, set[str]] = {}
+        for intent, industry in self.industries.items():
+            scopes.setdefault(industry, set()).add(intent)
+        shared = set().union(*(scopes.pop(name, set()) for name in self.shared_industries))
+        #: the intents a conversation of each industry may mean: its own and the shared ones
+        self._scopes = {industry: frozenset(own | shared) for industry, own in scopes.items()}
         self.identity_checks = tuple(identity_checks)
         self.identity_cache_ttl_s = identity_cache_ttl_s
         self.turn_deadline_s = turn_deadline_s
@@ -652,6 +669,12 @@ class TurnRunner:
         turn.session = session.result().session
         turn.identity_verified = identity.result()
         turn.masked_text = masked.result().text
+        scope = self._scopes.get(turn.session.industry)
+        if scope is not None and self.other_industry_odds < 1:
+            # The conversation is about one business: a vague follow-up ("why was it reduced?"
+            # after a dental claim) is read as its own, not as another's request; one that
+            # plainly is another's ("I left my phone at the gate") still reads as that.
+            classification = self.classifier.within(classification, scope, self.other_industry_odds)
         turn.intent = events_pb2.IntentDetected(
             name=classification.intent,
             confidence=classification.confidence,
@@ -938,6 +961,14 @@ class TurnRunner:
         turn.reply.clear()
         await turn.say(SAFE_REPLY)
 
+    def _industry_served(self, turn: _Turn) -> str:
+        """The industry of the request this turn served, unless shared or not served (a turn
+        the ladder took, an unknown intent): the one the session's later messages are read in."""
+        if turn.intent is None or turn.intent.out_of_scope or turn.fallbacks:
+            return ""
+        industry = self.industries.get(turn.served_intent, "")
+        return "" if industry in self.shared_industries else industry
+
     async def _record(self, turn: _Turn) -> bool:
         """Append the turn to the session; on a version conflict, re-read once and retry."""
         record = session_pb2.TurnRecord(
@@ -1005,6 +1036,7 @@ class TurnRunner:
                                 # A concurrent write came between this turn's read and its
                                 # write: it may have changed the customer's state.
                                 identity_lookup=None if attempt else lookup,
+                                industry=self._industry_served(turn),
                             )
                         ),
                     )

@@ -43,6 +43,8 @@ class TurnWrite:
     pending_plan: common_pb2.Plan | None = None
     #: the look-up that found the customer not verified, still to be relied on; None clears it
     identity_lookup: session_pb2.IdentityLookup | None = None
+    #: the conversation's industry, once a turn served one of its requests; empty keeps it
+    industry: str = ""
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -90,6 +92,8 @@ def apply_turn(
         session.customer_id = write.customer_id
     if write.identity_verified is not None:
         session.identity_verified = write.identity_verified
+    if write.industry:
+        session.industry = write.industry
     if any(f.action in _LADDER_ACTIONS for f in write.turn.fallbacks):
         session.fallbacks_in_a_row += 1
     else:

@@ -25,7 +25,7 @@ TURN_STATUS_FAILED: TurnStatus
 TURN_STATUS_CANCELLED: TurnStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row", "clarified_text")
+    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row", "clarified_text", "industry")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Session(_message.Message):
     IDENTITY_LOOKUP_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_IN_A_ROW_FIELD_NUMBER: _ClassVar[int]
     CLARIFIED_TEXT_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: int
     customer_id: str
@@ -59,7 +60,8 @@ class Session(_message.Message):
     identity_lookup: IdentityLookup
     fallbacks_in_a_row: int
     clarified_text: str
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ..., clarified_text: _Optional[str] = ...) -> None: ...
+    industry: str
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ..., clarified_text: _Optional[str] = ..., industry: _Optional[str] = ...) -> None: ...
 
 class IdentityLookup(_message.Message):
     __slots__ = ("customer_id", "checked_at")
@@ -122,7 +124,7 @@ class GetSessionResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class AppendTurnRequest(_message.Message):
-    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified", "pending_plan", "identity_lookup")
+    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified", "pending_plan", "identity_lookup", "industry")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +141,7 @@ class AppendTurnRequest(_message.Message):
     IDENTITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
     PENDING_PLAN_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_LOOKUP_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     expected_version: int
     turn: TurnRecord
@@ -148,7 +151,8 @@ class AppendTurnRequest(_message.Message):
     identity_verified: bool
     pending_plan: _common_pb2.Plan
     identity_lookup: IdentityLookup
-    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ...) -> None: ...
+    industry: str
+    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., industry: _Optional[str] = ...) -> None: ...
 
 class AppendTurnResponse(_message.Message):
     __slots__ = ("session",)

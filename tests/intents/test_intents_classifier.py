@@ -325,3 +325,74 @@ def test_layer_pooling_graph_is_valid_onnx() -> None:
     onnx.checker.check_model(model, full_check=True)  # types and shapes of every node
     (output,) = model.graph.output
     assert [d.dim_value for d in output.type.tensor_type.shape.dim][1] == 2 * shape.hidden
+
+
+def _industry(name: str) -> frozenset[str]:
+    """The intents a conversation of one industry may mean: its pack's and the general pack's."""
+    packs = {pack.industry: pack for pack in load_packs(PACKS)}
+    return frozenset(i.name for key in (name, "general") for i in packs[key].intents)
+
+
+def test_within_an_industry_reads_a_vague_follow_up_as_its_own(
+    classifier: IntentClassifier,
+) -> None:
+    # Alone, "what are my options?" reads as an airline rebooking; after a dental claim it is
+    # the plan's benefits, and a sportsbook's customer asking for their balance means the wallet.
+    options = classifier.classify("what are my options?")
+    assert options.intent == "rebook_flight"
+    dental = classifier.within(options, _industry("dental"))
+    assert dental.intent == "benefits_summary"
+    assert {name for name, _ in dental.candidates} <= _industry("dental")
+    assert sum(p for _, p in dental.candidates) <= 1.0 + 1e-6
+
+    # Miles or a wallet: alone, both read about as well (the ladder would ask which).
+    balance = classifier.classify("what's my balance?", top_k=2)
+    assert {name for name, _ in balance.candidates} == {"loyalty_balance", "wallet_balance"}
+    wallet = classifier.within(balance, _industry("sportsbook"))
+    miles = classifier.within(balance, _industry("airline"))
+    assert (wallet.intent, miles.intent) == ("wallet_balance", "loyalty_balance")
+    assert min(wallet.confidence, miles.confidence) > max(p for _, p in balance.candidates)
+
+
+def test_within_weighs_other_industries_down_without_ruling_them_out(
+    classifier: IntentClassifier,
+) -> None:
+    # At the router's default odds of 1 to 100, a vague follow-up stays in the conversation's
+    # industry, and a request that plainly is another's still reads as that one.
+    dental = _industry("dental")
+    vague = classifier.within(classifier.classify("what are my options?"), dental, 0.01)
+    assert vague.intent == "benefits_summary"
+    assert "rebook_flight" in {name for name, _ in vague.candidates}  # weighed, not dropped
+    for text, intent in {
+        "is my flight on time?": "flight_status",
+        "why was my bet voided": "bet_settlement",
+    }.items():
+        plain = classifier.within(classifier.classify(text), dental, 0.01)
+        assert plain.intent == intent and plain.confidence > 0.9, (text, plain)
+    # Odds of 1 change nothing.
+    result = classifier.classify("what are my options?")
+    same = classifier.within(result, dental, 1.0)
+    assert (same.intent, same.confidence) == (result.intent, pytest.approx(result.confidence))
+
+
+def test_within_keeps_what_was_already_inside(classifier: IntentClassifier) -> None:
+    result = classifier.classify("is my flight on time")
+    kept = classifier.within(result, _industry("airline"))
+    assert (kept.intent, kept.intents) == (result.intent, result.intents)
+    assert kept.confidence >= result.confidence
+    # No intent left to mean: out of scope, with nothing to offer.
+    nothing = classifier.within(result, frozenset())
+    assert nothing.out_of_scope and nothing.candidates == [] and nothing.intents == []
+    # A blank message carries no scores and stays as it is.
+    blank = classifier.classify("   ")
+    assert classifier.within(blank, _industry("airline")) == blank
+
+
+def test_within_filters_the_requests_of_a_multi_intent_message(
+    classifier: IntentClassifier,
+) -> None:
+    text = "my flight got cancelled so please rebook me, and I want compensation for the delay"
+    both = classifier.classify(text)
+    assert both.intents == ["rebook_flight", "compensation_claim"]
+    assert classifier.within(both, _industry("airline")).intents == both.intents
+    assert not set(classifier.within(both, _industry("dental")).intents) & set(both.intents)

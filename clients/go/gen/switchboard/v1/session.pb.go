@@ -119,6 +119,11 @@ type Session struct {
 	// turn, naming the request it meant, is planned with that message's details (a member id, a
 	// flight number) as well as its own words.
 	ClarifiedText string `protobuf:"bytes,13,opt,name=clarified_text,json=clarifiedText,proto3" json:"clarified_text,omitempty"`
+	// industry is the line of business the conversation is about: the industry of the intent
+	// pack of the latest request served in it that belongs to one (not to a pack every industry
+	// shares). The router reads the session's later messages with that industry's intents
+	// favoured, so a vague follow-up is not read as another business's request.
+	Industry      string `protobuf:"bytes,14,opt,name=industry,proto3" json:"industry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,6 +245,13 @@ func (x *Session) GetFallbacksInARow() int32 {
 func (x *Session) GetClarifiedText() string {
 	if x != nil {
 		return x.ClarifiedText
+	}
+	return ""
+}
+
+func (x *Session) GetIndustry() string {
+	if x != nil {
+		return x.Industry
 	}
 	return ""
 }
@@ -613,8 +625,10 @@ type AppendTurnRequest struct {
 	// identity_lookup replaces the session's identity look-up (absent clears it): a writer sends it
 	// only when nothing in its turn can have changed the customer's identity state.
 	IdentityLookup *IdentityLookup `protobuf:"bytes,9,opt,name=identity_lookup,json=identityLookup,proto3" json:"identity_lookup,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// industry sets the session's industry when not empty (it is never cleared by omission).
+	Industry      string `protobuf:"bytes,10,opt,name=industry,proto3" json:"industry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AppendTurnRequest) Reset() {
@@ -708,6 +722,13 @@ func (x *AppendTurnRequest) GetIdentityLookup() *IdentityLookup {
 		return x.IdentityLookup
 	}
 	return nil
+}
+
+func (x *AppendTurnRequest) GetIndustry() string {
+	if x != nil {
+		return x.Industry
+	}
+	return ""
 }
 
 // AppendTurnResponse is the session after the write.
@@ -971,7 +992,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\x9c\x05\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xb8\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -989,7 +1010,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	" \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
 	"\x0fidentity_lookup\x18\v \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12+\n" +
 	"\x12fallbacks_in_a_row\x18\f \x01(\x05R\x0ffallbacksInARow\x12%\n" +
-	"\x0eclarified_text\x18\r \x01(\tR\rclarifiedText\x1a8\n" +
+	"\x0eclarified_text\x18\r \x01(\tR\rclarifiedText\x12\x1a\n" +
+	"\bindustry\x18\x0e \x01(\tR\bindustry\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1026,7 +1048,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\x99\x04\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xb5\x04\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -1038,7 +1060,9 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\fpending_flow\x18\x06 \x01(\tR\vpendingFlow\x120\n" +
 	"\x11identity_verified\x18\a \x01(\bH\x00R\x10identityVerified\x88\x01\x01\x127\n" +
 	"\fpending_plan\x18\b \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
-	"\x0fidentity_lookup\x18\t \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x1a8\n" +
+	"\x0fidentity_lookup\x18\t \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12\x1a\n" +
+	"\bindustry\x18\n" +
+	" \x01(\tR\bindustry\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
