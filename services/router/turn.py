@@ -67,6 +67,13 @@ _OPENING_YES = re.compile(
     r"(?i)^\W*(?:yes|yeah|yep|yup|sure|ok|okay|absolutely|definitely|please do|go ahead)\b"
 )
 _OPENING_NO = re.compile(r"(?i)^\W*(?:no|nope|nah|don'?t|do not)\b")
+# Words that make a "yes" conditional, unsure or half-said ("sure, but", "ok but wait", "yes if
+# the fee is waived", "maybe"): no explicit confirmation of a change that cannot be taken back.
+# Asking once more costs a message; a change the customer did not mean is not undone by one.
+_HEDGED = re.compile(
+    r"(?i)\b(?:but|wait|hold on|hang on|not yet|unless|if|before|actually|though|although|"
+    r"however|maybe|perhaps|probably|guess|suppose|not sure)\b"
+)
 #: Plan.flow of a plan a model made: it names no flow, so no intent it serves
 MODEL_FLOW = "model"
 #: what a held change is called when nothing better says what it does
@@ -468,12 +475,15 @@ class TurnRunner:
         restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
         answer = _opening_answer(turn.masked_text) if restated else ""
         passing = all(v.action in _PASSING for v in turn.verdicts)
-        if waiting.steps and CONFIRM_INTENT in (turn.intent.name, answer) and passing:
-            await self._run_confirmed(turn, waiting)
-            return
-        if restated and answer != DECLINE_INTENT:
-            # The customer is back about the change that waits for their word ("did you manage
-            # to rebook me?"): say what is waiting instead of planning it afresh.
+        confirming = waiting.steps and CONFIRM_INTENT in (turn.intent.name, answer) and passing
+        if confirming and not _HEDGED.search(turn.masked_text):
+            if answer == CONFIRM_INTENT or await self._clear(turn):
+                await self._run_confirmed(turn, waiting)
+                return
+        if confirming or (restated and answer != DECLINE_INTENT):
+            # A "yes" that is not one ("sure, but", or one the classifier is unsure of), or the
+            # customer back about the change that waits for their word ("did you manage to
+            # rebook me?"): say what is waiting instead of acting or planning it afresh.
             turn.pending_plan = waiting
             await turn.say(
                 "Not yet: I'm waiting for your confirmation before I "
@@ -515,6 +525,23 @@ class TurnRunner:
                 return
         async with _Stage(turn, "answer"):
             await self._answer(turn)
+
+    async def _clear(self, turn: _Turn) -> bool:
+        """Whether the ladder lets the message through as the intent it was read as: clear
+        enough to act on (its confidence and margin over the runner-up, as the packs set them)."""
+        assert turn.intent is not None
+        decision = await unary(
+            "governance",
+            self.peers.governance.Decide(
+                governance_pb2.DecideRequest(
+                    session_id=turn.input.session_id,
+                    intent=turn.intent,
+                    verdicts=turn.verdicts,
+                    session=turn.facts(),
+                )
+            ),
+        )
+        return bool(decision.route == governance_pb2.DECISION_ROUTE_PROCEED)
 
     async def _decide(self, turn: _Turn) -> common_pb2.Plan | None:
         """The plan when the ladder lets the message proceed or it answers the pending flow's

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -51,7 +52,8 @@ class AskedWithdrawal:
 def asked(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[AskedWithdrawal]:
     with verified_customers(mesh) as build:
         customer = build(("visa", "4242", False))
-        session = f"restated-{request.node.name}"
+        # A parametrised test's name holds brackets and spaces, which a session id may not.
+        session = "restated-" + re.sub(r"[^\w.:-]", "-", request.node.name)
         events = turn(mesh, session, WITHDRAW, customer)
         yield AskedWithdrawal(mesh, customer, session, events, withdrawals_made(mesh))
 
@@ -85,6 +87,30 @@ def test_a_question_opening_with_ok_is_no_yes(mesh: Mesh, asked: AskedWithdrawal
     assert intent(question) == "withdrawal_request"
     assert reply(question).startswith("Not yet: I'm waiting for your confirmation"), reply(question)
     assert withdrawals_made(mesh) == asked.made_before
+
+
+@pytest.mark.parametrize(
+    "hedged",
+    [
+        "sure, but",
+        "ok but wait",
+        "yes if it's free",
+        "ok, hold on",
+        "maybe",
+        # No hedging word, but read as a yes with too little confidence (0.38) to act on.
+        "ok fine whatever",
+    ],
+)
+def test_a_hedged_yes_is_no_confirmation(mesh: Mesh, asked: AskedWithdrawal, hedged: str) -> None:
+    # Each reads as "confirm" (or opens with one), but none says go ahead.
+    held = asked.say(hedged)
+    assert "createWithdrawal" not in finished(held)
+    assert reply(held).startswith("Not yet: I'm waiting for your confirmation"), reply(held)
+    assert withdrawals_made(mesh) == asked.made_before
+    # The change still waits: a plain yes makes it.
+    made = asked.say("yes")
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert withdrawals_made(mesh) == asked.made_before + 1
 
 
 def test_an_aside_the_ladder_answers_keeps_the_offer_open(mesh: Mesh) -> None:
