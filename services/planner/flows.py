@@ -503,6 +503,10 @@ class Flow:
         """
         return [name for name in self.required_slots(known) if not known.get(name)]
 
+    def details(self, text: str) -> dict[str, str]:
+        """The slot values the message's own words give (not who asks)."""
+        return self.extract(text)
+
     def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
         """Whether the text fills a slot the flow waits for (answers the question it asked), or
         answers a choice the last reply listed without naming one (it is asked again)."""

@@ -8,7 +8,10 @@ Per turn:
    ``answer_patterns``), over the session's known slots. Missing required slots give a plan with
    ``missing_slots`` and no steps, whatever the tier: Compose asks for them. A request marked
    ``only_if_answered`` (a message the fallback ladder would clarify) gets the pending flow's plan
-   when it answers that flow's question, and an empty plan (no flow) otherwise.
+   when it answers that flow's question, and an empty plan (no flow) otherwise. One marked
+   ``follow_up`` ("what about a crown?" after a coverage check) gets the named intent's flow when
+   the text gives one of its slots a value, the known slots kept under it, and an empty plan
+   otherwise.
 2. **Tier**, when a model is configured (the rule, in :func:`choose_tier`):
    - the request's ``tier`` ("fast" or "deep"), set by governance, wins;
    - else **deep** when the turn is multi-step: another intent is likely too, the intent has no
@@ -102,6 +105,9 @@ class PlanInput:
     #: the previous message, when the previous turn asked which request it meant: this one
     #: names the request, that one holds its details
     clarified_text: str = ""
+    #: the message follows up the last served request (``intent``) with a new detail: plan it
+    #: only if the text gives one of its flow's slots a value; else an empty plan
+    follow_up: bool = False
 
     def also_meant(self, threshold: float) -> list[str]:
         """The intents beside the top one this turn should serve: those the classifier found
@@ -179,6 +185,13 @@ class Planner:
                 return
             # An answer to the flow's question is one request: that flow's, nothing beside it.
             request = replace(request, intent=pending.name, candidates=[], intents=[])
+        if request.follow_up:
+            followed = self.flows.get(request.intent)
+            if followed is None or followed.spec.aside or not followed.details(request.text):
+                yield self._final(request, [], "", EMBEDDED, dict(request.slots))
+                return
+            # "What about a crown?": the request served last, once more, with this detail.
+            request = replace(request, candidates=[], intents=[])
         flow = self._flow(request)
         if flow is not None and request.clarified_text and not request.only_if_answered:
             # "Is M-3001 covered for a crown?", clarified, then "check whether a treatment is

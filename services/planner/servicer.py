@@ -105,6 +105,7 @@ def plan_input(request: planner_pb2.PlanRequest) -> PlanInput:
         intents=list(request.intents),
         only_if_answered=request.only_if_answered,
         clarified_text=request.clarified_text,
+        follow_up=request.follow_up,
     )
 
 

@@ -74,6 +74,9 @@ _HEDGED = re.compile(
     r"(?i)\b(?:but|wait|hold on|hang on|not yet|unless|if|before|actually|though|although|"
     r"however|maybe|perhaps|probably|guess|suppose|not sure)\b"
 )
+# A message that names only a new detail of the request before it: "what about a crown?", "how
+# about UA 891?", "and for tomorrow?", "and a filling?".
+_FOLLOW_UP = re.compile(r"(?i)^\W*(?:(?:so|ok|okay)\W+)?(?:(?:what|how)\s+about|and)\b")
 #: Plan.flow of a plan a model made: it names no flow, so no intent it serves
 MODEL_FLOW = "model"
 #: what a held change is called when nothing better says what it does
@@ -357,6 +360,19 @@ def _carried(
     return dict(session.slots), session.pending_flow if keep else "", pending_plan
 
 
+def _served_in_full(turn: _Turn) -> str:
+    """The intent of the request the turn served, when it did: planned and not an aside, with no
+    turn to the fallback ladder (a clarification, the safe flow, a hand-off, a failed backend)."""
+    plan = turn.plan
+    if turn.intent is None or plan is None or not plan.flow or plan.aside or turn.fallbacks:
+        return ""
+    flows = plan.flow.split("+")
+    if plan.flow == MODEL_FLOW or turn.served_intent in flows:
+        return turn.served_intent
+    # A "yes" runs the plan that waited for it: the request served is that plan's.
+    return flows[0]
+
+
 #: verdicts a customer's confirmation does not lift
 _REFUSALS = (common_pb2.POLICY_ACTION_BLOCK, common_pb2.POLICY_ACTION_HANDOFF)
 
@@ -497,7 +513,9 @@ class TurnRunner:
             async with _Stage(turn, "plan"):
                 plan = await self._plan(turn, "")
         else:
-            decided = await self._decide(turn)
+            decided = await self._follow_up(turn) if passing else None
+            if decided is None:
+                decided = await self._decide(turn)
             if decided is None:
                 return
             plan = decided
@@ -525,6 +543,38 @@ class TurnRunner:
                 return
         async with _Stage(turn, "answer"):
             await self._answer(turn)
+
+    async def _follow_up(self, turn: _Turn) -> common_pb2.Plan | None:
+        """The last served request again with this message's detail, for a follow-up that names
+        only the detail ("what about a crown?" after a coverage check, "and for tomorrow?").
+
+        Only while nothing waits for an answer, only for a message worded as a follow-up, and only
+        when the classifier found no request of its own in it: the same intent, one of the shared
+        packs' ("and for tomorrow?" reads as a goodbye), or nothing clear enough to act on ("and
+        rebook me on UA 891" after a flight's status is a rebooking). The planner says whether
+        the words give the request's flow a detail; if not, the message goes its usual way.
+        """
+        assert turn.intent is not None and turn.session is not None
+        session = turn.session
+        served = session.served_intent
+        if (
+            not served
+            or session.pending_flow
+            or session.pending_plan.steps
+            or not _FOLLOW_UP.match(turn.masked_text)
+        ):
+            return None
+        own = turn.intent.name
+        shared = self.industries.get(own, "") in self.shared_industries
+        if own != served and not shared and await self._clear(turn):
+            return None
+        turn.answers_flow = served
+        async with _Stage(turn, "plan"):
+            plan = await self._plan(turn, "", follow_up=True)
+        if not plan.flow:
+            turn.answers_flow = ""
+            return None
+        return plan
 
     async def _clear(self, turn: _Turn) -> bool:
         """Whether the ladder lets the message through as the intent it was read as: clear
@@ -869,7 +919,7 @@ class TurnRunner:
         await turn.say(decision.message)
 
     async def _plan(
-        self, turn: _Turn, tier: str, *, only_if_answered: bool = False
+        self, turn: _Turn, tier: str, *, only_if_answered: bool = False, follow_up: bool = False
     ) -> common_pb2.Plan:
         assert turn.intent is not None and turn.session is not None
         session = turn.session
@@ -889,6 +939,7 @@ class TurnRunner:
             intents=turn.intent.intents if len(turn.intent.intents) > 1 else [],
             only_if_answered=only_if_answered,
             clarified_text=session.clarified_text,
+            follow_up=follow_up,
         )
         plan: common_pb2.Plan | None = None
         # Read the stream to its end (the plan is its last message), so the call closes now.
@@ -989,11 +1040,9 @@ class TurnRunner:
         await turn.say(SAFE_REPLY)
 
     def _industry_served(self, turn: _Turn) -> str:
-        """The industry of the request this turn served, unless shared or not served (a turn
-        the ladder took, an unknown intent): the one the session's later messages are read in."""
-        if turn.intent is None or turn.intent.out_of_scope or turn.fallbacks:
-            return ""
-        industry = self.industries.get(turn.served_intent, "")
+        """The industry of the request this turn served, unless shared or not served: the one
+        the session's later messages are read in."""
+        industry = self.industries.get(_served_in_full(turn), "")
         return "" if industry in self.shared_industries else industry
 
     async def _record(self, turn: _Turn) -> bool:
@@ -1064,6 +1113,7 @@ class TurnRunner:
                                 # write: it may have changed the customer's state.
                                 identity_lookup=None if attempt else lookup,
                                 industry=self._industry_served(turn),
+                                served_intent=_served_in_full(turn),
                             )
                         ),
                     )

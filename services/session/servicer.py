@@ -41,6 +41,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
                 request.identity_lookup if request.HasField("identity_lookup") else None
             ),
             industry=request.industry,
+            served_intent=request.served_intent,
         )
         session = await self._sessions.append(request.session_id, request.expected_version, write)
         return session_pb2.AppendTurnResponse(session=session)

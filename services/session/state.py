@@ -45,6 +45,8 @@ class TurnWrite:
     identity_lookup: session_pb2.IdentityLookup | None = None
     #: the conversation's industry, once a turn served one of its requests; empty keeps it
     industry: str = ""
+    #: the intent of the request this turn served in full; empty keeps the session's
+    served_intent: str = ""
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -94,6 +96,8 @@ def apply_turn(
         session.identity_verified = write.identity_verified
     if write.industry:
         session.industry = write.industry
+    if write.served_intent:
+        session.served_intent = write.served_intent
     if any(f.action in _LADDER_ACTIONS for f in write.turn.fallbacks):
         session.fallbacks_in_a_row += 1
     else:

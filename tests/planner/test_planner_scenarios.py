@@ -957,3 +957,32 @@ def test_an_answer_to_the_offered_flights_plans_the_rebooking_onto_it(
         rebook = next(s for s in answered.steps if s.tool == "rebookReservation")
         assert rebook.arguments["flight_number"] == "UA891", (intent, answer)
         assert "new_flight_options" not in answered.slots
+
+
+def test_a_follow_up_is_the_request_served_last_with_its_new_detail(turn: Turn) -> None:
+    asked = "is M-3001 covered for a root canal tomorrow?"
+    plan, results, reply, _ = turn(
+        PlanInput(intent="eligibility_check", text=asked, customer_id="P-7001")
+    )
+    assert "eligible for root canal" in reply, reply
+    follow = PlanInput(
+        intent="eligibility_check",
+        text="what about an extraction?",
+        customer_id="P-7001",
+        slots=plan.slots,
+        follow_up=True,
+    )
+    again, results, reply, _ = turn(follow)
+    # The member and the date are the last request's; the treatment is this message's.
+    assert again.flow == "eligibility_check"
+    assert (again.slots["member_id"], again.slots["procedure_code"]) == ("M-3001", "D7140")
+    assert again.slots["date_of_service"] == plan.slots["date_of_service"]
+    assert "eligible for extraction" in reply, reply
+
+    # Words that give the request no detail: no plan, the message goes its usual way.
+    for text in ("what about the weather?", "and thanks"):
+        empty, results, _, _ = turn(replace(follow, text=text))
+        assert (empty.flow, empty.steps, results) == ("", [], []), text
+    # An aside (a greeting) has no detail to follow up.
+    empty, _, _, _ = turn(replace(follow, intent="greeting"))
+    assert empty.flow == ""

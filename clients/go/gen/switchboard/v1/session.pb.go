@@ -123,7 +123,11 @@ type Session struct {
 	// pack of the latest request served in it that belongs to one (not to a pack every industry
 	// shares). The router reads the session's later messages with that industry's intents
 	// favoured, so a vague follow-up is not read as another business's request.
-	Industry      string `protobuf:"bytes,14,opt,name=industry,proto3" json:"industry,omitempty"`
+	Industry string `protobuf:"bytes,14,opt,name=industry,proto3" json:"industry,omitempty"`
+	// served_intent is the intent of the latest request served in full in the conversation (not
+	// an aside such as a greeting): a follow-up that names only a new detail ("what about a
+	// crown?", "and for tomorrow?") is that request again with the detail.
+	ServedIntent  string `protobuf:"bytes,15,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -252,6 +256,13 @@ func (x *Session) GetClarifiedText() string {
 func (x *Session) GetIndustry() string {
 	if x != nil {
 		return x.Industry
+	}
+	return ""
+}
+
+func (x *Session) GetServedIntent() string {
+	if x != nil {
+		return x.ServedIntent
 	}
 	return ""
 }
@@ -626,7 +637,9 @@ type AppendTurnRequest struct {
 	// only when nothing in its turn can have changed the customer's identity state.
 	IdentityLookup *IdentityLookup `protobuf:"bytes,9,opt,name=identity_lookup,json=identityLookup,proto3" json:"identity_lookup,omitempty"`
 	// industry sets the session's industry when not empty (it is never cleared by omission).
-	Industry      string `protobuf:"bytes,10,opt,name=industry,proto3" json:"industry,omitempty"`
+	Industry string `protobuf:"bytes,10,opt,name=industry,proto3" json:"industry,omitempty"`
+	// served_intent sets the session's latest served request when not empty.
+	ServedIntent  string `protobuf:"bytes,11,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -727,6 +740,13 @@ func (x *AppendTurnRequest) GetIdentityLookup() *IdentityLookup {
 func (x *AppendTurnRequest) GetIndustry() string {
 	if x != nil {
 		return x.Industry
+	}
+	return ""
+}
+
+func (x *AppendTurnRequest) GetServedIntent() string {
+	if x != nil {
+		return x.ServedIntent
 	}
 	return ""
 }
@@ -992,7 +1012,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xb8\x05\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xdd\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -1011,7 +1031,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x0fidentity_lookup\x18\v \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12+\n" +
 	"\x12fallbacks_in_a_row\x18\f \x01(\x05R\x0ffallbacksInARow\x12%\n" +
 	"\x0eclarified_text\x18\r \x01(\tR\rclarifiedText\x12\x1a\n" +
-	"\bindustry\x18\x0e \x01(\tR\bindustry\x1a8\n" +
+	"\bindustry\x18\x0e \x01(\tR\bindustry\x12#\n" +
+	"\rserved_intent\x18\x0f \x01(\tR\fservedIntent\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1048,7 +1069,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xb5\x04\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xda\x04\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -1062,7 +1083,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\fpending_plan\x18\b \x01(\v2\x14.switchboard.v1.PlanR\vpendingPlan\x12G\n" +
 	"\x0fidentity_lookup\x18\t \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12\x1a\n" +
 	"\bindustry\x18\n" +
-	" \x01(\tR\bindustry\x1a8\n" +
+	" \x01(\tR\bindustry\x12#\n" +
+	"\rserved_intent\x18\v \x01(\tR\fservedIntent\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

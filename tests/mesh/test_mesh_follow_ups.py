@@ -1,0 +1,59 @@
+"""A follow-up that names only a new detail is the last request again, through the whole mesh.
+
+"What about an extraction?" after a coverage check reads as nothing clear on its own (out of
+scope, 0.87); the session remembers the request served last (`Session.served_intent`), and the
+router asks the planner whether the words give that request's flow a detail. A message that is a
+request of its own ("and rebook me on UA 891") goes its usual way.
+"""
+
+from __future__ import annotations
+
+from test_mesh_scenarios import calls, finished, intent, reply, session_of, turn
+
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2
+
+OFFICE = "P-7001"
+
+
+def test_what_about_another_treatment_checks_it_for_the_same_member_and_day(mesh: Mesh) -> None:
+    session = "follow-up-dental-1"
+    first = turn(mesh, session, "is M-3001 covered for a root canal tomorrow?", OFFICE)
+    assert "eligible for root canal" in reply(first), reply(first)
+    assert session_of(mesh, session).served_intent == "eligibility_check"
+
+    before = len(calls(mesh, "claims", "checkEligibility"))
+    extraction = turn(mesh, session, "what about an extraction?", OFFICE)
+    assert intent(extraction) == "out_of_scope"  # alone, the words are no request
+    checked = finished(extraction)["checkEligibility"]
+    assert checked.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    (call,) = calls(mesh, "claims", "checkEligibility")[before:]
+    assert "D7140" in str(call), call
+    assert "eligible for extraction" in reply(extraction), reply(extraction)
+    assert not [e for e in extraction if e.WhichOneof("event") == "fallback"]
+
+    crown = turn(mesh, session, "what about a crown?", OFFICE)
+    assert reply(crown).startswith("Which crown is it:"), reply(crown)
+
+
+def test_a_follow_up_worded_request_of_its_own_is_that_request(mesh: Mesh) -> None:
+    session = "follow-up-air-1"
+    turn(mesh, session, "is flight UA 123 on time?", "C-1001")
+    assert session_of(mesh, session).served_intent == "flight_status"
+    rebook = turn(mesh, session, "and rebook me on UA 891", "C-1001")
+    assert intent(rebook) == "rebook_flight"
+    assert "searchFlights" in finished(rebook)
+    # Nothing was booked: the offer waits for the customer's choice.
+    assert "rebookReservation" not in finished(rebook)
+
+
+def test_an_aside_is_no_request_to_follow_up(mesh: Mesh) -> None:
+    session = "follow-up-aside-1"
+    turn(mesh, session, "hi", OFFICE)
+    assert session_of(mesh, session).served_intent == ""
+    turn(mesh, session, "what's the status of claim CL-9001?", OFFICE)
+    turn(mesh, session, "thanks!", OFFICE)
+    # The thanks was an aside: the claim is still the request to follow up.
+    assert session_of(mesh, session).served_intent == "claim_status"
+    other = turn(mesh, session, "and CL-9002?", OFFICE)
+    assert "Claim CL-9002" in reply(other), reply(other)
