@@ -68,11 +68,12 @@ _OPENING_YES = re.compile(
 )
 _OPENING_NO = re.compile(r"(?i)^\W*(?:no|nope|nah|don'?t|do not)\b")
 # Words that make a "yes" conditional, unsure or half-said ("sure, but", "ok but wait", "yes if
-# the fee is waived", "maybe"): no explicit confirmation of a change that cannot be taken back.
-# Asking once more costs a message; a change the customer did not mean is not undone by one.
+# the fee is waived", "maybe", "ok fine whatever"): no explicit confirmation of a change that
+# cannot be taken back. Asking once more costs a message; a change the customer did not mean is
+# not undone by one.
 _HEDGED = re.compile(
     r"(?i)\b(?:but|wait|hold on|hang on|not yet|unless|if|before|actually|though|although|"
-    r"however|maybe|perhaps|probably|guess|suppose|not sure)\b"
+    r"however|maybe|perhaps|probably|guess|suppose|not sure|whatever)\b"
 )
 # A message that names only a new detail of the request before it: "what about a crown?", "how
 # about UA 891?", "and for tomorrow?", "and a filling?".

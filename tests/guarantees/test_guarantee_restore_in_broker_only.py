@@ -36,7 +36,10 @@ from services.runtime import telemetry_names as names
 from switchboard.v1 import common_pb2
 
 EMAIL = "maya.chen.travels@example.com"
-TEXT = f"Please find my profile, my email is {EMAIL}. Also, what is the baggage policy?"
+# Two requests the classifier reads with confidence (0.96 and the baggage clause), so the turn is
+# planned whatever small changes the packs see ("Please find my profile" sat at 0.55, on the
+# ladder's threshold).
+TEXT = f"Please verify my account, my email is {EMAIL}. Also, what is the baggage policy?"
 RESTORE_RPC = "/switchboard.v1.PiiService/Restore"
 
 

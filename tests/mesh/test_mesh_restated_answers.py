@@ -97,8 +97,12 @@ def test_a_question_opening_with_ok_is_no_yes(mesh: Mesh, asked: AskedWithdrawal
         "yes if it's free",
         "ok, hold on",
         "maybe",
-        # No hedging word, but read as a yes with too little confidence (0.38) to act on.
+        # Read as a yes with confidence ("fine" alone is one), but "whatever" hedges it.
         "ok fine whatever",
+        # No hedging word, but a yes too unsure to act on: 0.51 against a no at 0.49, and 0.49
+        # against thanks at 0.31 (the ladder wants 0.55 and a margin of 0.10).
+        "no yes",
+        "ok nice",
     ],
 )
 def test_a_hedged_yes_is_no_confirmation(mesh: Mesh, asked: AskedWithdrawal, hedged: str) -> None:

@@ -1,0 +1,62 @@
+"""Agreement in a word or two makes the change that waits for the customer's yes, through the
+whole mesh; small talk with the same words in it does not.
+
+"fine" alone used to read as a greeting (0.60, "Hello! How can I help you today?"), "works for
+me" as thanks, and "that's fine" as a yes too unsure to act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from test_mesh_restated_answers import WITHDRAW, AskedWithdrawal
+from test_mesh_scenarios import finished, intent, reply, turn
+from wallet_customers import verified_customers, withdrawals_made
+
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2
+
+
+@pytest.fixture
+def asked(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[AskedWithdrawal]:
+    with verified_customers(mesh) as build:
+        customer = build(("visa", "4242", False))
+        session = "agreement-" + re.sub(r"[^\w.:-]", "-", request.node.name)
+        events = turn(mesh, session, WITHDRAW, customer)
+        held = finished(events)["createWithdrawal"]
+        assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED, reply(events)
+        yield AskedWithdrawal(mesh, customer, session, events, withdrawals_made(mesh))
+
+
+@pytest.mark.parametrize("agreed", ["fine", "that's fine", "fine by me", "works for me"])
+def test_a_short_agreement_makes_the_change(
+    mesh: Mesh, asked: AskedWithdrawal, agreed: str
+) -> None:
+    made = asked.say(agreed)
+    assert intent(made) == "confirm", reply(made)
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert withdrawals_made(mesh) == asked.made_before + 1
+    assert "Not yet" not in reply(made) and "Hello!" not in reply(made)
+
+
+def test_fine_in_small_talk_is_no_yes(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    # A thank-you is an aside: the change still waits, and a yes after it makes it.
+    for aside in ("I'm fine, thanks", "fine, thanks"):
+        said = asked.say(aside)
+        assert intent(said) == "thanks", (aside, reply(said))
+        assert "createWithdrawal" not in finished(said)
+    assert withdrawals_made(mesh) == asked.made_before
+    made = asked.say("works for me")
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert withdrawals_made(mesh) == asked.made_before + 1
+
+
+def test_im_fine_turns_the_change_down(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    # "I'm fine" to "shall I go ahead?" means no need.
+    declined = asked.say("I'm fine")
+    assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
+    after = asked.say("fine")
+    assert "createWithdrawal" not in finished(after)
+    assert withdrawals_made(mesh) == asked.made_before
