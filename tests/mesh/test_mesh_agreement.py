@@ -7,27 +7,12 @@ me" as thanks, and "that's fine" as a yes too unsure to act on.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 import pytest
-from test_mesh_restated_answers import WITHDRAW, AskedWithdrawal
-from test_mesh_scenarios import finished, intent, reply, turn
-from wallet_customers import verified_customers, withdrawals_made
+from test_mesh_scenarios import finished, intent, reply
+from wallet_customers import AskedWithdrawal, withdrawals_made
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
-
-
-@pytest.fixture
-def asked(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[AskedWithdrawal]:
-    with verified_customers(mesh) as build:
-        customer = build(("visa", "4242", False))
-        session = "agreement-" + re.sub(r"[^\w.:-]", "-", request.node.name)
-        events = turn(mesh, session, WITHDRAW, customer)
-        held = finished(events)["createWithdrawal"]
-        assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED, reply(events)
-        yield AskedWithdrawal(mesh, customer, session, events, withdrawals_made(mesh))
 
 
 @pytest.mark.parametrize("agreed", ["fine", "that's fine", "fine by me", "works for me"])

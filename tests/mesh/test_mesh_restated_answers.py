@@ -9,53 +9,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import Iterator
-
 import pytest
 from test_mesh_rebook_answers import proposed_flight
 from test_mesh_scenarios import calls, finished, intent, pending_flow, reply, turn
-from wallet_customers import verified_customers, withdrawals_made
+from wallet_customers import AskedWithdrawal, withdrawals_made
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2, events_pb2
 
-WITHDRAW = "I want to withdraw 50 dollars"
 #: C-1005's trip is cancelled with no seats that day: the next day's DL2209 at 12:40 is offered
 REBOOK = "I need to change my flight to tomorrow"
 
 
 def fallbacks_of(events: list[events_pb2.TurnEvent]) -> list[events_pb2.Fallback]:
     return [e.fallback for e in events if e.WhichOneof("event") == "fallback"]
-
-
-@dataclasses.dataclass(frozen=True)
-class AskedWithdrawal:
-    """A verified customer of one test, with one active card, who has just asked for WITHDRAW
-    in a session of their own."""
-
-    mesh: Mesh
-    customer: str
-    session: str
-    #: the asking turn's events
-    events: list[events_pb2.TurnEvent]
-    #: how many withdrawals the payments backend had made once the request was asked
-    made_before: int
-
-    def say(self, text: str) -> list[events_pb2.TurnEvent]:
-        """The customer's next message in the same session."""
-        return turn(self.mesh, self.session, text, self.customer)
-
-
-@pytest.fixture
-def asked(mesh: Mesh, request: pytest.FixtureRequest) -> Iterator[AskedWithdrawal]:
-    with verified_customers(mesh) as build:
-        customer = build(("visa", "4242", False))
-        # A parametrised test's name holds brackets and spaces, which a session id may not.
-        session = "restated-" + re.sub(r"[^\w.:-]", "-", request.node.name)
-        events = turn(mesh, session, WITHDRAW, customer)
-        yield AskedWithdrawal(mesh, customer, session, events, withdrawals_made(mesh))
 
 
 def test_a_yes_restating_the_request_makes_the_change(mesh: Mesh, asked: AskedWithdrawal) -> None:

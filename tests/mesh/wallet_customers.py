@@ -8,10 +8,11 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 
-from test_mesh_scenarios import calls
+from test_mesh_scenarios import calls, turn
 
 from mocks.world.model import PaymentMethod, Wallet
 from services.mesh import Mesh
+from switchboard.v1 import events_pb2
 
 #: brand, last four digits and whether the card has expired (each expires in November, two
 #: years ahead or last year)
@@ -64,3 +65,25 @@ def verified_customers(mesh: Mesh) -> Iterator[Callable[..., str]]:
 def withdrawals_made(mesh: Mesh) -> int:
     """How many withdrawals the payments backend was asked to make."""
     return len(calls(mesh, "payments", "createWithdrawal"))
+
+
+#: the request of the ``asked`` fixture (tests/mesh/conftest.py)
+WITHDRAW = "I want to withdraw 50 dollars"
+
+
+@dataclasses.dataclass(frozen=True)
+class AskedWithdrawal:
+    """A verified customer of one test, with one active card, who has just asked for WITHDRAW
+    in a session of their own: the withdrawal waits for their yes."""
+
+    mesh: Mesh
+    customer: str
+    session: str
+    #: the asking turn's events
+    events: list[events_pb2.TurnEvent]
+    #: how many withdrawals the payments backend had made once the request was asked
+    made_before: int
+
+    def say(self, text: str) -> list[events_pb2.TurnEvent]:
+        """The customer's next message in the same session."""
+        return turn(self.mesh, self.session, text, self.customer)
