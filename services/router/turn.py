@@ -492,7 +492,8 @@ class TurnRunner:
         restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
         answer = _opening_answer(turn.masked_text) if restated else ""
         passing = all(v.action in _PASSING for v in turn.verdicts)
-        confirming = waiting.steps and CONFIRM_INTENT in (turn.intent.name, answer) and passing
+        said_yes = CONFIRM_INTENT in (turn.intent.name, answer)
+        confirming = bool(waiting.steps) and said_yes and passing
         if confirming and not _HEDGED.search(turn.masked_text):
             if answer == CONFIRM_INTENT or await self._clear(turn):
                 await self._run_confirmed(turn, waiting)
@@ -580,8 +581,13 @@ class TurnRunner:
     async def _clear(self, turn: _Turn) -> bool:
         """Whether the ladder lets the message through as the intent it was read as: clear
         enough to act on (its confidence and margin over the runner-up, as the packs set them)."""
+        decision = await self._ladder(turn)
+        return bool(decision.route == governance_pb2.DECISION_ROUTE_PROCEED)
+
+    async def _ladder(self, turn: _Turn) -> governance_pb2.DecideResponse:
+        """Governance's decision on the turn's intent: proceed, or which step of the ladder."""
         assert turn.intent is not None
-        decision = await unary(
+        decision: governance_pb2.DecideResponse = await unary(
             "governance",
             self.peers.governance.Decide(
                 governance_pb2.DecideRequest(
@@ -592,24 +598,13 @@ class TurnRunner:
                 )
             ),
         )
-        return bool(decision.route == governance_pb2.DECISION_ROUTE_PROCEED)
+        return decision
 
     async def _decide(self, turn: _Turn) -> common_pb2.Plan | None:
         """The plan when the ladder lets the message proceed or it answers the pending flow's
         question; None when the turn went off the path (its reply said)."""
-        assert turn.intent is not None
         async with _Stage(turn, "decide"):
-            decision = await unary(
-                "governance",
-                self.peers.governance.Decide(
-                    governance_pb2.DecideRequest(
-                        session_id=turn.input.session_id,
-                        intent=turn.intent,
-                        verdicts=turn.verdicts,
-                        session=turn.facts(),
-                    )
-                ),
-            )
+            decision = await self._ladder(turn)
         for verdict in decision.matched:
             if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
                 await turn.verdict(verdict)
