@@ -8,6 +8,7 @@ The rungs, first match wins:
                                                        the SAFE_FLOW when there are none
 4. several intents expressed in one message        -> PROCEED on the "deep" tier, serving all
 5. confidence under the intent's pack threshold     -> CLARIFY with the top intents
+   (or under the intent's own ``min_confidence``)
 6. the top two intents within the pack's margin     -> CLARIFY with the close intents
 7. otherwise                                        -> PROCEED, tier "deep" when the pack declares
                                                        the intent multi_step, else "fast"
@@ -125,11 +126,15 @@ class Ladder:
             # A multi-intent message splits its probability between its intents: that is
             # not doubt about what the customer wants, so it is not a reason to clarify.
             return Decision(Route.PROCEED, tier="deep", verdicts=tuple(verdicts))
-        if intent.confidence < policy.confidence_threshold:
+        least = self.policy.intent(intent.name).min_confidence
+        if intent.confidence < max(policy.confidence_threshold, least):
             options = self._options(intent, policy, within=None)
             detail = (
                 f"confidence {intent.confidence:.2f} is under the {pack.name} pack's threshold"
                 f" {policy.confidence_threshold:.2f}"
+                if intent.confidence < policy.confidence_threshold
+                else f"confidence {intent.confidence:.2f} is under {intent.name}'s minimum"
+                f" {least:.2f}"
             )
             return self._fallback(
                 FallbackReason.LOW_CONFIDENCE, intent, options, detail, policy, session, verdicts

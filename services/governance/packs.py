@@ -100,6 +100,8 @@ class IntentInfo:
     label: str
     multi_step: bool
     line: int = 0
+    #: the least confidence it is acted on with, when above its pack's threshold
+    min_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,7 @@ def load_pack(path: Path, schema: Validator, defaults: FallbackPolicy) -> Pack:
             spec["label"],
             bool(spec.get("multi_step", False)),
             lines.line(("intents", intent)) or 0,
+            float(spec.get("min_confidence", 0.0)),
         )
         for intent, spec in (data.get("intents") or {}).items()
     }

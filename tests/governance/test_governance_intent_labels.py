@@ -32,3 +32,18 @@ def test_the_answers_to_a_confirmation_are_offered_in_its_words() -> None:
         "Just to be sure I help with the right thing: would you like to say yes and go ahead, "
         "say no and leave things as they are or say hello?"
     )
+
+
+def test_a_yes_is_acted_on_only_when_clear() -> None:
+    # The base pack's threshold is 0.55; confirm asks for 0.85 (its min_confidence).
+    ladder = Ladder(load_packs(GovernanceSettings()))
+    lukewarm = Intent("confirm", 0.69, candidates=(("confirm", 0.69), ("thanks", 0.26)))
+    decision = ladder.decide(lukewarm, [], {})
+    assert decision.route.name == "CLARIFY", decision
+    assert decision.fallback is not None
+    assert "under confirm's minimum 0.85" in decision.fallback.detail
+    clear = Intent("confirm", 0.93, candidates=(("confirm", 0.93), ("greeting", 0.03)))
+    assert ladder.decide(clear, [], {}).route.name == "PROCEED"
+    # Another intent at the same 0.69 goes ahead: the pack's own threshold is all it needs.
+    status = Intent("thanks", 0.69, candidates=(("thanks", 0.69), ("confirm", 0.26)))
+    assert ladder.decide(status, [], {}).route.name == "PROCEED"

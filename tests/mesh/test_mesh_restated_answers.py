@@ -70,6 +70,8 @@ def test_a_question_opening_with_ok_is_no_yes(mesh: Mesh, asked: AskedWithdrawal
         # against thanks at 0.31 (the ladder wants 0.55 and a margin of 0.10).
         "no yes",
         "ok nice",
+        # Above the ladder's 0.55 (0.69, thanks at 0.26), but under the 0.85 a yes needs.
+        "cool",
     ],
 )
 def test_a_hedged_yes_is_no_confirmation(mesh: Mesh, asked: AskedWithdrawal, hedged: str) -> None:
