@@ -75,6 +75,10 @@ _HEDGED = re.compile(
     r"(?i)\b(?:but|wait|hold on|hang on|not yet|unless|if|before|actually|though|although|"
     r"however|maybe|perhaps|probably|guess|suppose|not sure|whatever)\b"
 )
+# A whole message of a yes/no prompt's shorthand ("[y/n]"), while a change waits for the customer's
+# word: single letters are below what the classifier reads ("y" alone is a greeting at 0.83, and
+# teaching it "y" made "x" a yes), so they are read here, exactly.
+_SHORTHAND = {"y": CONFIRM_INTENT, "n": DECLINE_INTENT}
 # A message that names only a new detail of the request before it: "what about a crown?", "how
 # about UA 891?", "and for tomorrow?", "and a filling?".
 _FOLLOW_UP = re.compile(r"(?i)^\W*(?:(?:so|ok|okay)\W+)?(?:(?:what|how)\s+about|and)\b")
@@ -491,6 +495,8 @@ class TurnRunner:
         waiting = turn.session.pending_plan
         restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
         answer = _opening_answer(turn.masked_text) if restated else ""
+        if waiting.steps and not restated:
+            answer = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
         passing = all(v.action in _PASSING for v in turn.verdicts)
         said_yes = CONFIRM_INTENT in (turn.intent.name, answer)
         confirming = bool(waiting.steps) and said_yes and passing

@@ -45,3 +45,22 @@ def test_im_fine_turns_the_change_down(mesh: Mesh, asked: AskedWithdrawal) -> No
     after = asked.say("fine")
     assert "createWithdrawal" not in finished(after)
     assert withdrawals_made(mesh) == asked.made_before
+
+
+def test_the_y_of_a_yes_no_prompt_makes_the_change(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    # "y" alone reads as a greeting (0.83): the router reads the prompt's shorthand itself.
+    made = asked.say("Y")
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert withdrawals_made(mesh) == asked.made_before + 1
+    # With nothing waiting any more, "y" is no answer to anything: nothing more is made.
+    again = asked.say("y")
+    assert "createWithdrawal" not in finished(again)
+    assert withdrawals_made(mesh) == asked.made_before + 1
+
+
+def test_the_n_of_a_yes_no_prompt_turns_the_change_down(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    declined = asked.say("n")
+    assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
+    after = asked.say("yes")
+    assert "createWithdrawal" not in finished(after)
+    assert withdrawals_made(mesh) == asked.made_before
