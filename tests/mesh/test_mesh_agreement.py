@@ -12,17 +12,32 @@ from test_mesh_scenarios import finished, intent, reply
 from wallet_customers import AskedWithdrawal, withdrawals_made
 
 from services.mesh import Mesh
-from switchboard.v1 import common_pb2
+from switchboard.v1 import common_pb2, events_pb2
+
+
+def _makes_it(mesh: Mesh, asked: AskedWithdrawal, text: str) -> list[events_pb2.TurnEvent]:
+    """Say ``text`` and check it made the waiting withdrawal, and only it."""
+    made = asked.say(text)
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert withdrawals_made(mesh) == asked.made_before + 1
+    return made
+
+
+def _turns_it_down(mesh: Mesh, asked: AskedWithdrawal, text: str) -> None:
+    """Say ``text`` and check it dropped the withdrawal: a yes after it makes nothing."""
+    declined = asked.say(text)
+    assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
+    after = asked.say("yes")
+    assert "createWithdrawal" not in finished(after)
+    assert withdrawals_made(mesh) == asked.made_before
 
 
 @pytest.mark.parametrize("agreed", ["fine", "that's fine", "fine by me", "works for me"])
 def test_a_short_agreement_makes_the_change(
     mesh: Mesh, asked: AskedWithdrawal, agreed: str
 ) -> None:
-    made = asked.say(agreed)
+    made = _makes_it(mesh, asked, agreed)
     assert intent(made) == "confirm", reply(made)
-    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
-    assert withdrawals_made(mesh) == asked.made_before + 1
     assert "Not yet" not in reply(made) and "Hello!" not in reply(made)
 
 
@@ -33,25 +48,17 @@ def test_fine_in_small_talk_is_no_yes(mesh: Mesh, asked: AskedWithdrawal) -> Non
         assert intent(said) == "thanks", (aside, reply(said))
         assert "createWithdrawal" not in finished(said)
     assert withdrawals_made(mesh) == asked.made_before
-    made = asked.say("works for me")
-    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
-    assert withdrawals_made(mesh) == asked.made_before + 1
+    _makes_it(mesh, asked, "works for me")
 
 
 def test_im_fine_turns_the_change_down(mesh: Mesh, asked: AskedWithdrawal) -> None:
     # "I'm fine" to "shall I go ahead?" means no need.
-    declined = asked.say("I'm fine")
-    assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
-    after = asked.say("fine")
-    assert "createWithdrawal" not in finished(after)
-    assert withdrawals_made(mesh) == asked.made_before
+    _turns_it_down(mesh, asked, "I'm fine")
 
 
 def test_the_y_of_a_yes_no_prompt_makes_the_change(mesh: Mesh, asked: AskedWithdrawal) -> None:
     # "y" alone reads as a greeting (0.83): the router reads the prompt's shorthand itself.
-    made = asked.say("Y")
-    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
-    assert withdrawals_made(mesh) == asked.made_before + 1
+    _makes_it(mesh, asked, "Y")
     # With nothing waiting any more, "y" is no answer to anything: nothing more is made.
     again = asked.say("y")
     assert "createWithdrawal" not in finished(again)
@@ -59,8 +66,4 @@ def test_the_y_of_a_yes_no_prompt_makes_the_change(mesh: Mesh, asked: AskedWithd
 
 
 def test_the_n_of_a_yes_no_prompt_turns_the_change_down(mesh: Mesh, asked: AskedWithdrawal) -> None:
-    declined = asked.say("n")
-    assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
-    after = asked.say("yes")
-    assert "createWithdrawal" not in finished(after)
-    assert withdrawals_made(mesh) == asked.made_before
+    _turns_it_down(mesh, asked, "n")

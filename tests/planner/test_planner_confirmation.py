@@ -38,11 +38,6 @@ TRIP = {
 
 
 @pytest.fixture(scope="module")
-def tools() -> ToolIndex:
-    return ToolIndex.load(load_settings().tool_broker.backends)
-
-
-@pytest.fixture(scope="module")
 def planner(tools: ToolIndex) -> Planner:
     settings = load_settings()
     return Planner(settings.planner, FlowBook.load(settings.planner.flows_dir, tools), tools, None)

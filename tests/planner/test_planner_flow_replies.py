@@ -26,16 +26,6 @@ CONFIRM = "Before I go ahead, please confirm that you want me to do this."
 DIAGNOSTIC = "policy airline/account-change-needs-verified-identity said BLOCK: internal 7f3a"
 
 
-@pytest.fixture(scope="module")
-def tools() -> ToolIndex:
-    return ToolIndex.load(load_settings().tool_broker.backends)
-
-
-@pytest.fixture(scope="module")
-def book(tools: ToolIndex) -> FlowBook:
-    return FlowBook.load(load_settings().planner.flows_dir, tools)
-
-
 def _proto(
     outcome: common_pb2.StepOutcome.ValueType, *verdicts: tuple[Any, str, str]
 ) -> common_pb2.StepResult:

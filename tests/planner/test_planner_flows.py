@@ -28,16 +28,6 @@ INTENTS = SHIPPED_INTENTS
 ALL_INTENTS = [intent for intents in INTENTS.values() for intent in intents]
 
 
-@pytest.fixture(scope="module")
-def tools() -> ToolIndex:
-    return ToolIndex.load(load_settings().tool_broker.backends)
-
-
-@pytest.fixture(scope="module")
-def book(tools: ToolIndex) -> FlowBook:
-    return FlowBook.load(load_settings().planner.flows_dir, tools)
-
-
 def test_every_intent_has_a_flow_in_its_industry(book: FlowBook) -> None:
     assert sorted(book.names()) == sorted(ALL_INTENTS)
     for industry, intents in INTENTS.items():

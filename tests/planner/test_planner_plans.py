@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from services.config import load_settings
 from services.planner.plans import Step, plan_errors, renamed, with_reference_dependencies
 from services.planner.tools import ToolIndex
 from services.tool_broker.references import referenced_steps
@@ -16,11 +15,6 @@ ODD_PATHS = [
     "${steps.trip.segments.0.flight_número}",
     "${steps.trip.pnr:upper}",
 ]
-
-
-@pytest.fixture(scope="module")
-def tools() -> ToolIndex:
-    return ToolIndex.load(load_settings().tool_broker.backends)
 
 
 @pytest.mark.parametrize("reference", ODD_PATHS)

@@ -7,22 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from services.config import load_settings
 from services.planner.flows import FlowBook
 from services.planner.tools import ToolIndex
 from services.runtime.errors import ConfigError
 
 PLAIN = "On what date is the procedure planned?"
-
-
-@pytest.fixture(scope="module")
-def tools() -> ToolIndex:
-    return ToolIndex.load(load_settings().tool_broker.backends)
-
-
-@pytest.fixture(scope="module")
-def book(tools: ToolIndex) -> FlowBook:
-    return FlowBook.load(load_settings().planner.flows_dir, tools)
 
 
 def _asked(book: FlowBook, text: str, known: dict[str, str] | None = None) -> str:
