@@ -34,7 +34,14 @@ from services.catalogue.spec import FactSource
 
 #: facts the router owns: a backend's answer never says that the customer confirmed or is verified
 RUNTIME_FACTS = frozenset(
-    {"id", "identity_verified", "confirmed", "customer_id", "fallbacks_in_a_row"}
+    {
+        "id",
+        "identity_verified",
+        "confirmed",
+        "customer_id",
+        "fallbacks_in_a_row",
+        "awaiting_answer",
+    }
 )
 _FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _FIELDS = frozenset({"items", "key", "value"})

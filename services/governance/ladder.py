@@ -116,7 +116,7 @@ class Ladder:
         pack = self.policy.pack_for_intent(intent.name)
         policy = pack.fallback
         if intent.out_of_scope or intent.name == OUT_OF_SCOPE:
-            options = self._options(intent, self.policy.base.fallback, within=None)
+            options = self._options(intent, self.policy.base.fallback, None, session)
             detail = "the message matches no intent of the packs in force"
             return self._fallback(
                 FallbackReason.OUT_OF_SCOPE, intent, options, detail, base, session, verdicts
@@ -128,7 +128,7 @@ class Ladder:
             return Decision(Route.PROCEED, tier="deep", verdicts=tuple(verdicts))
         least = self.policy.intent(intent.name).min_confidence
         if intent.confidence < max(policy.confidence_threshold, least):
-            options = self._options(intent, policy, within=None)
+            options = self._options(intent, policy, None, session)
             detail = (
                 f"confidence {intent.confidence:.2f} is under the {pack.name} pack's threshold"
                 f" {policy.confidence_threshold:.2f}"
@@ -141,7 +141,7 @@ class Ladder:
             )
         ranked = [c for c in intent.ranked() if c[0] != OUT_OF_SCOPE]
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < policy.ambiguity_margin:
-            options = self._options(intent, policy, within=policy.ambiguity_margin)
+            options = self._options(intent, policy, policy.ambiguity_margin, session)
             detail = (
                 f"{ranked[0][0]} ({ranked[0][1]:.2f}) and {ranked[1][0]} ({ranked[1][1]:.2f}) are"
                 f" within the {pack.name} pack's margin {policy.ambiguity_margin:.2f}"
@@ -178,12 +178,20 @@ class Ladder:
         )
 
     def _options(
-        self, intent: Intent, policy: FallbackPolicy, within: float | None
+        self,
+        intent: Intent,
+        policy: FallbackPolicy,
+        within: float | None,
+        session: Mapping[str, Any],
     ) -> tuple[str, ...]:
+        # "Say yes and go ahead" offered when nothing waits for a yes would answer nothing.
+        waiting = session.get("awaiting_answer") is True
         ranked = [
             (name, score)
             for name, score in intent.ranked()
-            if name != OUT_OF_SCOPE and score >= policy.option_floor
+            if name != OUT_OF_SCOPE
+            and score >= policy.option_floor
+            and (waiting or not self.policy.intent(name).answers_only)
         ]
         if within is not None and ranked:
             top = ranked[0][1]

@@ -102,6 +102,9 @@ class IntentInfo:
     line: int = 0
     #: the least confidence it is acted on with, when above its pack's threshold
     min_confidence: float = 0.0
+    #: an answer to the assistant's question (yes, no): offered in a clarification only while
+    #: something waits for the customer's answer
+    answers_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,7 @@ def load_pack(path: Path, schema: Validator, defaults: FallbackPolicy) -> Pack:
             bool(spec.get("multi_step", False)),
             lines.line(("intents", intent)) or 0,
             float(spec.get("min_confidence", 0.0)),
+            bool(spec.get("answers_only", False)),
         )
         for intent, spec in (data.get("intents") or {}).items()
     }

@@ -199,6 +199,10 @@ class _Turn:
                 "confirmed": self.confirmed,
                 # The ladder escalates by it: clarify, then the safe flow, then a hand-off.
                 "fallbacks_in_a_row": self.session.fallbacks_in_a_row if self.session else 0,
+                # A question or a held change waits: a yes or a no may be offered as options.
+                "awaiting_answer": bool(
+                    self.session and (self.session.pending_flow or self.session.pending_plan.steps)
+                ),
             }
         )
 

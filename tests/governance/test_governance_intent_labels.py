@@ -27,11 +27,28 @@ def test_the_answers_to_a_confirmation_are_offered_in_its_words() -> None:
     unsure = Intent(
         "confirm", 0.41, candidates=(("confirm", 0.41), ("decline", 0.30), ("greeting", 0.19))
     )
-    decision = ladder.decide(unsure, [], {})
+    decision = ladder.decide(unsure, [], {"awaiting_answer": True})
     assert decision.message == (
         "Just to be sure I help with the right thing: would you like to say yes and go ahead, "
         "say no and leave things as they are or say hello?"
     )
+
+
+def test_a_yes_or_a_no_is_offered_only_while_something_waits_for_one() -> None:
+    # "hmm" with nothing asked: a yes would answer nothing, so only the greeting is offered.
+    ladder = Ladder(load_packs(GovernanceSettings()))
+    unsure = Intent(
+        "out_of_scope",
+        0.66,
+        candidates=(("out_of_scope", 0.66), ("greeting", 0.14), ("confirm", 0.12)),
+    )
+    for session in ({}, {"awaiting_answer": False}):
+        decision = ladder.decide(unsure, [], session)
+        assert decision.route.name == "CLARIFY", decision
+        assert decision.fallback is not None and decision.fallback.options == ("greeting",)
+        assert "yes" not in decision.message
+    waiting = ladder.decide(unsure, [], {"awaiting_answer": True})
+    assert waiting.fallback is not None and waiting.fallback.options == ("greeting", "confirm")
 
 
 def test_a_yes_is_acted_on_only_when_clear() -> None:

@@ -32,3 +32,14 @@ def test_an_unclear_answer_to_a_confirmation_is_clarified_in_its_words(mesh: Mes
 
     turn(mesh, session, "no", "C-1001")
     assert len(calls(mesh, "booking", "rebookReservation")) == before
+
+
+def test_with_nothing_waiting_a_yes_is_not_offered(mesh: Mesh) -> None:
+    # The same "hmm" opening a conversation: nothing was asked, so "say yes and go ahead"
+    # would answer nothing.
+    unclear = turn(mesh, "confirm-labels-2", "hmm", "C-1002")
+    (fallback,) = [e.fallback for e in unclear if e.WhichOneof("event") == "fallback"]
+    assert fallback.action == events_pb2.FALLBACK_ACTION_CLARIFY
+    assert fallback.options and not {"confirm", "decline"} & set(fallback.options)
+    text = reply(unclear)
+    assert "say yes" not in text and "say no" not in text, text
