@@ -173,13 +173,15 @@ class Crm:
     async def list_cases(self, call: Call) -> Reply:
         customer = self._customer(call)
         status = call.arg("status")
+        # Newest first. The mock's clock stands still, so cases opened in one run share a time:
+        # among them the later opened (inserted) comes first.
         cases = [
-            c
-            for c in self.world.cases.values()
+            (c.created_at, opened, c)
+            for opened, c in enumerate(self.world.cases.values())
             if c.customer_id == customer.customer_id and (status is None or c.status == status)
         ]
-        cases.sort(key=lambda c: c.created_at, reverse=True)
-        return Reply({"cases": [_case(c) for c in cases]})
+        cases.sort(key=lambda item: item[:2], reverse=True)
+        return Reply({"cases": [_case(c) for _, _, c in cases]})
 
     async def create_case(self, call: Call) -> Reply:
         customer = self._customer(call)

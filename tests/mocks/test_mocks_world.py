@@ -237,3 +237,21 @@ def test_the_c1001_scenario_can_be_acted_out_on_the_mocks(loop_thread: LoopThrea
         crm.close()
     finally:
         loop_thread.run(cluster.stop())
+
+
+def test_a_customers_cases_list_the_newest_first(http: dict[str, httpx.Client]) -> None:
+    # The mock's clock stands still, so both cases carry the same time: the one opened last
+    # must still lead the list ("how is my case going?" reads the latest).
+    opened = []
+    for subject in ("Bag delayed on UA 123", "Seat was broken"):
+        created = http["crm"].post(
+            "/customers/C-1003/cases",
+            json={"subject": subject, "category": "complaint", "description": subject},
+        )
+        assert created.status_code == 201, created.text
+        opened.append(created.json())
+    assert opened[0]["created_at"] == opened[1]["created_at"]
+    listed = http["crm"].get("/customers/C-1003/cases").json()["cases"]
+    ids = [c["case_id"] for c in listed]
+    assert ids.index(opened[1]["case_id"]) < ids.index(opened[0]["case_id"]), ids
+    assert ids[0] == opened[1]["case_id"]
