@@ -469,6 +469,12 @@ class Flow:
             or slot.source == "caller"
         }
 
+    def subject(self) -> set[str]:
+        """The ``remember: until_answered`` slots: what one request is about (the treatment
+        checked), kept for the turn that answers its question and for a follow-up that changes
+        none of them ("and for next Monday?")."""
+        return {name for name, slot in self.spec.slots.items() if slot.remember == UNTIL_ANSWERED}
+
     def choices(self, known: Mapping[str, str]) -> dict[str, list[Shown]]:
         """Per looked-up slot, the choices the last reply listed for it: the values kept as
         ``<slot>_options``, with the facts shown of each (``<slot>_shown``) when they were kept."""

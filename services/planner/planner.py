@@ -10,8 +10,8 @@ Per turn:
    ``only_if_answered`` (a message the fallback ladder would clarify) gets the pending flow's plan
    when it answers that flow's question, and an empty plan (no flow) otherwise. One marked
    ``follow_up`` ("what about a crown?" after a coverage check) gets the named intent's flow when
-   the text gives one of its slots a value, the known slots kept under it, and an empty plan
-   otherwise.
+   the text gives one of its slots a value, the known slots kept under it (its ``until_answered``
+   ones too when the text gives none of those), and an empty plan otherwise.
 2. **Tier**, when a model is configured (the rule, in :func:`choose_tier`):
    - the request's ``tier`` ("fast" or "deep"), set by governance, wins;
    - else **deep** when the turn is multi-step: another intent is likely too, the intent has no
@@ -211,8 +211,17 @@ class Planner:
             if answered:
                 # "C-1001" answering "your customer number?" says nothing of the request itself.
                 request = replace(request, asked_text=_last_said(request.history))
+            # "And for next Monday?" after a root canal's check is about the root canal again;
+            # "what about an extraction?" names a new treatment, and the old one's code goes.
+            same_subject = request.follow_up and not flow.details(request.text).keys() & (
+                flow.subject()
+            )
             slots = flow.fill(
-                request.slots, request.text, request.customer_id, asked, answered=answered
+                request.slots,
+                request.text,
+                request.customer_id,
+                asked,
+                answered=answered or same_subject,
             )
             # "The third one" of two, "the December one" of two in December: asked again, with
             # the same list to choose from.

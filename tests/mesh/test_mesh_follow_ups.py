@@ -57,3 +57,22 @@ def test_an_aside_is_no_request_to_follow_up(mesh: Mesh) -> None:
     assert session_of(mesh, session).served_intent == "claim_status"
     other = turn(mesh, session, "and CL-9002?", OFFICE)
     assert "Claim CL-9002" in reply(other), reply(other)
+
+
+def test_another_day_checks_the_same_treatment_again(mesh: Mesh) -> None:
+    # The treatment is kept for a follow-up that names none ("and for next monday?"), and goes
+    # when one names another ("what about an extraction?" is the extraction, not the root canal).
+    session = "follow-up-dental-2"
+    turn(mesh, session, "is M-3001 covered for a root canal tomorrow?", OFFICE)
+    before = len(calls(mesh, "claims", "checkEligibility"))
+    monday = turn(mesh, session, "and for next monday?", OFFICE)
+    (call,) = calls(mesh, "claims", "checkEligibility")[before:]
+    assert "D3330" in str(call), call
+    assert "eligible for root canal" in reply(monday) and " Mon " in reply(monday), reply(monday)
+
+    turn(mesh, session, "what about an extraction?", OFFICE)
+    before = len(calls(mesh, "claims", "checkEligibility"))
+    friday = turn(mesh, session, "and on friday?", OFFICE)
+    (call,) = calls(mesh, "claims", "checkEligibility")[before:]
+    assert "D7140" in str(call), call
+    assert "eligible for extraction" in reply(friday) and " Fri " in reply(friday), reply(friday)
