@@ -126,7 +126,9 @@ class Ladder:
             # A multi-intent message splits its probability between its intents: that is
             # not doubt about what the customer wants, so it is not a reason to clarify.
             return Decision(Route.PROCEED, tier="deep", verdicts=tuple(verdicts))
-        least = self.policy.intent(intent.name).min_confidence
+        info = self.policy.intent(intent.name)
+        # A yes with nothing waiting for one runs nothing: its own minimum is for what it runs.
+        least = 0.0 if info.answers_only and not _waiting(session) else info.min_confidence
         if intent.confidence < max(policy.confidence_threshold, least):
             options = self._options(intent, policy, None, session)
             detail = (
@@ -185,7 +187,7 @@ class Ladder:
         session: Mapping[str, Any],
     ) -> tuple[str, ...]:
         # "Say yes and go ahead" offered when nothing waits for a yes would answer nothing.
-        waiting = session.get("awaiting_answer") is True
+        waiting = _waiting(session)
         ranked = [
             (name, score)
             for name, score in intent.ranked()
@@ -233,6 +235,11 @@ class Ladder:
         return Decision(
             route, fallback=fallback, message=policy.safe_flow_message, verdicts=tuple(verdicts)
         )
+
+
+def _waiting(session: Mapping[str, Any]) -> bool:
+    """Whether a question or a held change waits for the customer's answer."""
+    return session.get("awaiting_answer") is True
 
 
 def _count(value: Any) -> int:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -365,19 +365,30 @@ class IntentClassifier:
         return self._conclude(_Scores((probabilities[0], float(support[0])), parts, top_k), None)
 
     def within(
-        self, result: Classification, intents: Collection[str], others: float = 0.0
+        self,
+        result: Classification,
+        intents: Collection[str] | None,
+        others: float = 0.0,
+        unlikely: Mapping[str, float] | None = None,
     ) -> Classification:
-        """``result`` decided again under a prior that favours ``intents``.
+        """``result`` decided again under a prior that favours ``intents`` (None: all alike).
 
         The other intents' probabilities are weighted by ``others`` (0: ruled out) and the whole
         renormalised: Bayes' rule with prior odds of ``others`` to 1 against each of them (out of
         scope keeps its own). A conversation with a dental office rarely turns to a sportsbook's
         bet: a vague "why was it reduced?" is then no bet, while a message that plainly is one
-        still reads as one. A result without scores (a blank message) is returned as it is.
+        still reads as one. ``unlikely`` weighs single intents further by their own odds (a "no"
+        when nothing was asked). A result without scores (a blank message) is returned as it is.
         """
         if result.scores is None:
             return result
-        weights = np.where(np.isin(self._labels, list(intents)), 1.0, others)
+        weights: FloatArray = (
+            np.ones(len(self._labels))
+            if intents is None
+            else np.where(np.isin(self._labels, list(intents)), 1.0, others)
+        ).astype(np.float32)
+        for name, odds in (unlikely or {}).items():
+            weights[self._labels == name] *= odds
         if self._oos_index >= 0:
             weights[self._oos_index] = 1.0
         return self._conclude(result.scores, weights)

@@ -89,6 +89,14 @@ class RouterSettings(ServiceSettings):
         "probabilities are weighted by it before the decision. 0: keep each conversation to one "
         "industry; 1: read every message among all the packs' intents alike",
     )
+    unasked_answer_odds: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="the prior odds that a message means a yes or a no (confirm, decline) when "
+        "nothing waits for the customer's answer: weighed by it, 'no thanks, just refund me' is "
+        "the refund it asks for, while 'no' alone is still a no. 1: no such weighing",
+    )
     identity_cache_ttl_s: float = Field(
         default=60.0,
         ge=0,

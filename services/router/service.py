@@ -77,6 +77,7 @@ class RouterService:
             industries=_industries(config.intents_dir),
             shared_industries=config.shared_industries,
             other_industry_odds=config.other_industry_odds,
+            unasked_answer_odds=config.unasked_answer_odds,
         )
 
     async def stop(self) -> None:

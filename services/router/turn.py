@@ -139,7 +139,13 @@ class Classifier(Protocol):
     def classify(self, text: str, top_k: int = 5) -> Classification: ...
 
     # ``result`` is what ``classify`` returned (typed Any: each classifier has its own type).
-    def within(self, result: Any, intents: Collection[str], others: float) -> Classification: ...
+    def within(
+        self,
+        result: Any,
+        intents: Collection[str] | None,
+        others: float,
+        unlikely: Mapping[str, float] | None = None,
+    ) -> Classification: ...
 
 
 @dataclass
@@ -423,6 +429,7 @@ class TurnRunner:
         industries: Mapping[str, str] | None = None,
         shared_industries: Collection[str] = ("general",),
         other_industry_odds: float = 1.0,
+        unasked_answer_odds: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.peers = peers
@@ -432,6 +439,8 @@ class TurnRunner:
         self.shared_industries = frozenset(shared_industries)
         #: how far another industry's intents are believed in a conversation of one (1: alike)
         self.other_industry_odds = other_industry_odds
+        #: how far a yes or a no is believed when nothing waits for one (1: as any intent)
+        self.unasked_answer_odds = unasked_answer_odds
         scopes: dict[str, set[str]] = {}
         for intent, industry in self.industries.items():
             scopes.setdefault(industry, set()).add(intent)
@@ -753,11 +762,23 @@ class TurnRunner:
         turn.identity_verified = identity.result()
         turn.masked_text = masked.result().text
         scope = self._scopes.get(turn.session.industry)
-        if scope is not None and self.other_industry_odds < 1:
-            # The conversation is about one business: a vague follow-up ("why was it reduced?"
-            # after a dental claim) is read as its own, not as another's request; one that
-            # plainly is another's ("I left my phone at the gate") still reads as that.
-            classification = self.classifier.within(classification, scope, self.other_industry_odds)
+        if self.other_industry_odds == 1:
+            scope = None
+        # The conversation is about one business: a vague follow-up ("why was it reduced?" after
+        # a dental claim) is read as its own, not as another's request; one that plainly is
+        # another's ("I left my phone at the gate") still reads as that.
+        waiting = turn.session.pending_flow or turn.session.pending_plan.steps
+        # A yes or a no with nothing asked answers nothing: "no thanks, just refund me" is a
+        # refund request (decline 0.79, refund 0.20 alone).
+        unlikely = (
+            None
+            if waiting or self.unasked_answer_odds == 1
+            else dict.fromkeys((CONFIRM_INTENT, DECLINE_INTENT), self.unasked_answer_odds)
+        )
+        if scope is not None or unlikely:
+            classification = self.classifier.within(
+                classification, scope, self.other_industry_odds, unlikely
+            )
         turn.intent = events_pb2.IntentDetected(
             name=classification.intent,
             confidence=classification.confidence,

@@ -54,13 +54,16 @@ def test_a_yes_or_a_no_is_offered_only_while_something_waits_for_one() -> None:
 def test_a_yes_is_acted_on_only_when_clear() -> None:
     # The base pack's threshold is 0.55; confirm asks for 0.85 (its min_confidence).
     ladder = Ladder(load_packs(GovernanceSettings()))
+    waiting = {"awaiting_answer": True}
     lukewarm = Intent("confirm", 0.69, candidates=(("confirm", 0.69), ("thanks", 0.26)))
-    decision = ladder.decide(lukewarm, [], {})
+    decision = ladder.decide(lukewarm, [], waiting)
     assert decision.route.name == "CLARIFY", decision
     assert decision.fallback is not None
     assert "under confirm's minimum 0.85" in decision.fallback.detail
     clear = Intent("confirm", 0.93, candidates=(("confirm", 0.93), ("greeting", 0.03)))
-    assert ladder.decide(clear, [], {}).route.name == "PROCEED"
+    assert ladder.decide(clear, [], waiting).route.name == "PROCEED"
     # Another intent at the same 0.69 goes ahead: the pack's own threshold is all it needs.
     status = Intent("thanks", 0.69, candidates=(("thanks", 0.69), ("confirm", 0.26)))
-    assert ladder.decide(status, [], {}).route.name == "PROCEED"
+    assert ladder.decide(status, [], waiting).route.name == "PROCEED"
+    # With nothing waiting, a yes runs nothing: its reply says so, at the pack's threshold.
+    assert ladder.decide(lukewarm, [], {}).route.name == "PROCEED"

@@ -396,3 +396,17 @@ def test_within_filters_the_requests_of_a_multi_intent_message(
     assert both.intents == ["rebook_flight", "compensation_claim"]
     assert classifier.within(both, _industry("airline")).intents == both.intents
     assert not set(classifier.within(both, _industry("dental")).intents) & set(both.intents)
+
+
+def test_within_weighs_single_intents_by_their_own_odds(classifier: IntentClassifier) -> None:
+    # The router's prior when nothing waits for an answer: a yes or a no is 1 to 10.
+    answers = {"confirm": 0.1, "decline": 0.1}
+    result = classifier.classify("no thanks, just refund me")
+    assert result.intent == "decline"
+    weighed = classifier.within(result, None, 1.0, answers)
+    assert weighed.intent == "refund_request" and weighed.confidence > 0.6, weighed
+    # A plain "no" is still a no, and the industry's weighing composes with it.
+    assert classifier.within(classifier.classify("no"), None, 1.0, answers).intent == "decline"
+    airline = classifier.within(result, _industry("airline"), 0.01, answers)
+    assert airline.intent == "refund_request"
+    assert classifier.within(result, None, 1.0).confidence == pytest.approx(result.confidence)

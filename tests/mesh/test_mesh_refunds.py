@@ -93,6 +93,23 @@ def test_the_fare_of_a_cancelled_flight_is_offered_and_nothing_is_refunded_on_no
     assert len(calls(mesh, *REFUNDS)) == before
 
 
+def test_no_thanks_with_nothing_asked_is_the_request_that_follows_it(mesh: Mesh) -> None:
+    # The cancelled flight's news offers a rebooking or a refund and asks nothing: "no thanks,
+    # just refund me" is the refund (alone it reads as a "no" at 0.79, the refund at 0.20).
+    before = len(calls(mesh, *REFUNDS))
+    session = "refund-no-thanks"
+    news = turn(mesh, session, "my flight got cancelled", "C-1005")
+    assert intent(news) == "flight_status" and not pending_flow(mesh, session)
+    asked = turn(mesh, session, "no thanks, just refund me", "C-1005")
+    assert intent(asked) == "refund_request", intent(asked)
+    assert held_for_confirmation(finished(asked, by="step_id")["cancellation"])
+    assert "I'm about to refund 456.00 USD" in reply(asked), reply(asked)
+    # A "no" to the refund now waiting is a no.
+    declined = turn(mesh, session, "no", "C-1005")
+    assert intent(declined) == "decline"
+    assert len(calls(mesh, *REFUNDS)) == before
+
+
 def test_a_fare_neither_charged_twice_nor_cancelled_is_left_to_the_fare_rules(mesh: Mesh) -> None:
     before = len(calls(mesh, *REFUNDS))
     events = turn(mesh, "refund-neither", "I want a refund for reservation ZGGJQS", "C-5607")
