@@ -188,3 +188,19 @@ def test_a_status_question_is_still_a_status_question(mesh: Mesh, question: str)
     assert set(finished(events)) == {"listWithdrawals"}
     assert "W-" in reply(events)
     assert withdrawals_made(mesh) == before
+
+
+def test_a_held_withdrawal_says_what_it_waits_for(mesh: Mesh) -> None:
+    # C-1002's withdrawal is held for documents. "Why is it on hold?" after its status is that
+    # withdrawal again, and "what do you need from me?" names the documents the hold waits for
+    # (the verification record names none).
+    session = "withdrawal-hold-1"
+    turn(mesh, session, "where is my withdrawal?", UNVERIFIED)
+    why = turn(mesh, session, "why is it on hold?", UNVERIFIED)
+    assert intent(why) == "withdrawal_status", intent(why)
+    assert "source-of-funds documents requested" in reply(why), reply(why)
+    needed = turn(mesh, session, "ok what do you need from me?", UNVERIFIED)
+    assert intent(needed) == "account_verification", intent(needed)
+    text = reply(needed)
+    assert text.startswith("Your identity verification is pending documents."), text
+    assert "Withdrawal W-5001 of 500.00 USD is pending (on hold: source-of-funds" in text, text
