@@ -93,13 +93,55 @@ def test_a_held_rebooking_is_described_by_its_trip_and_flights(planner: Planner)
     )
 
 
-def test_a_flow_without_its_own_words_lists_the_waiting_steps(planner: Planner) -> None:
+def test_a_held_cancellation_names_the_booking_and_what_its_fare_gives_back(
+    planner: Planner,
+) -> None:
     plan = plan_of(
         planner,
         PlanInput(intent="cancel_reservation", text="cancel SBX7Q2", customer_id="C-1001"),
     )
+    fare = {"pnr": "SBX7Q2", "fare_family": "basic", "refundable": False, "waiver": None}
+    results = [
+        replace(r, result=fare) if r.step_id == "fare" else r
+        for r in outcomes(plan, fare="succeeded", cancel="rejected")
+    ]
+    assert held_actions(planner, plan, results) == (
+        "cancel reservation SBX7Q2 (basic fare, not refundable)"
+    )
+    waived = {**fare, "waiver": "UA123 on 2026-11-26 was cancelled by the airline"}
+    results = [replace(r, result=waived) if r.step_id == "fare" else r for r in results]
+    assert held_actions(planner, plan, results) == (
+        "cancel reservation SBX7Q2 (basic fare, refundable to your original payment)"
+    )
+
+
+def test_a_flow_without_its_own_words_lists_the_waiting_steps(
+    tmp_path: Path, tools: ToolIndex
+) -> None:
+    (tmp_path / "airline.yaml").write_text(
+        """
+industry: airline
+flows:
+  cancel_reservation:
+    slots:
+      pnr: {patterns: ['\\b([A-Z0-9]{6})\\b'], question: 'Which reservation?'}
+    steps:
+      - {id: fare, tool: getFareRules, arguments: {pnr: '${slots.pnr}'}}
+      - id: cancel
+        tool: cancelReservation
+        arguments: {pnr: '${slots.pnr}', reason: customer_request}
+        depends_on: [fare]
+        description: Cancel the reservation.
+    replies: [{text: 'Done.'}]
+""",
+        encoding="utf-8",
+    )
+    bare = Planner(load_settings().planner, FlowBook.load(tmp_path, tools), tools, None)
+    plan = plan_of(
+        bare, PlanInput(intent="cancel_reservation", text="cancel SBX7Q2", customer_id="C-1001")
+    )
     results = outcomes(plan, fare="succeeded", cancel="rejected")
-    assert held_actions(planner, plan, results) == "do this: cancel the reservation"
+    assert held_actions(bare, plan, results) == "do this: cancel the reservation"
 
 
 def test_a_models_plan_is_described_by_its_steps(planner: Planner) -> None:
