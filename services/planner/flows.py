@@ -670,12 +670,29 @@ class Flow:
         }
         return context
 
-    def reply(self, context: Mapping[str, Any]) -> str:
-        """The first reply whose condition holds, rendered."""
-        for reply in self.spec.replies:
-            if reply.when is None or _truthy(reply.when, context):
-                return _normalise(_template(reply.text).render(**context))
-        return ""
+    def reply(self, context: Mapping[str, Any], offers: list[str] | None = None) -> str:
+        """The first reply whose condition holds, rendered. The requests its text offers to make
+        next (``{{ offer('rebook_flight') }}`` where it says "I can look for another flight for
+        you") are added to ``offers``."""
+        chosen = next(
+            (r for r in self.spec.replies if r.when is None or _truthy(r.when, context)), None
+        )
+        if chosen is None:
+            return ""
+        made: list[str] = []
+
+        def offer(intent: str) -> str:
+            made.append(str(intent))
+            return ""
+
+        text = _normalise(_template(chosen.text).render(**context, offer=offer))
+        if offers is not None:
+            offers.extend(made)
+        return text
+
+    def offers(self) -> set[str]:
+        """Every request a reply of the flow may offer (checked at load to be a flow)."""
+        return {name for reply in self.spec.replies for name in _offered_in(reply.text)}
 
     def confirmation(self, context: Mapping[str, Any]) -> str:
         """What the held steps will do, from the flow's ``confirm`` ("" without one)."""
@@ -795,6 +812,12 @@ class FlowBook:
                     if flow.name in flows:
                         problems.append(f"{path.name}: flow {flow.name} is defined twice")
                     flows[flow.name] = flow
+        problems.extend(
+            f"flow {flow.name}: offers {name!r}, which no flow serves"
+            for flow in flows.values()
+            for name in sorted(flow.offers())
+            if name not in flows
+        )
         if problems:
             raise ConfigError("invalid flows:\n  " + "\n  ".join(problems))
         log.info("loaded %d flows from %s", len(flows), folder)
@@ -915,6 +938,7 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
     for reply in spec.replies:
         errors.extend(_template_errors(reply.text, reply.when))
         errors.extend(_quoted_errors(reply.text, reply.when))
+        errors.extend(_offer_errors(reply.text))
     if spec.confirm is not None:
         problems = [*_template_errors(spec.confirm, None), *_quoted_errors(spec.confirm, None)]
         errors.extend(f"confirm: {problem}" for problem in problems)
@@ -1184,6 +1208,39 @@ def _condition_errors(condition: str, slots: Collection[str]) -> list[str]:
             if read.attr not in slots:
                 errors.append(f"{condition!r} reads unknown slot {read.attr!r}")
     return errors
+
+
+def _offer_calls(text: str) -> list[nodes.Call]:
+    try:
+        tree = _STRICT_ENV.parse(text)
+    except TemplateError:
+        return []  # reported by _template_errors
+    return [
+        call
+        for call in tree.find_all(nodes.Call)
+        if isinstance(call.node, nodes.Name) and call.node.name == "offer"
+    ]
+
+
+def _offered_in(text: str) -> list[str]:
+    """The requests a reply text offers (``offer('<intent>')``)."""
+    return [
+        call.args[0].value
+        for call in _offer_calls(text)
+        if len(call.args) == 1 and isinstance(call.args[0], nodes.Const)
+    ]
+
+
+def _offer_errors(text: str) -> list[str]:
+    """``offer`` takes one intent's name, written out: the flows it names are checked at load."""
+    return [
+        "offer() takes one intent's name as a quoted string"
+        for call in _offer_calls(text)
+        if len(call.args) != 1
+        or call.kwargs
+        or not isinstance(call.args[0], nodes.Const)
+        or not isinstance(call.args[0].value, str)
+    ]
 
 
 def _template_errors(text: str, when: str | None) -> list[str]:

@@ -67,7 +67,15 @@ from services.planner import telemetry
 from services.planner.config import PlannerSettings
 from services.planner.flows import LISTED_SUFFIXES, Flow, FlowBook, Media, default_media
 from services.planner.llm import ModelUnavailable
-from services.planner.plans import MissingSlots, Plan, Step, StepResult, Usage, renamed
+from services.planner.plans import (
+    MissingSlots,
+    Offer,
+    Plan,
+    Step,
+    StepResult,
+    Usage,
+    renamed,
+)
 from services.planner.tiers import Context, MediaSignal, ModelTiers, PlanRejected
 from services.planner.tools import ToolIndex
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -282,8 +290,9 @@ class Planner:
 
     async def compose(
         self, request: ComposeInput
-    ) -> AsyncIterator[str | Media | MissingSlots | Usage]:
-        """Text deltas, then rich media, then the slots the reply asks for, then the usage."""
+    ) -> AsyncIterator[str | Media | MissingSlots | Offer | Usage]:
+        """Text deltas, then rich media, then the slots the reply asks for or the request it
+        offers, then the usage."""
         plan = request.plan
         if request.awaiting_confirmation:
             yield self._held_actions(request)
@@ -311,12 +320,16 @@ class Planner:
                     yield Usage(model=self.tiers.settings.fast_model)
                     return
                 log.warning("composing on the embedded engine: %s", error)
-        text, media, missing = self._embedded_reply(request)
+        text, media, missing, offers = self._embedded_reply(request)
         yield text
         for element in media:
             yield element
         if missing is not None:
             yield missing
+        elif len(set(offers)) == 1:
+            # One offer, and no question waiting: a plain yes can only mean it. Two ("say
+            # 'rebook me' ... or 'refund my flight'") leave the yes to be asked about.
+            yield Offer(offers[0])
         yield Usage(model=EMBEDDED)
 
     def _flow(self, request: PlanInput) -> Flow | None:
@@ -476,13 +489,15 @@ class Planner:
 
     def _embedded_reply(
         self, request: ComposeInput
-    ) -> tuple[str, list[Media], MissingSlots | None]:
-        """The flows' replies and media, and the first flow's slots its lookups left open."""
+    ) -> tuple[str, list[Media], MissingSlots | None, list[str]]:
+        """The flows' replies and media, the first flow's slots its lookups left open, and the
+        requests the replies offer to make next."""
         plan = request.plan
         parts = self._parts(request)
         if parts is None:
-            return _generic_reply(plan, request.results, self.tools), [], None
+            return _generic_reply(plan, request.results, self.tools), [], None, []
         texts: list[str] = []
+        offers: list[str] = []
         media: list[Media] = []
         missing: MissingSlots | None = None
         for flow, names, results in parts:
@@ -495,14 +510,14 @@ class Planner:
                     missing = MissingSlots(flow=flow.name, slots=tuple(asked))
                 continue
             context = flow.context(plan.slots, results, text=request.text)
-            texts.append(flow.reply(context))
+            texts.append(flow.reply(context, offers))
             for element in flow.media(context, self.tools):
                 media.append(replace(element, step_id=names.get(element.step_id, element.step_id)))
             open_slots = flow.still_missing(plan.slots, results)
             if open_slots and missing is None:
                 keep = flow.listed(plan.slots, results)
                 missing = MissingSlots(flow=flow.name, slots=tuple(open_slots), keep=keep)
-        return "\n\n".join(t for t in texts if t), media, missing
+        return "\n\n".join(t for t in texts if t), media, missing, offers
 
     def _context(self, request: PlanInput, slots: dict[str, str]) -> Context:
         others = [name for name, _ in request.candidates if name != request.intent]

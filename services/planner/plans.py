@@ -75,6 +75,14 @@ class MissingSlots:
 
 
 @dataclass(frozen=True)
+class Offer:
+    """The request a reply offered to make next ("I can look for another flight for you"): a
+    plain yes on the next turn takes it up."""
+
+    intent: str
+
+
+@dataclass(frozen=True)
 class StepResult:
     """How one step ended, as the composer sees it (masked).
 

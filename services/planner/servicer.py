@@ -9,7 +9,7 @@ from grpc import aio
 
 from services.planner.flows import Media
 from services.planner.planner import ComposeInput, PlanInput, Planner
-from services.planner.plans import MissingSlots, Plan, Step, StepResult, Usage
+from services.planner.plans import MissingSlots, Offer, Plan, Step, StepResult, Usage
 from services.runtime.convert import dict_to_struct, struct_to_dict
 from services.runtime.errors import InvalidArgument, Unavailable
 from switchboard.v1 import common_pb2, planner_pb2, planner_pb2_grpc
@@ -79,6 +79,8 @@ class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
             elif isinstance(item, MissingSlots):
                 missing = planner_pb2.MissingSlots(flow=item.flow, slots=item.slots, keep=item.keep)
                 yield planner_pb2.ComposeResponse(missing_slots=missing)
+            elif isinstance(item, Offer):
+                yield planner_pb2.ComposeResponse(offer=planner_pb2.Offer(intent=item.intent))
             elif isinstance(item, Usage):
                 yield planner_pb2.ComposeResponse(usage=usage_to_proto(item))
 

@@ -191,6 +191,8 @@ class _Turn:
     answers_flow: str = ""
     #: the flow and slots the reply asked for after the plan ran (a lookup left them open)
     asked: planner_pb2.MissingSlots | None = None
+    #: the request the reply offered to make next, which a plain yes next turn takes up
+    offered: str = ""
 
     def facts(self) -> struct_pb2.Struct:
         """The session facts policy rules read."""
@@ -205,10 +207,9 @@ class _Turn:
                 "confirmed": self.confirmed,
                 # The ladder escalates by it: clarify, then the safe flow, then a hand-off.
                 "fallbacks_in_a_row": self.session.fallbacks_in_a_row if self.session else 0,
-                # A question or a held change waits: a yes or a no may be offered as options.
-                "awaiting_answer": bool(
-                    self.session and (self.session.pending_flow or self.session.pending_plan.steps)
-                ),
+                # A question, a held change or an offer waits: a yes or a no may be offered as
+                # options.
+                "awaiting_answer": bool(self.session and _awaiting_answer(self.session)),
             }
         )
 
@@ -406,6 +407,12 @@ def _listed(session: session_pb2.Session) -> list[str]:
     ]
 
 
+def _awaiting_answer(session: session_pb2.Session) -> bool:
+    """Whether the session waits for the customer's answer: a flow's question, a change held for
+    confirmation, or a request the last reply offered to make."""
+    return bool(session.pending_flow or session.pending_plan.steps or session.offered_intent)
+
+
 def _verified_in_session(session: session_pb2.Session | None, customer_id: str) -> bool:
     """Whether the session holds a verification of ``customer_id`` (of its own customer when the
     turn names none): a verification of one customer never passes to another."""
@@ -534,7 +541,9 @@ class TurnRunner:
             async with _Stage(turn, "plan"):
                 plan = await self._plan(turn, "")
         else:
-            decided = await self._follow_up(turn) if passing else None
+            decided = None
+            if passing and not await self._take_up(turn):
+                decided = await self._follow_up(turn)
             if decided is None:
                 decided = await self._decide(turn)
             if decided is None:
@@ -564,6 +573,36 @@ class TurnRunner:
                 return
         async with _Stage(turn, "answer"):
             await self._answer(turn)
+
+    async def _take_up(self, turn: _Turn) -> bool:
+        """Whether this message takes up the request the last reply offered ("I can look for
+        another flight for you"): a plain yes, while nothing else waits for an answer.
+
+        The yes then becomes that request, at the yes's confidence, and goes through the ladder
+        as if the customer had asked for it: "yes" to "I can connect you with a colleague" is a
+        hand-off. A yes that is not one ("sure, but ...", or one the ladder would not act on)
+        goes its usual way.
+        """
+        assert turn.intent is not None and turn.session is not None
+        session = turn.session
+        offered = session.offered_intent
+        if not offered or session.pending_flow or session.pending_plan.steps:
+            return False
+        shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
+        if CONFIRM_INTENT not in (turn.intent.name, shorthand) or _HEDGED.search(turn.masked_text):
+            return False
+        if shorthand != CONFIRM_INTENT and not await self._clear(turn):
+            return False
+        turn.intent = events_pb2.IntentDetected(
+            name=offered,
+            confidence=turn.intent.confidence,
+            candidates=[common_pb2.IntentScore(name=offered, confidence=turn.intent.confidence)],
+            classifier=turn.intent.classifier,
+            intents=[offered],
+        )
+        # The stream keeps the classifier's reading (one intent event per turn); the plan event
+        # that follows names the flow taken up.
+        return True
 
     async def _follow_up(self, turn: _Turn) -> common_pb2.Plan | None:
         """The last served request again with this message's detail, for a follow-up that names
@@ -767,7 +806,7 @@ class TurnRunner:
         # The conversation is about one business: a vague follow-up ("why was it reduced?" after
         # a dental claim) is read as its own, not as another's request; one that plainly is
         # another's ("I left my phone at the gate") still reads as that.
-        waiting = turn.session.pending_flow or turn.session.pending_plan.steps
+        waiting = _awaiting_answer(turn.session)
         # A yes or a no with nothing asked answers nothing: "no thanks, just refund me" is a
         # refund request (decline 0.79, refund 0.20 alone).
         unlikely = (
@@ -1041,6 +1080,8 @@ class TurnRunner:
                         await turn.send(turn.events.rich_media(item.rich_media))
                     elif kind == "missing_slots":
                         turn.asked = item.missing_slots
+                    elif kind == "offer":
+                        turn.offered = item.offer.intent
                     elif kind == "usage":
                         turn.add_usage(item.usage)
             except DependencyFailure as failure:
@@ -1064,6 +1105,7 @@ class TurnRunner:
             )
         )
         turn.reply.clear()
+        turn.offered = ""
         await turn.say(SAFE_REPLY)
 
     def _industry_served(self, turn: _Turn) -> str:
@@ -1141,6 +1183,7 @@ class TurnRunner:
                                 identity_lookup=None if attempt else lookup,
                                 industry=self._industry_served(turn),
                                 served_intent=_served_in_full(turn),
+                                offered_intent=turn.offered,
                             )
                         ),
                     )

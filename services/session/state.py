@@ -47,6 +47,8 @@ class TurnWrite:
     industry: str = ""
     #: the intent of the request this turn served in full; empty keeps the session's
     served_intent: str = ""
+    #: the request this turn's reply offered to make next; empty clears the session's
+    offered_intent: str = ""
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -98,6 +100,7 @@ def apply_turn(
         session.industry = write.industry
     if write.served_intent:
         session.served_intent = write.served_intent
+    session.offered_intent = write.offered_intent
     if any(f.action in _LADDER_ACTIONS for f in write.turn.fallbacks):
         session.fallbacks_in_a_row += 1
     else:

@@ -73,16 +73,24 @@ class ComposeRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.StepResult, _Mapping]]] = ..., awaiting_confirmation: _Optional[bool] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
-    __slots__ = ("text_delta", "rich_media", "usage", "missing_slots")
+    __slots__ = ("text_delta", "rich_media", "usage", "missing_slots", "offer")
     TEXT_DELTA_FIELD_NUMBER: _ClassVar[int]
     RICH_MEDIA_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     MISSING_SLOTS_FIELD_NUMBER: _ClassVar[int]
+    OFFER_FIELD_NUMBER: _ClassVar[int]
     text_delta: str
     rich_media: _common_pb2.RichMedia
     usage: _common_pb2.TokenUsage
     missing_slots: MissingSlots
-    def __init__(self, text_delta: _Optional[str] = ..., rich_media: _Optional[_Union[_common_pb2.RichMedia, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.TokenUsage, _Mapping]] = ..., missing_slots: _Optional[_Union[MissingSlots, _Mapping]] = ...) -> None: ...
+    offer: Offer
+    def __init__(self, text_delta: _Optional[str] = ..., rich_media: _Optional[_Union[_common_pb2.RichMedia, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.TokenUsage, _Mapping]] = ..., missing_slots: _Optional[_Union[MissingSlots, _Mapping]] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ...) -> None: ...
+
+class Offer(_message.Message):
+    __slots__ = ("intent",)
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    intent: str
+    def __init__(self, intent: _Optional[str] = ...) -> None: ...
 
 class MissingSlots(_message.Message):
     __slots__ = ("flow", "slots", "keep")

@@ -403,3 +403,11 @@ async def test_losers_that_reread_and_retry_lose_nothing(backend: Backend) -> No
     assert sorted(t.turn_id for t in turns) == sorted(f"t{i}" for i in range(len(writers)))
     # The history was built version by version, so it agrees with the audit trail's order.
     assert [h.turn_id for h in session.history][::2] == [t.turn_id for t in turns]
+
+
+async def test_an_offer_is_kept_until_the_next_write(sessions: Sessions) -> None:
+    kept = await sessions.append("s1", 0, write("t1", offered_intent="rebook_flight"))
+    assert kept.offered_intent == "rebook_flight"
+    assert (await sessions.get("s1", create=False))[0].offered_intent == "rebook_flight"
+    # The next turn's reply offered nothing: the offer is gone (a yes later takes up nothing).
+    assert (await sessions.append("s1", 1, write("t2"))).offered_intent == ""

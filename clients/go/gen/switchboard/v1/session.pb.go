@@ -127,7 +127,11 @@ type Session struct {
 	// served_intent is the intent of the latest request served in full in the conversation (not
 	// an aside such as a greeting): a follow-up that names only a new detail ("what about a
 	// crown?", "and for tomorrow?") is that request again with the detail.
-	ServedIntent  string `protobuf:"bytes,15,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
+	ServedIntent string `protobuf:"bytes,15,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
+	// offered_intent is the request the latest reply offered to make next ("I can look for another
+	// flight for you", "Would you like to see the seat map?"), empty when it offered none: a plain
+	// yes on the next turn takes it up, as if the customer had asked for it.
+	OfferedIntent string `protobuf:"bytes,16,opt,name=offered_intent,json=offeredIntent,proto3" json:"offered_intent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -263,6 +267,13 @@ func (x *Session) GetIndustry() string {
 func (x *Session) GetServedIntent() string {
 	if x != nil {
 		return x.ServedIntent
+	}
+	return ""
+}
+
+func (x *Session) GetOfferedIntent() string {
+	if x != nil {
+		return x.OfferedIntent
 	}
 	return ""
 }
@@ -639,7 +650,9 @@ type AppendTurnRequest struct {
 	// industry sets the session's industry when not empty (it is never cleared by omission).
 	Industry string `protobuf:"bytes,10,opt,name=industry,proto3" json:"industry,omitempty"`
 	// served_intent sets the session's latest served request when not empty.
-	ServedIntent  string `protobuf:"bytes,11,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
+	ServedIntent string `protobuf:"bytes,11,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
+	// offered_intent replaces the session's offered request (empty clears it).
+	OfferedIntent string `protobuf:"bytes,12,opt,name=offered_intent,json=offeredIntent,proto3" json:"offered_intent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -747,6 +760,13 @@ func (x *AppendTurnRequest) GetIndustry() string {
 func (x *AppendTurnRequest) GetServedIntent() string {
 	if x != nil {
 		return x.ServedIntent
+	}
+	return ""
+}
+
+func (x *AppendTurnRequest) GetOfferedIntent() string {
+	if x != nil {
+		return x.OfferedIntent
 	}
 	return ""
 }
@@ -1012,7 +1032,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xdd\x05\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\x84\x06\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -1032,7 +1052,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x12fallbacks_in_a_row\x18\f \x01(\x05R\x0ffallbacksInARow\x12%\n" +
 	"\x0eclarified_text\x18\r \x01(\tR\rclarifiedText\x12\x1a\n" +
 	"\bindustry\x18\x0e \x01(\tR\bindustry\x12#\n" +
-	"\rserved_intent\x18\x0f \x01(\tR\fservedIntent\x1a8\n" +
+	"\rserved_intent\x18\x0f \x01(\tR\fservedIntent\x12%\n" +
+	"\x0eoffered_intent\x18\x10 \x01(\tR\rofferedIntent\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1069,7 +1090,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xda\x04\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\x81\x05\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -1084,7 +1105,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x0fidentity_lookup\x18\t \x01(\v2\x1e.switchboard.v1.IdentityLookupR\x0eidentityLookup\x12\x1a\n" +
 	"\bindustry\x18\n" +
 	" \x01(\tR\bindustry\x12#\n" +
-	"\rserved_intent\x18\v \x01(\tR\fservedIntent\x1a8\n" +
+	"\rserved_intent\x18\v \x01(\tR\fservedIntent\x12%\n" +
+	"\x0eoffered_intent\x18\f \x01(\tR\rofferedIntent\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
