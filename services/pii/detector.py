@@ -122,6 +122,7 @@ class Detector:
             and not _person_holding_a_code(e)
             and not _person_holding_a_locator(e, text)
             and not _person_holding_a_date(e, text)
+            and not _sign_off(e)
             and not _person_inside_a_place(e, candidates)
             and not _address_from_a_quantity(e)
             and not _address_from_a_card_ending(e, text)
@@ -250,6 +251,15 @@ def _person_holding_a_date(entity: Entity, text: str) -> bool:
         return True
     return bool(
         _DAY_BEFORE_RE.search(text, 0, entity.start) or _DAY_AFTER_RE.match(text, entity.end)
+    )
+
+
+def _sign_off(entity: Entity) -> bool:
+    """A "name" that is a message's closing word alone: "Thanks! Bye". Signatures ("Thanks!\n
+    Anna") taught the tagger that the word after a thank-you may be a name, and it read "Bye" as
+    one at 0.80. Such words name nobody, so the whole entity being one of them is dropped."""
+    return entity.type == et.PERSON and (
+        entity.value.strip(" .,!?").casefold() in wordlists.SIGN_OFFS
     )
 
 

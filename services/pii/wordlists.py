@@ -131,6 +131,11 @@ ADDRESS_CUES: tuple[str, ...] = (
 )
 
 # Capitalised words that start sentences or name things, never a person on their own.
+#: words that close a message and name nobody, however the tagger reads them (detector._sign_off)
+SIGN_OFFS: frozenset[str] = frozenset(
+    {"bye", "bye bye", "bye-bye", "goodbye", "cheers", "thanks", "thank you", "thx", "ciao"}
+)
+
 NOT_NAMES: frozenset[str] = frozenset(
     """
     i a an the this that these those my your our their his her its we you they he she it
