@@ -12,7 +12,7 @@ import click
 from services.pii.config import DEFAULT_EVAL_DATA, PiiSettings
 from services.pii.context import context_path
 from services.pii.detector import Detector
-from services.pii.evaluation import evaluate, load_samples, select
+from services.pii.evaluation import Sample, evaluate, load_samples, select
 from services.pii.tagger import DEFAULT_CLASSES, DEFAULT_MODEL, SequenceTagger
 from services.pii.training import (
     DEFAULT_BACKGROUND,
@@ -22,6 +22,7 @@ from services.pii.training import (
     DEFAULT_CONTEXT_C,
     DEFAULT_CONTEXT_INT8,
     DEFAULT_ITERATIONS,
+    DEFAULT_SYNTHETIC,
     TrainingParameters,
     build_word_classes,
     cross_validate,
@@ -167,6 +168,14 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
             help="train without the contextual read-out (the CRF's own features only)",
         ),
         click.option(
+            "--synthetic",
+            type=click.IntRange(min=0),
+            default=DEFAULT_SYNTHETIC,
+            show_default=True,
+            help="how many generated texts of our own templates to train on as well (0: none)",
+        ),
+        click.option("--synthetic-seed", type=click.IntRange(min=0), default=0, show_default=True),
+        click.option(
             "--context-int8/--context-float",
             default=DEFAULT_CONTEXT_INT8,
             show_default=True,
@@ -206,6 +215,8 @@ def train_command(
     context_c: float,
     no_context: bool,
     context_int8: bool,
+    synthetic: int,
+    synthetic_seed: int,
 ) -> None:
     """Rebuild the word classes and the sequence tagger (validation split, never the test split).
 
@@ -217,7 +228,8 @@ def train_command(
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
     parameters = _parameters(c1, c2, iterations, context_c, no_context, context_int8)
-    model = train(samples, rules, parameters, texts)
+    generated = _synthetic(synthetic, synthetic_seed)
+    model = train([*samples, *generated], rules, parameters, texts)
     model.save(out)
     labels = SequenceTagger.load(out).labels
     read_out = (
@@ -226,10 +238,24 @@ def train_command(
         else f"contextual read-out ({len(model.read_out.classes)} types) -> {context_path(out)}"
     )
     click.echo(
-        f"trained on {len(samples)} validation samples and {len(texts)} background texts: "
+        f"trained on {len(samples)} validation samples, {len(generated)} generated samples and "
+        f"{len(texts)} background texts: "
         f"{len(model.crf)} bytes, {len(labels)} labels -> {out}; {read_out}; "
         f"{int(classes.max()) + 1} word classes -> {classes_out}"
     )
+
+
+def _synthetic(count: int, seed: int) -> list[Sample]:
+    """``count`` generated samples; the generator needs Faker, a development dependency."""
+    if count == 0:
+        return []
+    try:
+        from services.pii.synthetic import generate
+    except ModuleNotFoundError as error:
+        raise click.ClickException(
+            f"--synthetic needs the development dependencies ({error.name} is missing): make setup"
+        ) from error
+    return generate(count, seed=seed)
 
 
 def _parameters(
@@ -265,6 +291,8 @@ def cv_command(
     context_c: float,
     no_context: bool,
     context_int8: bool,
+    synthetic: int,
+    synthetic_seed: int,
     folds: int,
     seed: int,
     as_json: bool,
@@ -274,6 +302,14 @@ def cv_command(
     texts = load_background(background, background_count)
     rules = _detector(PiiSettings(), None)
     parameters = _parameters(c1, c2, iterations, context_c, no_context, context_int8)
-    report = cross_validate(samples, rules, parameters, texts, folds=folds, seed=seed)
+    report = cross_validate(
+        samples,
+        rules,
+        parameters,
+        texts,
+        folds=folds,
+        seed=seed,
+        extra=_synthetic(synthetic, synthetic_seed),
+    )
     result = report.as_dict()
     click.echo(json.dumps(result, indent=2) if as_json else _format(result))

@@ -57,6 +57,8 @@ DEFAULT_CONTEXT_INT8 = True
 #: BANKING77's training questions: customer-service text with (almost) no personal data
 DEFAULT_BACKGROUND = DATA_DIR / "banking77" / "train.csv"
 DEFAULT_BACKGROUND_COUNT = 500
+#: how many generated texts (services/pii/synthetic.py) join the validation samples in training
+DEFAULT_SYNTHETIC = 500
 #: how many word classes (with the other features, cross-validation preferred 32 to 64 and 128)
 WORD_CLASSES = 32
 _EMBEDDINGS = "embeddings.word_embeddings.weight"
@@ -326,11 +328,13 @@ def cross_validate(
     *,
     folds: int = 5,
     seed: int = 0,
+    extra: Sequence[Sample] = (),
 ) -> Report:
     """Score the rules + tagger on ``samples`` with models that never saw a sample's template.
 
-    Each fold's model is trained on the other folds (and the background texts); every sample
-    is scored once, by the model that did not train on its template.
+    Each fold's model is trained on the other folds (and the background texts and the
+    ``extra`` samples, which are never scored); every sample is scored once, by the model that
+    did not train on its template.
     """
     report = Report(split=f"{folds}-fold cross-validation by template", samples=len(samples))
     vectors = (
@@ -345,7 +349,9 @@ def cross_validate(
             if not held_out or not trained_on:
                 continue
             path = Path(directory) / f"fold-{fold}.crfsuite"
-            train(trained_on, rules, parameters, background, word_vectors=vectors).save(path)
+            train([*trained_on, *extra], rules, parameters, background, word_vectors=vectors).save(
+                path
+            )
             detector = dataclasses.replace(rules, tagger_model=path)
             for sample in held_out:
                 started = time.perf_counter()
