@@ -809,10 +809,15 @@ class TurnRunner:
         waiting = _awaiting_answer(turn.session)
         # A yes or a no with nothing asked answers nothing: "no thanks, just refund me" is a
         # refund request (decline 0.79, refund 0.20 alone).
+        answers = (CONFIRM_INTENT, DECLINE_INTENT)
+        # Only when a yes or a no is among the likely readings: elsewhere the weighing would
+        # change nothing but cost a second decision on most turns.
         unlikely = (
-            None
-            if waiting or self.unasked_answer_odds == 1
-            else dict.fromkeys((CONFIRM_INTENT, DECLINE_INTENT), self.unasked_answer_odds)
+            dict.fromkeys(answers, self.unasked_answer_odds)
+            if not waiting
+            and self.unasked_answer_odds < 1
+            and any(name in answers for name, _ in classification.candidates)
+            else None
         )
         if scope is not None or unlikely:
             classification = self.classifier.within(
