@@ -63,16 +63,15 @@ def test_another_day_checks_the_same_treatment_again(mesh: Mesh) -> None:
     # The treatment is kept for a follow-up that names none ("and for next monday?"), and goes
     # when one names another ("what about an extraction?" is the extraction, not the root canal).
     session = "follow-up-dental-2"
-    turn(mesh, session, "is M-3001 covered for a root canal tomorrow?", OFFICE)
-    before = len(calls(mesh, "claims", "checkEligibility"))
-    monday = turn(mesh, session, "and for next monday?", OFFICE)
-    (call,) = calls(mesh, "claims", "checkEligibility")[before:]
-    assert "D3330" in str(call), call
-    assert "eligible for root canal" in reply(monday) and " Mon " in reply(monday), reply(monday)
 
+    def checked(text: str, code: str, treatment: str, day: str) -> None:
+        before = len(calls(mesh, "claims", "checkEligibility"))
+        said = reply(turn(mesh, session, text, OFFICE))
+        (call,) = calls(mesh, "claims", "checkEligibility")[before:]
+        assert code in str(call), call
+        assert f"eligible for {treatment}" in said and f" {day} " in said, said
+
+    turn(mesh, session, "is M-3001 covered for a root canal tomorrow?", OFFICE)
+    checked("and for next monday?", "D3330", "root canal", "Mon")
     turn(mesh, session, "what about an extraction?", OFFICE)
-    before = len(calls(mesh, "claims", "checkEligibility"))
-    friday = turn(mesh, session, "and on friday?", OFFICE)
-    (call,) = calls(mesh, "claims", "checkEligibility")[before:]
-    assert "D7140" in str(call), call
-    assert "eligible for extraction" in reply(friday) and " Fri " in reply(friday), reply(friday)
+    checked("and on friday?", "D7140", "extraction", "Fri")
