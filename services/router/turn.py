@@ -520,10 +520,9 @@ class TurnRunner:
         passing = all(v.action in _PASSING for v in turn.verdicts)
         said_yes = CONFIRM_INTENT in (turn.intent.name, answer)
         confirming = bool(waiting.steps) and said_yes and passing
-        if confirming and not _HEDGED.search(turn.masked_text):
-            if answer == CONFIRM_INTENT or await self._clear(turn):
-                await self._run_confirmed(turn, waiting)
-                return
+        if confirming and await self._plain_yes(turn, answer):
+            await self._run_confirmed(turn, waiting)
+            return
         if confirming or (restated and answer != DECLINE_INTENT):
             # A "yes" that is not one ("sure, but", or one the classifier is unsure of), or the
             # customer back about the change that waits for their word ("did you manage to
@@ -589,9 +588,9 @@ class TurnRunner:
         if not offered or session.pending_flow or session.pending_plan.steps:
             return False
         shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
-        if CONFIRM_INTENT not in (turn.intent.name, shorthand) or _HEDGED.search(turn.masked_text):
+        if CONFIRM_INTENT not in (turn.intent.name, shorthand):
             return False
-        if shorthand != CONFIRM_INTENT and not await self._clear(turn):
+        if not await self._plain_yes(turn, shorthand):
             return False
         turn.intent = events_pb2.IntentDetected(
             name=offered,
@@ -635,6 +634,14 @@ class TurnRunner:
             turn.answers_flow = ""
             return None
         return plan
+
+    async def _plain_yes(self, turn: _Turn, answer: str) -> bool:
+        """Whether a message read as a yes is one to act on: no hedging word in it ("sure, but",
+        "ok wait"), and either the prompt's exact shorthand ``answer`` ("y") or a reading the
+        ladder would let through (confirm's own minimum confidence)."""
+        if _HEDGED.search(turn.masked_text):
+            return False
+        return answer == CONFIRM_INTENT or await self._clear(turn)
 
     async def _clear(self, turn: _Turn) -> bool:
         """Whether the ladder lets the message through as the intent it was read as: clear
