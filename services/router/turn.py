@@ -91,6 +91,8 @@ _BASE_PACK = "base/"
 
 #: input verdicts that let a turn act
 _PASSING = (common_pb2.POLICY_ACTION_ALLOW, common_pb2.POLICY_ACTION_DISCLAIM)
+#: output verdicts that show the customer other text in place of what was composed
+_WITHHOLDING = (common_pb2.POLICY_ACTION_BLOCK, common_pb2.POLICY_ACTION_HANDOFF)
 
 _FAILED_OUTCOMES = (
     common_pb2.STEP_OUTCOME_FAILED,
@@ -1099,10 +1101,16 @@ class TurnRunner:
             except DependencyFailure as failure:
                 composing_failed.append(failure)
 
+        withheld = False
         async for released in stream("governance", self.peers.governance.CheckOutput(pieces())):
             if released.HasField("verdict"):
                 await turn.verdict(released.verdict)
+                withheld = withheld or released.verdict.action in _WITHHOLDING
             await turn.say(released.text)
+        if withheld:
+            # A sentence the customer never saw may have been the one that made the offer: a
+            # "yes" must not take up what was not shown. The answer is read on its own instead.
+            turn.offered = ""
         if composing_failed:
             raise composing_failed[0]
 
