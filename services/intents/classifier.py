@@ -354,6 +354,13 @@ class IntentClassifier:
         if not text.strip():
             return _blank()
         probabilities, support = self._score([text])
+        return self.conclude(text, probabilities[0], float(support[0]), top_k)
+
+    def conclude(
+        self, text: str, probabilities: FloatArray, support: float, top_k: int = 5
+    ) -> Classification:
+        """What :meth:`classify` answers for ``text`` given its calibrated probabilities and
+        support (as :meth:`_score` computes them); its clauses are scored here."""
         clauses = split_clauses(text)
         parts: tuple[tuple[FloatArray, float], ...] = ()
         if len(clauses) >= 2:
@@ -362,7 +369,7 @@ class IntentClassifier:
                 (row, float(near))
                 for row, near in zip(clause_probabilities, clause_support, strict=True)
             )
-        return self._conclude(_Scores((probabilities[0], float(support[0])), parts, top_k), None)
+        return self._conclude(_Scores((probabilities, support), parts, top_k), None)
 
     def within(
         self,
@@ -441,6 +448,11 @@ class IntentClassifier:
             embeddings = self.encoder.encode(texts)
         probabilities = softmax(self.model.logits(texts, embeddings), self.calibration.temperature)
         return probabilities, self.model.support(embeddings)
+
+    def decide(self, probabilities: FloatArray, support: float, top_k: int = 5) -> Classification:
+        """One reading of a message from its calibrated probabilities and support: the best
+        intent, or out of scope under this classifier's threshold (no clauses)."""
+        return self._decide(probabilities, support, top_k)
 
     def _decide(
         self,

