@@ -520,7 +520,11 @@ class TurnRunner:
         if waiting.steps and not restated:
             answer = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
         passing = all(v.action in _PASSING for v in turn.verdicts)
-        said_yes = CONFIRM_INTENT in (turn.intent.name, answer)
+        # The prompt's own shorthand says what it says, whatever the classifier made of it ("n"
+        # alone can read as a yes).
+        said_yes = answer == CONFIRM_INTENT or (
+            answer != DECLINE_INTENT and turn.intent.name == CONFIRM_INTENT
+        )
         confirming = bool(waiting.steps) and said_yes and passing
         if confirming and await self._plain_yes(turn, answer):
             await self._run_confirmed(turn, waiting)
@@ -590,7 +594,7 @@ class TurnRunner:
         if not offered or session.pending_flow or session.pending_plan.steps:
             return False
         shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
-        if CONFIRM_INTENT not in (turn.intent.name, shorthand):
+        if shorthand == DECLINE_INTENT or CONFIRM_INTENT not in (turn.intent.name, shorthand):
             return False
         if not await self._plain_yes(turn, shorthand):
             return False
