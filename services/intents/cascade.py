@@ -28,6 +28,7 @@ from services.intents.classifier import (
     Calibration,
     Classification,
     IntentClassifier,
+    read_batch,
 )
 from services.intents.features import SentenceFeatures, encode_cached
 from services.intents.model import FloatArray, LinearIntentModel, ModelOptions
@@ -193,23 +194,16 @@ def _calibrate(
     escalated_share: float,
 ) -> CascadeCalibration:
     model_labels = fast.model.labels
-    names = np.array(model_labels)
-    oos = model_labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in model_labels else -1
-    in_scope = np.array([i for i in range(len(model_labels)) if i != oos])
     truth = np.array(labels)
-
-    def reading(probabilities: FloatArray) -> tuple[np.ndarray, FloatArray, np.ndarray]:
-        inside = probabilities[:, in_scope]
-        top = inside.max(axis=1)
-        oos_p = probabilities[:, oos] if oos >= 0 else np.zeros(len(top), dtype=np.float32)
-        best = names[in_scope][inside.argmax(axis=1)]
-        return best, top - oos_p + SUPPORT_WEIGHT * support, oos_p > top
-
-    fast_best, fast_evidence, fast_won = reading(softmax(fast_logits, fast.calibration.temperature))
+    fast_best, fast_evidence, fast_won = read_batch(
+        softmax(fast_logits, fast.calibration.temperature), support, model_labels
+    )
     known = np.array([label in model_labels for label in labels])
     targets = np.array([model_labels.index(label) for label in truth[known]], dtype=np.int64)
     temperature = fit_temperature(summed[known], targets)
-    deep_best, deep_evidence, deep_won = reading(softmax(summed, temperature))
+    deep_best, deep_evidence, deep_won = read_batch(
+        softmax(summed, temperature), support, model_labels
+    )
     # Messages the fast classifier already rejects always go the deep way; the gate sends
     # the escalated share of all of them, lowest evidence first.
     gate = float(np.quantile(fast_evidence, escalated_share)) if len(labels) else 0.0

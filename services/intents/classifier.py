@@ -547,6 +547,22 @@ def _out_of_fold(
     return logits, support, labels, classes
 
 
+def read_batch(
+    probabilities: FloatArray, support: FloatArray, model_labels: Sequence[str]
+) -> tuple[npt.NDArray[np.str_], FloatArray, npt.NDArray[np.bool_]]:
+    """Each row's best in-scope intent, its in-scope evidence (what the threshold is set on)
+    and whether the out-of-scope class won outright, for calibrating on many messages."""
+    oos_column = list(model_labels).index(OUT_OF_SCOPE) if OUT_OF_SCOPE in model_labels else -1
+    in_scope = np.array([i for i in range(len(model_labels)) if i != oos_column])
+    in_p = probabilities[:, in_scope]
+    top = in_p.max(axis=1)
+    names = np.array(model_labels)[in_scope][in_p.argmax(axis=1)]
+    won = probabilities[:, oos_column] > top if oos_column >= 0 else np.zeros(len(top), dtype=bool)
+    oos_p = probabilities[:, oos_column] if oos_column >= 0 else np.zeros(len(top))
+    evidence: FloatArray = top - oos_p + SUPPORT_WEIGHT * support
+    return names, evidence, won
+
+
 def _calibrate(
     logits: FloatArray,
     support: FloatArray,
@@ -558,17 +574,8 @@ def _calibrate(
     known = [i for i, label in enumerate(labels) if label in index]
     targets: npt.NDArray[np.int64] = np.array([index[labels[i]] for i in known], dtype=np.int64)
     temperature = fit_temperature(logits[known], targets) if known else 1.0
-    probabilities = softmax(logits, temperature)
-    oos_column = index.get(OUT_OF_SCOPE, -1)
-    in_scope = np.array([i for i in range(len(model_labels)) if i != oos_column])
-    in_p = probabilities[:, in_scope]
-    best = in_p.argmax(axis=1)
-    top = in_p.max(axis=1)
-    names = np.array(model_labels)[in_scope][best]
+    names, evidence, won = read_batch(softmax(logits, temperature), support, model_labels)
     truth = np.array(labels)
-    won = probabilities[:, oos_column] > top if oos_column >= 0 else np.zeros(len(top), dtype=bool)
-    oos_p = probabilities[:, oos_column] if oos_column >= 0 else np.zeros(len(top))
-    evidence = top - oos_p + SUPPORT_WEIGHT * support
     point = choose_threshold(
         evidence,
         won,

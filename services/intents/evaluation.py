@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,30 +122,22 @@ def evaluate(
         data.test.head(limit),
     )
     started = time.perf_counter()
-    classifier: IntentClassifier | CascadeClassifier
-    if deep is not None:
-        if refit_on_validation:
-            raise ValueError("the cascade is not refitted on validation")
-        classifier = CascadeClassifier.from_examples(
-            train.texts,
-            train.labels,
-            validation=(validation.texts, validation.labels),
-            deep_encoder=deep,
-            encoder=encoder,
-            options=options,
-            rule=rule,
-            progress=progress,
-        )
-    else:
-        classifier = IntentClassifier.from_examples(
-            train.texts,
-            train.labels,
-            validation=(validation.texts, validation.labels),
-            encoder=encoder,
-            options=options,
-            rule=rule,
-            progress=progress,
-        )
+    if deep is not None and refit_on_validation:
+        raise ValueError("the cascade is not refitted on validation")
+    fit: Callable[..., IntentClassifier | CascadeClassifier] = (
+        IntentClassifier.from_examples
+        if deep is None
+        else partial(CascadeClassifier.from_examples, deep_encoder=deep)
+    )
+    classifier = fit(
+        train.texts,
+        train.labels,
+        validation=(validation.texts, validation.labels),
+        encoder=encoder,
+        options=options,
+        rule=rule,
+        progress=progress,
+    )
     if refit_on_validation and isinstance(classifier, IntentClassifier):
         progress(f"refitting on train + validation ({len(train) + len(validation)} utterances)")
         classifier = classifier.refit(
