@@ -240,14 +240,27 @@ _DAY_BEFORE_RE = re.compile(rf"(?<!\w){_DAY}[ \t]*$")
 _DAY_AFTER_RE = re.compile(rf"\.?[ \t]*{_DAY}(?!\w)")
 
 
+# "the Jan one", "that May booking": a month picking one of several things a customer has.
+_CHOOSER_BEFORE_RE = re.compile(r"(?i)(?<!\w)(?:the|that|this)[ \t]+$")
+_CHOSEN_AFTER_RE = re.compile(
+    r"(?i)[ \t]+(?:one|ones|flight|flights|trip|booking|reservation|appointment|visit|claim|bet"
+    r"|payment|deposit|withdrawal|statement|bill|invoice)(?!\w)"
+)
+
+
 def _person_holding_a_date(entity: Entity, text: str) -> bool:
     """A "name" that is a month beside a day: "Jan 2", "the 2 Jan one", "May 3rd". Jan and May
     are given names, so the rules and the tagger read them as persons; next to a day number they
-    are a date, which a customer gives to say which trip they mean. A month alone ("the Jan
-    one") stays masked: it may be a name."""
+    are a date, which a customer gives to say which trip they mean. So is a month between "the"
+    (or "that", "this") and what it picks: "the Jan one", "that May booking". A month otherwise
+    alone ("Jan called") stays masked: it may be a name."""
     if entity.type != et.PERSON or not _MONTH_RE.fullmatch(entity.value):
         return False
     if any(ch.isdigit() for ch in entity.value):
+        return True
+    if _CHOOSER_BEFORE_RE.search(text, 0, entity.start) and _CHOSEN_AFTER_RE.match(
+        text, entity.end
+    ):
         return True
     return bool(
         _DAY_BEFORE_RE.search(text, 0, entity.start) or _DAY_AFTER_RE.match(text, entity.end)

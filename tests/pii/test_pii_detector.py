@@ -199,6 +199,9 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         # second word is a given name.
         "the 2 Jan one",
         "the one on Jan 2nd",
+        # ... or a month picking one of several: "the Jan one", "that May booking".
+        "the Jan one",
+        "I meant that May booking",
         "May 3rd, the morning flight",
         "the one to San Francisco",
         # A flight number alone after "what about" is no house number.
@@ -272,7 +275,8 @@ def test_no_entity_runs_across_a_blank_line(detector: Detector) -> None:
 @pytest.mark.parametrize(
     ("text", "name"),
     [
-        ("the Jan one", "Jan"),  # a month alone may be a name: it stays masked
+        ("Jan called me about it", "Jan"),  # a month alone may be a name: it stays masked
+        ("ask Jan one more time", "Jan"),
         ("Jan Kowalski called about 2 bags", "Jan Kowalski"),
         ("Francisco said the flight to Denver was late", "Francisco"),
     ],
