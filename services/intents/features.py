@@ -48,6 +48,7 @@ from services.intents.onnx_graph import (
     BertShape,
     build_minilm_graph,
     inference_session,
+    quantize_int8,
     safetensors_initializer,
 )
 from services.runtime.memory import release_freed_memory
@@ -161,7 +162,12 @@ _RELEASE_AFTER_PIECES = 256
 
 class _OnnxPooler:
     def __init__(
-        self, weights_path: Path, shape: BertShape, layers: Sequence[int], threads: int
+        self,
+        weights_path: Path,
+        shape: BertShape,
+        layers: Sequence[int],
+        threads: int,
+        int8: bool = False,
     ) -> None:
         import onnxruntime  # type: ignore[import-untyped]
 
@@ -175,10 +181,12 @@ class _OnnxPooler:
         # Only the serialized graph is left when onnxruntime loads it: the arrays and the
         # ModelProto are freed first, which lowers the load's peak and leaves fewer freed holes
         # in the heap.
-        serialized = layer_pooling_graph(
-            weights, shape, layers, word_embeddings=table
-        ).SerializeToString()
+        model = layer_pooling_graph(weights, shape, layers, word_embeddings=table)
         del weights
+        if int8:
+            model = quantize_int8(model)
+        serialized = model.SerializeToString()
+        del model
         self._session: Any = inference_session(
             serialized, threads, external_data_dir=weights_path.parent
         )
@@ -262,9 +270,12 @@ class LayerPoolingEncoder:
         layers: Sequence[int] = DEFAULT_LAYERS,
         backend: Backend = "onnx",
         threads: int = 1,
+        int8: bool = False,
     ) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
+        if int8 and backend != "onnx":
+            raise ValueError("int8 needs the onnx backend")
         model_dir = model_dir or default_model_dir()
         weights_path = model_dir / "model.safetensors"
         if not weights_path.is_file():
@@ -284,6 +295,8 @@ class LayerPoolingEncoder:
         digest = hashlib.sha256(config_bytes + tokenizer_bytes)
         digest.update(f"{weights_path.stat().st_size}:{MAX_SEQ_LENGTH}".encode())
         digest.update(("layer-means:" + ",".join(map(str, self.layers))).encode())
+        if int8:
+            digest.update(b":int8")
         self._fingerprint = digest.hexdigest()[:16]
         self._tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
         self._tokenizer.no_padding()
@@ -291,8 +304,10 @@ class LayerPoolingEncoder:
         self._pooler: _OnnxPooler | _NumpyPooler
         if backend == "onnx":
             try:
-                self._pooler = _OnnxPooler(weights_path, shape, self.layers, threads)
+                self._pooler = _OnnxPooler(weights_path, shape, self.layers, threads, int8)
             except ImportError as exc:
+                if int8:
+                    raise
                 logger.warning("onnxruntime unavailable (%s); layer pooling runs on numpy", exc)
                 backend = "numpy"
         if backend == "numpy":
@@ -300,6 +315,7 @@ class LayerPoolingEncoder:
         elif backend != "onnx":
             raise ValueError(f"unknown backend {backend!r}")
         self.backend: Backend = backend
+        self.int8 = int8
 
     @property
     def dimension(self) -> int:

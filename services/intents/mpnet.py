@@ -260,6 +260,8 @@ class MPNetLayerPooling:
         threads: int = 1,
         int8: bool = False,
     ) -> None:
+        if int8 and backend != "onnx":
+            raise ValueError("int8 needs the onnx backend")
         model_dir = model_dir or ensure_model()
         config_bytes = (model_dir / "config.json").read_bytes()
         tokenizer_bytes = (model_dir / "tokenizer.json").read_bytes()
@@ -282,6 +284,7 @@ class MPNetLayerPooling:
             weights = {name: tensors.get_tensor(name) for name in tensors.keys()}
         self._bias = RelativeBias(weights["encoder.relative_attention_bias.weight"])
         self.backend: Backend = backend
+        self.int8 = int8
         self._numpy: _NumpyPooler | None = None
         self._session: Any = None
         if backend == "numpy":

@@ -264,11 +264,27 @@ def test_layer_features_match_the_sentence_encoder(encoder: LayerPoolingEncoder)
     np.testing.assert_allclose(numpy_rows, rows, atol=1e-5)
 
 
+def test_int8_layer_features_stay_close_to_float(encoder: LayerPoolingEncoder) -> None:
+    texts = ["Is flight UA 123 on time?", "hello", "I want to set a deposit limit of 50 a week"]
+    quantised = LayerPoolingEncoder(layers=encoder.layers, int8=True)
+    assert quantised.int8 and not encoder.int8
+    rows, got = encoder.encode(texts), quantised.encode(texts)
+    blocks = len(encoder.layers)
+    cosines = (got * rows).reshape(3, blocks, 384).sum(axis=2)
+    assert cosines.min() > 0.99, cosines
+    assert np.abs(got - rows).max() > 1e-5  # it does run in 8 bits
+    np.testing.assert_allclose(np.stack([quantised.encode_one(t) for t in texts]), got, atol=1e-5)
+    # int8 rows must not be served from (or into) a float features cache.
+    assert quantised.fingerprint != encoder.fingerprint
+
+
 def test_layer_features_reject_bad_layers() -> None:
     with pytest.raises(ValueError, match="within 0..6"):
         LayerPoolingEncoder(layers=(1, 7))
     with pytest.raises(ValueError, match="repeat"):
         LayerPoolingEncoder(layers=(3, 3))
+    with pytest.raises(ValueError, match="int8"):
+        LayerPoolingEncoder(backend="numpy", int8=True)
     assert LayerPoolingEncoder(layers=(6,)).dimension == 384
 
 

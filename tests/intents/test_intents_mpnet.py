@@ -67,6 +67,9 @@ def test_int8_stays_close_to_float() -> None:
     cosines = (got * expected).sum(axis=1)
     assert cosines.min() > 0.995, cosines
     assert np.abs(got - expected).max() > 1e-6  # it does run in 8 bits
+    assert quantised.int8
+    with pytest.raises(ValueError, match="int8"):
+        MPNetLayerPooling(_model_dir(), backend="numpy", int8=True)
 
 
 def _bucket_reference(
