@@ -517,7 +517,10 @@ class TurnRunner:
         waiting = turn.session.pending_plan
         restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
         answer = _opening_answer(turn.masked_text) if restated else ""
-        if waiting.steps and not restated:
+        offer_open = bool(turn.session.offered_intent) and not turn.session.pending_flow
+        if (waiting.steps and not restated) or (offer_open and not waiting.steps):
+            # "n" to a change that waits, or to the request the last reply offered, turns it
+            # down as a plain "no" does.
             answer = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
         passing = all(v.action in _PASSING for v in turn.verdicts)
         # The prompt's own shorthand says what it says, whatever the classifier made of it ("n"

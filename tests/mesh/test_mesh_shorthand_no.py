@@ -3,7 +3,7 @@
 Single letters are below what the classifier reads reliably, so the router reads a yes/no
 prompt's shorthand itself. Here the tenant's packs teach "n" as a confirmation (the classifier
 then reads it as one, confidently): the shorthand must still win, both for a change that waits
-and for an offer.
+and for an offer, which "n" turns down as a plain "no" does.
 """
 
 from __future__ import annotations
@@ -56,3 +56,7 @@ def test_n_does_not_take_up_an_offer(mesh: Mesh) -> None:
     plans = [e.plan.plan.flow for e in answered if e.WhichOneof("event") == "plan"]
     assert "rebook_flight" not in plans, reply(answered)
     assert "searchFlights" not in finished(answered)
+    # A plain "no": the offer is turned down, not a message to clarify.
+    assert plans == ["decline"], reply(answered)
+    assert reply(answered).startswith("Alright, I won't go ahead with that."), reply(answered)
+    assert session_of(mesh, session).offered_intent == ""
