@@ -42,12 +42,13 @@ def main() -> None:
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f}s] {message}", file=sys.stderr, flush=True)
 
-    encoder = LayerPoolingEncoder()
+    # The cascade runs both encoders in int8, as `switchboard intents eval --deep` does.
+    encoder = LayerPoolingEncoder(int8=args.deep)
     deep = None
     if args.deep:
         from services.intents.mpnet import MPNetLayerPooling
 
-        deep = MPNetLayerPooling()
+        deep = MPNetLayerPooling(int8=True)
     results = {}
     for name in args.dataset or list(DATASETS):
         report = evaluate(

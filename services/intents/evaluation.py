@@ -50,6 +50,11 @@ DATASET_RULE = ThresholdRule(min_oos_recall=0.75)
 # overstated test recall by about 18 points at the 75 % floor); it is the one thing in the deep
 # configuration chosen with a test figure in view. Everything else was chosen on validation.
 DEEP_RULE = ThresholdRule(min_oos_recall=0.9)
+# The cascade's deep model reads TF-IDF word and character n-grams beside MPNet's layers. On
+# CLINC150 validation (train on train), with the quarter of messages escalated, that raised
+# in-scope accuracy at 75 %, 85 % and 90 % OOS recall by 0.1 to 0.2 points (97.53 -> 97.77 %
+# at 90 %); the fast model is better without them (DATASET_OPTIONS).
+DEEP_OPTIONS = ModelOptions(c=20.0, tfidf=True, max_iter=2000)
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ def evaluate(
     rule: ThresholdRule = DATASET_RULE,
     refit_on_validation: bool = False,
     deep: SentenceFeatures | None = None,
+    deep_options: ModelOptions = DEEP_OPTIONS,
     progress: Progress = _quiet,
 ) -> EvalReport:
     """Train, calibrate on validation, and score the test split of ``dataset``.
@@ -127,7 +133,7 @@ def evaluate(
     fit: Callable[..., IntentClassifier | CascadeClassifier] = (
         IntentClassifier.from_examples
         if deep is None
-        else partial(CascadeClassifier.from_examples, deep_encoder=deep)
+        else partial(CascadeClassifier.from_examples, deep_encoder=deep, deep_options=deep_options)
     )
     classifier = fit(
         train.texts,
@@ -169,7 +175,7 @@ def evaluate(
     has_oos = bool(outside.any())
     return EvalReport(
         dataset=dataset,
-        model=describe(classifier, options),
+        model=describe(classifier, options, deep_options),
         threshold_rule=(
             f"max validation in-scope accuracy with OOS recall >= {rule.min_oos_recall:g}"
             if rule.min_oos_recall is not None
@@ -205,7 +211,11 @@ def evaluate(
     )
 
 
-def describe(classifier: IntentClassifier | CascadeClassifier, options: ModelOptions) -> str:
+def describe(
+    classifier: IntentClassifier | CascadeClassifier,
+    options: ModelOptions,
+    deep_options: ModelOptions = DEEP_OPTIONS,
+) -> str:
     """A short name of the model, for the table: its features and head."""
     encoder = classifier.encoder
     layers = getattr(encoder, "layers", None)
@@ -213,13 +223,20 @@ def describe(classifier: IntentClassifier | CascadeClassifier, options: ModelOpt
         features = f"MiniLM layers {','.join(map(str, layers))}"
     else:
         features = "MiniLM sentence embedding"
+    if getattr(encoder, "int8", False):
+        features += " (int8)"
     if options.tfidf:
         features += " + TF-IDF"
     if isinstance(classifier, CascadeClassifier):
-        deep_layers = ",".join(map(str, getattr(classifier.deep_encoder, "layers", ())))
+        deep = classifier.deep_encoder
+        deep_features = f"MPNet layers {','.join(map(str, getattr(deep, 'layers', ())))}"
+        if getattr(deep, "int8", False):
+            deep_features += " (int8)"
+        if deep_options.tfidf:
+            deep_features += " + TF-IDF"
         return (
-            f"{features}, LR C={options.c:g}; below the gate + MPNet layers {deep_layers}, "
-            "logits summed"
+            f"{features}, LR C={options.c:g}; below the gate + {deep_features}, "
+            f"LR C={deep_options.c:g}, logits summed"
         )
     return f"{features}, LR C={options.c:g}"
 

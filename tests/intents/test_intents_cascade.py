@@ -16,7 +16,7 @@ from services.intents.calibration import softmax
 from services.intents.cascade import CascadeClassifier
 from services.intents.cli import intents
 from services.intents.datasets import DEFAULT_DATA_DIR, load_dataset
-from services.intents.evaluation import DATASET_OPTIONS, DEEP_RULE
+from services.intents.evaluation import DATASET_OPTIONS, DEEP_OPTIONS, DEEP_RULE
 from services.intents.features import LayerPoolingEncoder
 from services.intents.mpnet import MPNetLayerPooling, ensure_model
 from services.intents.packs import OUT_OF_SCOPE
@@ -35,6 +35,8 @@ class CountingEncoder:
         self.dimension = inner.dimension
         self.sentence_dimension = inner.sentence_dimension
         self.fingerprint = inner.fingerprint
+        self.layers = inner.layers
+        self.int8 = inner.int8
         self.seen: list[str] = []
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -47,7 +49,7 @@ class CountingEncoder:
 
 @pytest.fixture(scope="module")
 def deep() -> CountingEncoder:
-    return CountingEncoder(MPNetLayerPooling(ensure_model()))
+    return CountingEncoder(MPNetLayerPooling(ensure_model(), int8=True))
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +66,9 @@ def cascade(deep: CountingEncoder, validation: tuple[list[str], list[str]]) -> C
         train.labels,
         validation=validation,
         deep_encoder=deep,
-        encoder=LayerPoolingEncoder(),
+        encoder=LayerPoolingEncoder(int8=True),
         options=DATASET_OPTIONS,
+        deep_options=DEEP_OPTIONS,
         rule=DEEP_RULE,
     )
 
@@ -110,10 +113,32 @@ def test_clear_messages_never_reach_the_deep_encoder(
     logits = fast.model.logits([unclear], features) + cascade.deep_model.logits(
         [unclear], cascade.deep_encoder.encode_one(unclear)[None, :]
     )
+    deep_features = cascade.deep_encoder.encode_one(unclear)[None, :]
     probabilities = softmax(logits, cascade.cascade.temperature)[0]
-    expected = cascade._deep.decide(probabilities, float(fast.model.support(features)[0]))
+    support = float(cascade.deep_model.support(deep_features)[0])
+    expected = cascade._deep.decide(probabilities, support)
     assert (answer.intent, answer.out_of_scope) == (expected.intent, expected.out_of_scope)
     assert answer.confidence == pytest.approx(expected.confidence, abs=1e-6)
+
+
+def test_the_deep_reading_weighs_the_deep_model_s_neighbours(
+    cascade: CascadeClassifier,
+    validation: tuple[list[str], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first validation message that goes the deep way and is accepted there.
+    for text in validation[0]:
+        escalated = cascade.escalated
+        if cascade.classify(text).intent != OUT_OF_SCOPE and cascade.escalated > escalated:
+            break
+    else:
+        pytest.fail("no validation message was escalated and accepted")
+    # Accepted or rejected on how near its MPNet vector lies to the training examples, not on
+    # MiniLM's: far from every one, the same message is out of scope.
+    far = np.array([-5.0], dtype=np.float32)
+    monkeypatch.setattr(cascade.deep_model, "support", lambda features: far)
+    assert cascade.classify(text).intent == OUT_OF_SCOPE
+    assert cascade.escalated == escalated + 2
 
 
 def test_an_escalated_share_outside_zero_to_one_is_refused(deep: CountingEncoder) -> None:
@@ -135,7 +160,10 @@ def test_eval_deep_on_a_slice() -> None:
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["model"].endswith("below the gate + MPNet layers 4,8,12, logits summed")
+    assert report["model"] == (
+        "MiniLM layers 1,2,3,4,5,6 (int8), LR C=20; below the gate + MPNet layers 4,8,12 (int8) "
+        "+ TF-IDF, LR C=20, logits summed"
+    )
     assert report["threshold_rule"] == "max validation in-scope accuracy with OOS recall >= 0.9"
     assert 0.0 < report["deep_share"] <= 1.0
     assert 0.2 <= report["in_scope_accuracy"] <= 1.0
