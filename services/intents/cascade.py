@@ -177,16 +177,41 @@ class CascadeClassifier:
             features = fast.encoder.encode_one(text)[None, :]
             logits = fast.model.logits([text], features)
             row = softmax(logits, fast.calibration.temperature)[0]
-            support = float(fast.model.support(features)[0])
+            support = _support(fast.model, features, row, self.cascade.gate)
             if _evidence(fast, row, support) >= self.cascade.gate:
                 return fast.conclude(text, row, support, top_k)
             self.escalated += 1
             deep_features = self.deep_encoder.encode_one(text)[None, :]
             summed = logits + self.deep_model.logits([text], deep_features)
-            deep_support = float(self.deep_model.support(deep_features)[0])
-        probabilities = softmax(summed, self.cascade.temperature)[0]
+            probabilities = softmax(summed, self.cascade.temperature)[0]
+            deep_support = _support(
+                self.deep_model, deep_features, probabilities, self.calibration.threshold
+            )
         # One reading of the whole message: the deep model scores no clauses.
         return self._deep.decide(probabilities, deep_support, top_k)
+
+
+def _support(
+    model: LinearIntentModel, features: FloatArray, row: FloatArray, enough: float
+) -> float:
+    """The neighbour support a decision at ``enough`` needs: the bound from the best intent's
+    own examples (:meth:`~LinearIntentModel.support_bound`) when the evidence clears ``enough``
+    with it, else the support over all the examples. The decision is the same either way; most
+    messages are settled by the bound, and spared the product with every training example (about
+    a quarter of the fast path's time on CLINC150). A fast answer then carries the bound as its
+    support."""
+    labels = model.labels
+    oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
+    in_scope = row.copy()
+    if oos >= 0:
+        in_scope[oos] = -np.inf
+    best = labels[int(np.argmax(in_scope))]
+    bound = model.support_bound(features[0], best)
+    top = float(in_scope.max())
+    oos_p = float(row[oos]) if oos >= 0 else 0.0
+    if oos_p <= top and top - oos_p + SUPPORT_WEIGHT * bound >= enough:
+        return bound
+    return float(model.support(features)[0])
 
 
 def _evidence(classifier: IntentClassifier, row: FloatArray, support: float) -> float:

@@ -43,6 +43,9 @@ _WORD_TOKEN = re.compile(WORD_TOKEN_PATTERN)
 # whitespace that follows makes it a no-op except where ``\s`` and ``str.split`` disagree on
 # what whitespace is, so it is kept as it is there.
 _WHITE_SPACES = re.compile(r"\s\s+")
+# What support_bound takes off its bound: far more than float32 rounding can move a mean of
+# cosine similarities computed by a different product, far less than any threshold's step.
+_BOUND_MARGIN = 1e-5
 
 Analyzer = Literal["word", "char_wb"]
 
@@ -290,12 +293,19 @@ class LinearIntentModel:
         reference: FloatArray,
         neighbours: int,
         sentence_dimension: int = 0,
+        reference_labels: Sequence[str] = (),
     ) -> None:
-        """``coef`` columns: each ``terms``' vocabulary in order, then the dense features."""
+        """``coef`` columns: each ``terms``' vocabulary in order, then the dense features;
+        ``reference_labels`` name the intent of each ``reference`` row, for
+        :meth:`support_bound` (none given: no bound)."""
         self.labels = labels
         self._sentence = -sentence_dimension if sentence_dimension else 0
         # In-scope training sentence vectors: how close a message is to anything taught.
         self._reference_t = np.ascontiguousarray(reference[:, self._sentence :].T)
+        members: dict[str, list[int]] = {}
+        for index, label in enumerate(reference_labels):
+            members.setdefault(label, []).append(index)
+        self._members = {label: np.array(rows, dtype=np.int64) for label, rows in members.items()}
         # Transposed, contiguous blocks so one row times a block is a cheap product.
         self._blocks: list[_TfidfBlock] = []
         start = 0
@@ -326,6 +336,7 @@ class LinearIntentModel:
             embeddings[in_scope],
             options.neighbours,
             options.sentence_dimension,
+            [label for label in labels if label != OUT_OF_SCOPE],
         )
 
     @classmethod
@@ -368,3 +379,20 @@ class LinearIntentModel:
         nearest = np.partition(similarities, -k, axis=1)[:, -k:]
         out: FloatArray = nearest.mean(axis=1).astype(np.float32)
         return out
+
+    def support_bound(self, embedding: FloatArray, label: str) -> float:
+        """A lower bound of :meth:`support` for one message: the mean similarity to the nearest
+        examples of ``label`` alone (the nearest of all examples are at least as near), less a
+        margin for float rounding; minus infinity when ``label`` has too few examples.
+
+        A product with one intent's examples instead of all of them: about a hundredth of the
+        memory :meth:`support` reads for a CLINC150 intent. A caller whose decision the bound
+        already settles is spared the full product.
+        """
+        k = min(self._neighbours, self._reference_t.shape[1])
+        members = self._members.get(label)
+        if k == 0 or members is None or len(members) < k:
+            return -np.inf
+        similarities = embedding[self._sentence :] @ self._reference_t[:, members]
+        nearest = np.partition(similarities, -k)[-k:]
+        return float(nearest.mean()) - _BOUND_MARGIN

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from services.intents import cascade as cascade_module
 from services.intents.calibration import softmax
 from services.intents.cascade import CascadeClassifier
 from services.intents.cli import intents
@@ -137,8 +138,39 @@ def test_the_deep_reading_weighs_the_deep_model_s_neighbours(
     # MiniLM's: far from every one, the same message is out of scope.
     far = np.array([-5.0], dtype=np.float32)
     monkeypatch.setattr(cascade.deep_model, "support", lambda features: far)
+    monkeypatch.setattr(cascade.deep_model, "support_bound", lambda feature, label: -5.0)
     assert cascade.classify(text).intent == OUT_OF_SCOPE
     assert cascade.escalated == escalated + 2
+
+
+def test_the_support_bound_changes_no_answer(
+    cascade: CascadeClassifier,
+    validation: tuple[list[str], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each reading settles most messages on a bound of the neighbour support; the answers must
+    # be those of the support over every training example.
+    texts = validation[0]
+    model = cascade.fast.model
+    full_products = []
+    support = model.support
+
+    def counted(features: np.ndarray) -> np.ndarray:
+        full_products.append(len(features))
+        return support(features)
+
+    monkeypatch.setattr(model, "support", counted)
+    bounded = [cascade.classify(text) for text in texts]
+    # Most fast readings were settled without the full product (it is not a vacuous check).
+    assert len(full_products) < len(texts) / 2
+    monkeypatch.setattr(
+        cascade_module,
+        "_support",
+        lambda model, features, row, enough: float(model.support(features)[0]),
+    )
+    exact = [cascade.classify(text) for text in texts]
+    assert [(a.intent, a.candidates) for a in bounded] == [(b.intent, b.candidates) for b in exact]
+    assert [a.confidence for a in bounded] == pytest.approx([b.confidence for b in exact])
 
 
 def test_an_escalated_share_outside_zero_to_one_is_refused(deep: CountingEncoder) -> None:

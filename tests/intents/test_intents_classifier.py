@@ -288,6 +288,38 @@ def test_layer_features_reject_bad_layers() -> None:
     assert LayerPoolingEncoder(layers=(6,)).dimension == 384
 
 
+def test_support_bound_is_a_lower_bound_of_support() -> None:
+    from services.intents.model import LinearIntentModel, ModelOptions
+
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((4, 16)).astype(np.float32)
+
+    def near(centre: np.ndarray, count: int, spread: float) -> np.ndarray:
+        rows = centre + spread * rng.standard_normal((count, 16)).astype(np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    vectors = np.vstack([near(c, 12, 0.3) for c in centres] + [near(centres[0], 2, 0.3)])
+    labels = [f"intent_{i}" for i in range(4) for _ in range(12)] + ["tiny", "tiny"]
+    vectors = np.vstack([vectors, near(rng.standard_normal(16), 5, 1.0)])
+    labels += [OUT_OF_SCOPE] * 5
+    texts = [f"text {i}" for i in range(len(labels))]
+    model = LinearIntentModel.fit(
+        texts, labels, vectors, ModelOptions(tfidf=False, neighbours=3, max_iter=200)
+    )
+    queries = np.vstack([near(c, 5, 0.1) for c in centres] + [near(centres[1], 20, 2.0)])
+    exact = model.support(queries)
+    for query, support in zip(queries, exact, strict=True):
+        for label in ("intent_0", "intent_1", "intent_2", "intent_3"):
+            assert model.support_bound(query, label) <= support
+        # Too few examples to take the mean of three, or none taught: no bound.
+        assert model.support_bound(query, "tiny") == -np.inf
+        assert model.support_bound(query, OUT_OF_SCOPE) == -np.inf
+    # Close to one intent's examples, its own examples are the nearest: the bound is the support.
+    for i, centre_queries in enumerate(np.split(queries[:20], 4)):
+        for query, support in zip(centre_queries, model.support(centre_queries), strict=True):
+            assert model.support_bound(query, f"intent_{i}") == pytest.approx(support, abs=2e-5)
+
+
 def test_threshold_with_a_recall_floor() -> None:
     from services.intents.calibration import ThresholdRule
 
