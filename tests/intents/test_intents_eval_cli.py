@@ -41,7 +41,7 @@ def test_clinc150_slice_json() -> None:
 
 
 @needs_data
-def test_clinc150_slice_with_the_earlier_configuration() -> None:
+def test_clinc150_slice_with_the_earlier_configuration_in_int8() -> None:
     result = CliRunner().invoke(
         intents,
         [
@@ -56,11 +56,12 @@ def test_clinc150_slice_with_the_earlier_configuration() -> None:
             "--tfidf",
             "--oos-rule",
             "budget",
+            "--int8",
         ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1], parse_constant=_reject)
-    assert report["model"] == "MiniLM sentence embedding + TF-IDF, LR C=20"
+    assert report["model"] == "MiniLM sentence embedding (int8) + TF-IDF, LR C=20"
     assert report["threshold_rule"] == "max validation OOS recall costing <= 0.01 in-scope accuracy"
     assert 0.0 <= report["oos_recall"] <= 1.0
 
