@@ -178,7 +178,7 @@ class CascadeClassifier:
             logits = fast.model.logits([text], features)
             row = softmax(logits, fast.calibration.temperature)[0]
             support = _support(fast.model, features, row, self.cascade.gate)
-            if _evidence(fast, row, support) >= self.cascade.gate:
+            if _evidence(fast.model.labels, row, support) >= self.cascade.gate:
                 return fast.conclude(text, row, support, top_k)
             self.escalated += 1
             deep_features = self.deep_encoder.encode_one(text)[None, :]
@@ -200,25 +200,18 @@ def _support(
     messages are settled by the bound, and spared the product with every training example (about
     a quarter of the fast path's time on CLINC150). A fast answer then carries the bound as its
     support."""
-    labels = model.labels
-    oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
-    in_scope = row.copy()
-    if oos >= 0:
-        in_scope[oos] = -np.inf
-    best = labels[int(np.argmax(in_scope))]
+    in_scope = np.array([label != OUT_OF_SCOPE for label in model.labels])
+    best = model.labels[int(np.flatnonzero(in_scope)[np.argmax(row[in_scope])])]
     bound = model.support_bound(features[0], best)
-    top = float(in_scope.max())
-    oos_p = float(row[oos]) if oos >= 0 else 0.0
-    if oos_p <= top and top - oos_p + SUPPORT_WEIGHT * bound >= enough:
+    if _evidence(model.labels, row, bound) >= enough:
         return bound
     return float(model.support(features)[0])
 
 
-def _evidence(classifier: IntentClassifier, row: FloatArray, support: float) -> float:
+def _evidence(labels: Sequence[str], row: FloatArray, support: float) -> float:
     """The in-scope evidence :class:`IntentClassifier` thresholds (top in-scope probability,
     less the out-of-scope class's, plus the weighted neighbour support); minus infinity when
     the out-of-scope class wins outright."""
-    labels = classifier.model.labels
     oos = labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -1
     top = float((np.delete(row, oos) if oos >= 0 else row).max())
     oos_p = float(row[oos]) if oos >= 0 else 0.0
