@@ -98,6 +98,7 @@ from services.planner.choices import DATE, TIME, Shown, choose, place_names
 from services.planner.plans import (
     STEP_ID,
     STEP_REFERENCE,
+    Offer,
     Step,
     StepResult,
     plan_errors,
@@ -670,19 +671,20 @@ class Flow:
         }
         return context
 
-    def reply(self, context: Mapping[str, Any], offers: list[str] | None = None) -> str:
+    def reply(self, context: Mapping[str, Any], offers: list[Offer] | None = None) -> str:
         """The first reply whose condition holds, rendered. The requests its text offers to make
         next (``{{ offer('rebook_flight') }}`` where it says "I can look for another flight for
-        you") are added to ``offers``."""
+        you", or ``{{ offer('rebook_flight', 'rebook me') }}`` after 'say "rebook me"') are
+        added to ``offers``."""
         chosen = next(
             (r for r in self.spec.replies if r.when is None or _truthy(r.when, context)), None
         )
         if chosen is None:
             return ""
-        made: list[str] = []
+        made: list[Offer] = []
 
-        def offer(intent: str) -> str:
-            made.append(str(intent))
+        def offer(intent: str, say: str = "") -> str:
+            made.append(Offer(str(intent), str(say)))
             return ""
 
         text = _normalise(_template(chosen.text).render(**context, offer=offer))
@@ -1223,23 +1225,23 @@ def _offer_calls(text: str) -> list[nodes.Call]:
 
 
 def _offered_in(text: str) -> list[str]:
-    """The requests a reply text offers (``offer('<intent>')``)."""
+    """The requests a reply text offers (``offer('<intent>'[, '<what to say>'])``)."""
     return [
         call.args[0].value
         for call in _offer_calls(text)
-        if len(call.args) == 1 and isinstance(call.args[0], nodes.Const)
+        if call.args and isinstance(call.args[0], nodes.Const)
     ]
 
 
 def _offer_errors(text: str) -> list[str]:
-    """``offer`` takes one intent's name, written out: the flows it names are checked at load."""
+    """``offer`` takes one intent's name, written out (the flows it names are checked at load),
+    and optionally what the customer may say for it, written out too."""
     return [
-        "offer() takes one intent's name as a quoted string"
+        "offer() takes one intent's name as a quoted string, and optionally what to say for it"
         for call in _offer_calls(text)
-        if len(call.args) != 1
+        if len(call.args) not in (1, 2)
         or call.kwargs
-        or not isinstance(call.args[0], nodes.Const)
-        or not isinstance(call.args[0].value, str)
+        or not all(isinstance(arg, nodes.Const) and isinstance(arg.value, str) for arg in call.args)
     ]
 
 

@@ -326,10 +326,15 @@ class Planner:
             yield element
         if missing is not None:
             yield missing
-        elif len(set(offers)) == 1:
-            # One offer, and no question waiting: a plain yes can only mean it. Two ("say
-            # 'rebook me' ... or 'refund my flight'") leave the yes to be asked about.
-            yield Offer(offers[0])
+        else:
+            # No question waiting: the requests the reply offered, in its order. A plain yes
+            # takes up a single one; of two ("say 'rebook me' ... or 'refund my flight'"), the
+            # customer is asked which.
+            first: dict[str, Offer] = {}
+            for offer in offers:
+                first.setdefault(offer.intent, offer)
+            for offer in first.values():
+                yield offer
         yield Usage(model=EMBEDDED)
 
     def _flow(self, request: PlanInput) -> Flow | None:
@@ -489,7 +494,7 @@ class Planner:
 
     def _embedded_reply(
         self, request: ComposeInput
-    ) -> tuple[str, list[Media], MissingSlots | None, list[str]]:
+    ) -> tuple[str, list[Media], MissingSlots | None, list[Offer]]:
         """The flows' replies and media, the first flow's slots its lookups left open, and the
         requests the replies offer to make next."""
         plan = request.plan
@@ -497,7 +502,7 @@ class Planner:
         if parts is None:
             return _generic_reply(plan, request.results, self.tools), [], None, []
         texts: list[str] = []
-        offers: list[str] = []
+        offers: list[Offer] = []
         media: list[Media] = []
         missing: MissingSlots | None = None
         for flow, names, results in parts:

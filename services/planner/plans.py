@@ -76,10 +76,12 @@ class MissingSlots:
 
 @dataclass(frozen=True)
 class Offer:
-    """The request a reply offered to make next ("I can look for another flight for you"): a
-    plain yes on the next turn takes it up."""
+    """A request a reply offered to make next ("I can look for another flight for you"): a plain
+    yes on the next turn takes up a single one. ``say`` is what the reply told the customer to say
+    for it ("rebook me"), if anything: with two or more on offer, the customer is asked which."""
 
     intent: str
+    say: str = ""
 
 
 @dataclass(frozen=True)

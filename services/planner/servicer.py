@@ -80,7 +80,8 @@ class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
                 missing = planner_pb2.MissingSlots(flow=item.flow, slots=item.slots, keep=item.keep)
                 yield planner_pb2.ComposeResponse(missing_slots=missing)
             elif isinstance(item, Offer):
-                yield planner_pb2.ComposeResponse(offer=planner_pb2.Offer(intent=item.intent))
+                offer = planner_pb2.Offer(intent=item.intent, say=item.say)
+                yield planner_pb2.ComposeResponse(offer=offer)
             elif isinstance(item, Usage):
                 yield planner_pb2.ComposeResponse(usage=usage_to_proto(item))
 

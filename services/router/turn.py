@@ -193,8 +193,9 @@ class _Turn:
     answers_flow: str = ""
     #: the flow and slots the reply asked for after the plan ran (a lookup left them open)
     asked: planner_pb2.MissingSlots | None = None
-    #: the request the reply offered to make next, which a plain yes next turn takes up
-    offered: str = ""
+    #: the requests the reply offered to make next: a plain yes next turn takes up a single one,
+    #: and asks which of two or more
+    offered: list[planner_pb2.Offer] = field(default_factory=list)
 
     def facts(self) -> struct_pb2.Struct:
         """The session facts policy rules read."""
@@ -409,10 +410,22 @@ def _listed(session: session_pb2.Session) -> list[str]:
     ]
 
 
+def _either(options: list[str]) -> str:
+    """'"a"', '"a" or "b"', '"a", "b" or "c"'."""
+    if len(options) < 2:
+        return "".join(options)
+    return ", ".join(options[:-1]) + " or " + options[-1]
+
+
 def _awaiting_answer(session: session_pb2.Session) -> bool:
     """Whether the session waits for the customer's answer: a flow's question, a change held for
-    confirmation, or a request the last reply offered to make."""
-    return bool(session.pending_flow or session.pending_plan.steps or session.offered_intent)
+    confirmation, or a request (or a choice of requests) the last reply offered to make."""
+    return bool(
+        session.pending_flow
+        or session.pending_plan.steps
+        or session.offered_intent
+        or session.offered_choices
+    )
 
 
 def _verified_in_session(session: session_pb2.Session | None, customer_id: str) -> bool:
@@ -517,7 +530,10 @@ class TurnRunner:
         waiting = turn.session.pending_plan
         restated = bool(waiting.steps) and turn.intent.name in waiting.flow.split("+")
         answer = _opening_answer(turn.masked_text) if restated else ""
-        offer_open = bool(turn.session.offered_intent) and not turn.session.pending_flow
+        offer_open = (
+            bool(turn.session.offered_intent or turn.session.offered_choices)
+            and not turn.session.pending_flow
+        )
         if (waiting.steps and not restated) or (offer_open and not waiting.steps):
             # "n" to a change that waits, or to the request the last reply offered, turns it
             # down as a plain "no" does.
@@ -550,6 +566,8 @@ class TurnRunner:
                 plan = await self._plan(turn, "")
         else:
             decided = None
+            if passing and await self._ask_which(turn):
+                return
             if passing and not await self._take_up(turn):
                 decided = await self._follow_up(turn)
             if decided is None:
@@ -610,6 +628,29 @@ class TurnRunner:
         )
         # The stream keeps the classifier's reading (one intent event per turn); the plan event
         # that follows names the flow taken up.
+        return True
+
+    async def _ask_which(self, turn: _Turn) -> bool:
+        """Whether this message is a plain yes to a reply that offered two or more requests
+        ("say 'rebook me' ... or 'refund my flight'"), while nothing else waits for an answer.
+        A yes cannot mean all of them: the customer is asked which, in the reply's own words,
+        and the choices stay open for the answer."""
+        assert turn.intent is not None and turn.session is not None
+        session = turn.session
+        choices = list(session.offered_choices)
+        if len(choices) < 2 or session.pending_flow or session.pending_plan.steps:
+            return False
+        shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
+        if shorthand == DECLINE_INTENT or CONFIRM_INTENT not in (turn.intent.name, shorthand):
+            return False
+        if not await self._plain_yes(turn, shorthand):
+            return False
+        turn.offered = [planner_pb2.Offer(intent=c.intent, say=c.say) for c in choices]
+        said = [f'"{c.say}"' for c in choices if c.say]
+        if len(said) == len(choices):
+            await turn.say(f"Happy to. Which would you like? Say {_either(said)}.")
+        else:
+            await turn.say("Happy to. Which of those would you like me to do?")
         return True
 
     async def _follow_up(self, turn: _Turn) -> common_pb2.Plan | None:
@@ -822,16 +863,21 @@ class TurnRunner:
         # The conversation is about one business: a vague follow-up ("why was it reduced?" after
         # a dental claim) is read as its own, not as another's request; one that plainly is
         # another's ("I left my phone at the gate") still reads as that.
-        waiting = _awaiting_answer(turn.session)
+        stored = turn.session
         # A yes or a no with nothing asked answers nothing: "no thanks, just refund me" is a
-        # refund request (decline 0.79, refund 0.20 alone).
-        answers = (CONFIRM_INTENT, DECLINE_INTENT)
+        # refund request (decline 0.79, refund 0.20 alone). After a reply that offered two
+        # requests (a rebooking or a refund) a yes is asked which, but a no with more words is
+        # likelier the choice of one.
+        answers: tuple[str, ...] = ()
+        if not _awaiting_answer(stored):
+            answers = (CONFIRM_INTENT, DECLINE_INTENT)
+        elif not (stored.pending_flow or stored.pending_plan.steps or stored.offered_intent):
+            answers = (DECLINE_INTENT,)
         # Only when a yes or a no is among the likely readings: elsewhere the weighing would
         # change nothing but cost a second decision on most turns.
         unlikely = (
             dict.fromkeys(answers, self.unasked_answer_odds)
-            if not waiting
-            and self.unasked_answer_odds < 1
+            if self.unasked_answer_odds < 1
             and any(name in answers for name, _ in classification.candidates)
             else None
         )
@@ -1102,7 +1148,7 @@ class TurnRunner:
                     elif kind == "missing_slots":
                         turn.asked = item.missing_slots
                     elif kind == "offer":
-                        turn.offered = item.offer.intent
+                        turn.offered.append(item.offer)
                     elif kind == "usage":
                         turn.add_usage(item.usage)
             except DependencyFailure as failure:
@@ -1117,7 +1163,7 @@ class TurnRunner:
         if withheld:
             # A sentence the customer never saw may have been the one that made the offer: a
             # "yes" must not take up what was not shown. The answer is read on its own instead.
-            turn.offered = ""
+            turn.offered = []
         if composing_failed:
             raise composing_failed[0]
 
@@ -1132,7 +1178,7 @@ class TurnRunner:
             )
         )
         turn.reply.clear()
-        turn.offered = ""
+        turn.offered = []
         await turn.say(SAFE_REPLY)
 
     def _industry_served(self, turn: _Turn) -> str:
@@ -1210,7 +1256,15 @@ class TurnRunner:
                                 identity_lookup=None if attempt else lookup,
                                 industry=self._industry_served(turn),
                                 served_intent=_served_in_full(turn),
-                                offered_intent=turn.offered,
+                                offered_intent=(
+                                    turn.offered[0].intent if len(turn.offered) == 1 else ""
+                                ),
+                                offered_choices=[
+                                    session_pb2.OfferedRequest(intent=o.intent, say=o.say)
+                                    for o in turn.offered
+                                ]
+                                if len(turn.offered) > 1
+                                else [],
                             )
                         ),
                     )

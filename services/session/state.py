@@ -49,6 +49,8 @@ class TurnWrite:
     served_intent: str = ""
     #: the request this turn's reply offered to make next; empty clears the session's
     offered_intent: str = ""
+    #: the alternatives this turn's reply offered (two or more); empty clears the session's
+    offered_choices: tuple[session_pb2.OfferedRequest, ...] = ()
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -101,6 +103,8 @@ def apply_turn(
     if write.served_intent:
         session.served_intent = write.served_intent
     session.offered_intent = write.offered_intent
+    del session.offered_choices[:]
+    session.offered_choices.extend(write.offered_choices)
     if any(f.action in _LADDER_ACTIONS for f in write.turn.fallbacks):
         session.fallbacks_in_a_row += 1
     else:

@@ -84,12 +84,13 @@ def render_turn(number: int, turn: session_pb2.TurnRecord) -> list[str]:
 def render(session: session_pb2.Session, turns: Iterable[session_pb2.TurnRecord]) -> str:
     """The session's state, its recent conversation and its whole audit trail."""
     verified = "yes" if session.identity_verified else "no"
+    offered = session.offered_intent or " or ".join(c.intent for c in session.offered_choices)
     lines = [
         f"session {session.id} · version {session.version} · "
         f"customer {session.customer_id or '-'} · identity verified: {verified}",
         f"created {_when(session.created_at)} · updated {_when(session.updated_at)}",
         f"industry: {session.industry or '-'} · last request: {session.served_intent or '-'} · "
-        f"pending flow: {session.pending_flow or '-'} · offered: {session.offered_intent or '-'}",
+        f"pending flow: {session.pending_flow or '-'} · offered: {offered or '-'}",
         "slots: " + (", ".join(f"{k}={v}" for k, v in sorted(session.slots.items())) or "-"),
         "",
         "recent conversation",

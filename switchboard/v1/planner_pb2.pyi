@@ -87,10 +87,12 @@ class ComposeResponse(_message.Message):
     def __init__(self, text_delta: _Optional[str] = ..., rich_media: _Optional[_Union[_common_pb2.RichMedia, _Mapping]] = ..., usage: _Optional[_Union[_common_pb2.TokenUsage, _Mapping]] = ..., missing_slots: _Optional[_Union[MissingSlots, _Mapping]] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ...) -> None: ...
 
 class Offer(_message.Message):
-    __slots__ = ("intent",)
+    __slots__ = ("intent", "say")
     INTENT_FIELD_NUMBER: _ClassVar[int]
+    SAY_FIELD_NUMBER: _ClassVar[int]
     intent: str
-    def __init__(self, intent: _Optional[str] = ...) -> None: ...
+    say: str
+    def __init__(self, intent: _Optional[str] = ..., say: _Optional[str] = ...) -> None: ...
 
 class MissingSlots(_message.Message):
     __slots__ = ("flow", "slots", "keep")

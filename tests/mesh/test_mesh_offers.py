@@ -50,3 +50,37 @@ def test_an_offer_lasts_one_turn_and_a_hedged_yes_does_not_take_it(mesh: Mesh) -
     late = turn(mesh, session, "yes", CUSTOMER)
     assert "searchFlights" not in finished(late)
     assert "nothing waiting for your confirmation" in reply(late), reply(late)
+
+
+def test_a_yes_to_two_offers_is_asked_which(mesh: Mesh) -> None:
+    # The customer's own trip is cancelled: the reply offers a rebooking and a refund, each with
+    # what to say for it. A yes cannot mean both.
+    session = "offer-two-1"
+    news = turn(mesh, session, "hi, my flight got cancelled because of the storm", CUSTOMER)
+    assert 'say "rebook me"' in reply(news) and 'say "refund my flight"' in reply(news)
+    offered = session_of(mesh, session)
+    assert offered.offered_intent == ""
+    assert [(c.intent, c.say) for c in offered.offered_choices] == [
+        ("rebook_flight", "rebook me"),
+        ("refund_request", "refund my flight"),
+    ]
+
+    asked = turn(mesh, session, "ok", CUSTOMER)
+    assert reply(asked) == 'Happy to. Which would you like? Say "rebook me" or "refund my flight".'
+    assert not [e for e in asked if e.WhichOneof("event") == "plan"]
+    assert not finished(asked)
+    # The choices stay open for the answer, which then goes its usual way.
+    assert len(session_of(mesh, session).offered_choices) == 2
+    chosen = turn(mesh, session, "rebook me", CUSTOMER)
+    assert intent(chosen) == "rebook_flight"
+    assert "Flights with seats that day: UA891" in reply(chosen), reply(chosen)
+    assert not session_of(mesh, session).offered_choices
+
+
+def test_no_to_two_offers_turns_them_down(mesh: Mesh) -> None:
+    session = "offer-two-2"
+    turn(mesh, session, "hi, my flight got cancelled because of the storm", CUSTOMER)
+    declined = turn(mesh, session, "n", CUSTOMER)
+    assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
+    assert not finished(declined)
+    assert not session_of(mesh, session).offered_choices

@@ -1,6 +1,7 @@
 """A reply that offers to make a request next ("I can look for another flight for you") says
 which (``offer('rebook_flight')``), so that a plain yes on the next turn takes it up; the name is
-checked at load, and Compose hands the offer back only when there is exactly one."""
+checked at load, and Compose hands back every request the reply offered, in its order (the
+router takes up a single one on a yes, and asks which of two or more)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ flows:
           It is cancelled. I can look for another flight for you.{{ offer('rebook_flight') }}
       - when: steps.status.ok and steps.status.result.status == 'diverted'
         text: >
-          It was diverted. Rebook{{ offer('rebook_flight') }} or refund{{ offer('refund_request')
-          }}?
+          It was diverted. Rebook{{ offer('rebook_flight') }} or refund{{ offer('refund_request',
+          'refund me') }}? Rebook{{ offer('rebook_flight', 'again') }}?
       - text: It is {{ steps.status.result.status }}.
   rebook_flight:
     replies: [{text: 'Which flight?'}]
@@ -50,20 +51,25 @@ def _book(folder: Path, tools: ToolIndex, text: str = _FLOWS) -> FlowBook:
 def test_a_reply_records_the_request_it_offers(tmp_path: Path, tools: ToolIndex) -> None:
     flow = _book(tmp_path, tools).get("flight_status")
     assert flow is not None and flow.offers() == {"rebook_flight", "refund_request"}
-    offers: list[str] = []
+    offers: list[Offer] = []
     context = {"steps": {"status": {"ok": True, "result": {"status": "cancelled"}}}}
     text = flow.reply(context, offers)
     assert text == "It is cancelled. I can look for another flight for you."
-    assert offers == ["rebook_flight"]
+    assert offers == [Offer("rebook_flight")]
     on_time = {"steps": {"status": {"ok": True, "result": {"status": "on_time"}}}}
-    assert flow.reply(on_time, offers) == "It is on_time." and offers == ["rebook_flight"]
+    assert flow.reply(on_time, offers) == "It is on_time." and offers == [Offer("rebook_flight")]
 
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("cancelled", [Offer("rebook_flight")]), ("diverted", []), ("on_time", [])],
+    [
+        ("cancelled", [Offer("rebook_flight")]),
+        # Each request once, as first offered, in the reply's order.
+        ("diverted", [Offer("rebook_flight"), Offer("refund_request", "refund me")]),
+        ("on_time", []),
+    ],
 )
-def test_compose_hands_back_a_single_offer_only(
+def test_compose_hands_back_the_offers_in_the_reply_s_order(
     tmp_path: Path, tools: ToolIndex, status: str, expected: list[Offer]
 ) -> None:
     planner = Planner(load_settings().planner, _book(tmp_path, tools), tools, None)
@@ -81,7 +87,8 @@ def test_compose_hands_back_a_single_offer_only(
 
 
 def test_an_offer_names_a_flow_written_out(tmp_path: Path, tools: ToolIndex) -> None:
-    misspelt = _FLOWS.replace("offer('refund_request')", "offer('refund_reqest')")
+    misspelt = _FLOWS.replace("offer('refund_request',", "offer('refund_reqest',")
+    assert misspelt != _FLOWS
     with pytest.raises(ConfigError) as raised:
         _book(tmp_path, tools, misspelt)
     assert "flow flight_status: offers 'refund_reqest', which no flow serves" in (
@@ -91,3 +98,10 @@ def test_an_offer_names_a_flow_written_out(tmp_path: Path, tools: ToolIndex) -> 
     with pytest.raises(ConfigError) as raised:
         _book(tmp_path, tools, computed)
     assert "offer() takes one intent's name as a quoted string" in raised.value.message
+    said = _FLOWS.replace(
+        "offer('refund_request',\n          'refund me')", "offer('refund_request', slots.say)"
+    )
+    assert said != _FLOWS
+    with pytest.raises(ConfigError) as raised:
+        _book(tmp_path, tools, said)
+    assert "optionally what to say for it" in raised.value.message

@@ -411,3 +411,13 @@ async def test_an_offer_is_kept_until_the_next_write(sessions: Sessions) -> None
     assert (await sessions.get("s1", create=False))[0].offered_intent == "rebook_flight"
     # The next turn's reply offered nothing: the offer is gone (a yes later takes up nothing).
     assert (await sessions.append("s1", 1, write("t2"))).offered_intent == ""
+    # Two alternatives are kept in order, with what the reply said to ask for each, and a write
+    # that offers nothing clears them.
+    choices = (
+        session_pb2.OfferedRequest(intent="rebook_flight", say="rebook me"),
+        session_pb2.OfferedRequest(intent="refund_request", say="refund my flight"),
+    )
+    kept = await sessions.append("s1", 2, write("t3", offered_choices=choices))
+    stored = (await sessions.get("s1", create=False))[0]
+    assert list(kept.offered_choices) == list(stored.offered_choices) == list(choices)
+    assert not (await sessions.append("s1", 3, write("t4"))).offered_choices

@@ -132,8 +132,12 @@ type Session struct {
 	// flight for you", "Would you like to see the seat map?"), empty when it offered none: a plain
 	// yes on the next turn takes it up, as if the customer had asked for it.
 	OfferedIntent string `protobuf:"bytes,16,opt,name=offered_intent,json=offeredIntent,proto3" json:"offered_intent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// offered_choices are the requests the latest reply offered as alternatives, when it offered
+	// two or more ("say 'rebook me' ... or 'refund my flight'"), in the reply's order: a plain yes
+	// cannot mean all of them, so the customer is asked which.
+	OfferedChoices []*OfferedRequest `protobuf:"bytes,17,rep,name=offered_choices,json=offeredChoices,proto3" json:"offered_choices,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -278,6 +282,68 @@ func (x *Session) GetOfferedIntent() string {
 	return ""
 }
 
+func (x *Session) GetOfferedChoices() []*OfferedRequest {
+	if x != nil {
+		return x.OfferedChoices
+	}
+	return nil
+}
+
+// OfferedRequest is a request a reply offered to make, one of several.
+type OfferedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// intent is the request offered: an intent of the packs ("rebook_flight").
+	Intent string `protobuf:"bytes,1,opt,name=intent,proto3" json:"intent,omitempty"`
+	// say is what the reply told the customer to say to ask for it ("rebook me"); may be empty.
+	Say           string `protobuf:"bytes,2,opt,name=say,proto3" json:"say,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OfferedRequest) Reset() {
+	*x = OfferedRequest{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OfferedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OfferedRequest) ProtoMessage() {}
+
+func (x *OfferedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OfferedRequest.ProtoReflect.Descriptor instead.
+func (*OfferedRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *OfferedRequest) GetIntent() string {
+	if x != nil {
+		return x.Intent
+	}
+	return ""
+}
+
+func (x *OfferedRequest) GetSay() string {
+	if x != nil {
+		return x.Say
+	}
+	return ""
+}
+
 // IdentityLookup is a look-up of a customer's identity state (the router's identity check
 // through the tool-broker, for example the CRM's getCustomer) that found them not verified.
 type IdentityLookup struct {
@@ -292,7 +358,7 @@ type IdentityLookup struct {
 
 func (x *IdentityLookup) Reset() {
 	*x = IdentityLookup{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	mi := &file_switchboard_v1_session_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +370,7 @@ func (x *IdentityLookup) String() string {
 func (*IdentityLookup) ProtoMessage() {}
 
 func (x *IdentityLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[1]
+	mi := &file_switchboard_v1_session_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +383,7 @@ func (x *IdentityLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentityLookup.ProtoReflect.Descriptor instead.
 func (*IdentityLookup) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *IdentityLookup) GetCustomerId() string {
@@ -375,7 +441,7 @@ type TurnRecord struct {
 
 func (x *TurnRecord) Reset() {
 	*x = TurnRecord{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	mi := &file_switchboard_v1_session_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +453,7 @@ func (x *TurnRecord) String() string {
 func (*TurnRecord) ProtoMessage() {}
 
 func (x *TurnRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[2]
+	mi := &file_switchboard_v1_session_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +466,7 @@ func (x *TurnRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TurnRecord.ProtoReflect.Descriptor instead.
 func (*TurnRecord) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TurnRecord) GetTurnId() string {
@@ -528,7 +594,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[3]
+	mi := &file_switchboard_v1_session_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +606,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[3]
+	mi := &file_switchboard_v1_session_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +619,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -583,7 +649,7 @@ type GetSessionResponse struct {
 
 func (x *GetSessionResponse) Reset() {
 	*x = GetSessionResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[4]
+	mi := &file_switchboard_v1_session_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -595,7 +661,7 @@ func (x *GetSessionResponse) String() string {
 func (*GetSessionResponse) ProtoMessage() {}
 
 func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[4]
+	mi := &file_switchboard_v1_session_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -608,7 +674,7 @@ func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetSessionResponse) GetSession() *Session {
@@ -653,13 +719,15 @@ type AppendTurnRequest struct {
 	ServedIntent string `protobuf:"bytes,11,opt,name=served_intent,json=servedIntent,proto3" json:"served_intent,omitempty"`
 	// offered_intent replaces the session's offered request (empty clears it).
 	OfferedIntent string `protobuf:"bytes,12,opt,name=offered_intent,json=offeredIntent,proto3" json:"offered_intent,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// offered_choices replace the session's offered alternatives (empty clears them).
+	OfferedChoices []*OfferedRequest `protobuf:"bytes,13,rep,name=offered_choices,json=offeredChoices,proto3" json:"offered_choices,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AppendTurnRequest) Reset() {
 	*x = AppendTurnRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[5]
+	mi := &file_switchboard_v1_session_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +739,7 @@ func (x *AppendTurnRequest) String() string {
 func (*AppendTurnRequest) ProtoMessage() {}
 
 func (x *AppendTurnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[5]
+	mi := &file_switchboard_v1_session_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +752,7 @@ func (x *AppendTurnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendTurnRequest.ProtoReflect.Descriptor instead.
 func (*AppendTurnRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AppendTurnRequest) GetSessionId() string {
@@ -771,6 +839,13 @@ func (x *AppendTurnRequest) GetOfferedIntent() string {
 	return ""
 }
 
+func (x *AppendTurnRequest) GetOfferedChoices() []*OfferedRequest {
+	if x != nil {
+		return x.OfferedChoices
+	}
+	return nil
+}
+
 // AppendTurnResponse is the session after the write.
 type AppendTurnResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -782,7 +857,7 @@ type AppendTurnResponse struct {
 
 func (x *AppendTurnResponse) Reset() {
 	*x = AppendTurnResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[6]
+	mi := &file_switchboard_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +869,7 @@ func (x *AppendTurnResponse) String() string {
 func (*AppendTurnResponse) ProtoMessage() {}
 
 func (x *AppendTurnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[6]
+	mi := &file_switchboard_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +882,7 @@ func (x *AppendTurnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendTurnResponse.ProtoReflect.Descriptor instead.
 func (*AppendTurnResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AppendTurnResponse) GetSession() *Session {
@@ -832,7 +907,7 @@ type ListTurnsRequest struct {
 
 func (x *ListTurnsRequest) Reset() {
 	*x = ListTurnsRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[7]
+	mi := &file_switchboard_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -844,7 +919,7 @@ func (x *ListTurnsRequest) String() string {
 func (*ListTurnsRequest) ProtoMessage() {}
 
 func (x *ListTurnsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[7]
+	mi := &file_switchboard_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -857,7 +932,7 @@ func (x *ListTurnsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTurnsRequest.ProtoReflect.Descriptor instead.
 func (*ListTurnsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListTurnsRequest) GetSessionId() string {
@@ -894,7 +969,7 @@ type ListTurnsResponse struct {
 
 func (x *ListTurnsResponse) Reset() {
 	*x = ListTurnsResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[8]
+	mi := &file_switchboard_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +981,7 @@ func (x *ListTurnsResponse) String() string {
 func (*ListTurnsResponse) ProtoMessage() {}
 
 func (x *ListTurnsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[8]
+	mi := &file_switchboard_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +994,7 @@ func (x *ListTurnsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTurnsResponse.ProtoReflect.Descriptor instead.
 func (*ListTurnsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListTurnsResponse) GetTurns() []*TurnRecord {
@@ -947,7 +1022,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[9]
+	mi := &file_switchboard_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -959,7 +1034,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[9]
+	mi := &file_switchboard_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -972,7 +1047,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -993,7 +1068,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_switchboard_v1_session_proto_msgTypes[10]
+	mi := &file_switchboard_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1080,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_session_proto_msgTypes[10]
+	mi := &file_switchboard_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1093,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteSessionResponse) GetDeleted() bool {
@@ -1032,7 +1107,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\x84\x06\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xcd\x06\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -1053,11 +1128,15 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x0eclarified_text\x18\r \x01(\tR\rclarifiedText\x12\x1a\n" +
 	"\bindustry\x18\x0e \x01(\tR\bindustry\x12#\n" +
 	"\rserved_intent\x18\x0f \x01(\tR\fservedIntent\x12%\n" +
-	"\x0eoffered_intent\x18\x10 \x01(\tR\rofferedIntent\x1a8\n" +
+	"\x0eoffered_intent\x18\x10 \x01(\tR\rofferedIntent\x12G\n" +
+	"\x0foffered_choices\x18\x11 \x03(\v2\x1e.switchboard.v1.OfferedRequestR\x0eofferedChoices\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"l\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
+	"\x0eOfferedRequest\x12\x16\n" +
+	"\x06intent\x18\x01 \x01(\tR\x06intent\x12\x10\n" +
+	"\x03say\x18\x02 \x01(\tR\x03say\"l\n" +
 	"\x0eIdentityLookup\x12\x1f\n" +
 	"\vcustomer_id\x18\x01 \x01(\tR\n" +
 	"customerId\x129\n" +
@@ -1090,7 +1169,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\x81\x05\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xca\x05\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -1106,7 +1185,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\bindustry\x18\n" +
 	" \x01(\tR\bindustry\x12#\n" +
 	"\rserved_intent\x18\v \x01(\tR\fservedIntent\x12%\n" +
-	"\x0eoffered_intent\x18\f \x01(\tR\rofferedIntent\x1a8\n" +
+	"\x0eoffered_intent\x18\f \x01(\tR\rofferedIntent\x12G\n" +
+	"\x0foffered_choices\x18\r \x03(\v2\x1e.switchboard.v1.OfferedRequestR\x0eofferedChoices\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1155,71 +1235,74 @@ func file_switchboard_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_switchboard_v1_session_proto_goTypes = []any{
 	(TurnStatus)(0),               // 0: switchboard.v1.TurnStatus
 	(*Session)(nil),               // 1: switchboard.v1.Session
-	(*IdentityLookup)(nil),        // 2: switchboard.v1.IdentityLookup
-	(*TurnRecord)(nil),            // 3: switchboard.v1.TurnRecord
-	(*GetSessionRequest)(nil),     // 4: switchboard.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),    // 5: switchboard.v1.GetSessionResponse
-	(*AppendTurnRequest)(nil),     // 6: switchboard.v1.AppendTurnRequest
-	(*AppendTurnResponse)(nil),    // 7: switchboard.v1.AppendTurnResponse
-	(*ListTurnsRequest)(nil),      // 8: switchboard.v1.ListTurnsRequest
-	(*ListTurnsResponse)(nil),     // 9: switchboard.v1.ListTurnsResponse
-	(*DeleteSessionRequest)(nil),  // 10: switchboard.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil), // 11: switchboard.v1.DeleteSessionResponse
-	nil,                           // 12: switchboard.v1.Session.SlotsEntry
-	nil,                           // 13: switchboard.v1.AppendTurnRequest.SlotsEntry
-	(*HistoryEntry)(nil),          // 14: switchboard.v1.HistoryEntry
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*Plan)(nil),                  // 16: switchboard.v1.Plan
-	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
-	(*IntentDetected)(nil),        // 18: switchboard.v1.IntentDetected
-	(*PolicyVerdict)(nil),         // 19: switchboard.v1.PolicyVerdict
-	(*StepResult)(nil),            // 20: switchboard.v1.StepResult
-	(*Fallback)(nil),              // 21: switchboard.v1.Fallback
-	(*Handoff)(nil),               // 22: switchboard.v1.Handoff
-	(*TokenUsage)(nil),            // 23: switchboard.v1.TokenUsage
+	(*OfferedRequest)(nil),        // 2: switchboard.v1.OfferedRequest
+	(*IdentityLookup)(nil),        // 3: switchboard.v1.IdentityLookup
+	(*TurnRecord)(nil),            // 4: switchboard.v1.TurnRecord
+	(*GetSessionRequest)(nil),     // 5: switchboard.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),    // 6: switchboard.v1.GetSessionResponse
+	(*AppendTurnRequest)(nil),     // 7: switchboard.v1.AppendTurnRequest
+	(*AppendTurnResponse)(nil),    // 8: switchboard.v1.AppendTurnResponse
+	(*ListTurnsRequest)(nil),      // 9: switchboard.v1.ListTurnsRequest
+	(*ListTurnsResponse)(nil),     // 10: switchboard.v1.ListTurnsResponse
+	(*DeleteSessionRequest)(nil),  // 11: switchboard.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil), // 12: switchboard.v1.DeleteSessionResponse
+	nil,                           // 13: switchboard.v1.Session.SlotsEntry
+	nil,                           // 14: switchboard.v1.AppendTurnRequest.SlotsEntry
+	(*HistoryEntry)(nil),          // 15: switchboard.v1.HistoryEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*Plan)(nil),                  // 17: switchboard.v1.Plan
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*IntentDetected)(nil),        // 19: switchboard.v1.IntentDetected
+	(*PolicyVerdict)(nil),         // 20: switchboard.v1.PolicyVerdict
+	(*StepResult)(nil),            // 21: switchboard.v1.StepResult
+	(*Fallback)(nil),              // 22: switchboard.v1.Fallback
+	(*Handoff)(nil),               // 23: switchboard.v1.Handoff
+	(*TokenUsage)(nil),            // 24: switchboard.v1.TokenUsage
 }
 var file_switchboard_v1_session_proto_depIdxs = []int32{
-	12, // 0: switchboard.v1.Session.slots:type_name -> switchboard.v1.Session.SlotsEntry
-	14, // 1: switchboard.v1.Session.history:type_name -> switchboard.v1.HistoryEntry
-	15, // 2: switchboard.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	15, // 3: switchboard.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	16, // 4: switchboard.v1.Session.pending_plan:type_name -> switchboard.v1.Plan
-	2,  // 5: switchboard.v1.Session.identity_lookup:type_name -> switchboard.v1.IdentityLookup
-	15, // 6: switchboard.v1.IdentityLookup.checked_at:type_name -> google.protobuf.Timestamp
-	15, // 7: switchboard.v1.TurnRecord.started_at:type_name -> google.protobuf.Timestamp
-	17, // 8: switchboard.v1.TurnRecord.latency:type_name -> google.protobuf.Duration
-	18, // 9: switchboard.v1.TurnRecord.intent:type_name -> switchboard.v1.IntentDetected
-	19, // 10: switchboard.v1.TurnRecord.verdicts:type_name -> switchboard.v1.PolicyVerdict
-	16, // 11: switchboard.v1.TurnRecord.plan:type_name -> switchboard.v1.Plan
-	20, // 12: switchboard.v1.TurnRecord.steps:type_name -> switchboard.v1.StepResult
-	21, // 13: switchboard.v1.TurnRecord.fallbacks:type_name -> switchboard.v1.Fallback
-	22, // 14: switchboard.v1.TurnRecord.handoff:type_name -> switchboard.v1.Handoff
-	23, // 15: switchboard.v1.TurnRecord.usage:type_name -> switchboard.v1.TokenUsage
-	0,  // 16: switchboard.v1.TurnRecord.status:type_name -> switchboard.v1.TurnStatus
-	1,  // 17: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
-	3,  // 18: switchboard.v1.AppendTurnRequest.turn:type_name -> switchboard.v1.TurnRecord
-	13, // 19: switchboard.v1.AppendTurnRequest.slots:type_name -> switchboard.v1.AppendTurnRequest.SlotsEntry
-	16, // 20: switchboard.v1.AppendTurnRequest.pending_plan:type_name -> switchboard.v1.Plan
-	2,  // 21: switchboard.v1.AppendTurnRequest.identity_lookup:type_name -> switchboard.v1.IdentityLookup
-	1,  // 22: switchboard.v1.AppendTurnResponse.session:type_name -> switchboard.v1.Session
-	3,  // 23: switchboard.v1.ListTurnsResponse.turns:type_name -> switchboard.v1.TurnRecord
-	4,  // 24: switchboard.v1.SessionService.GetSession:input_type -> switchboard.v1.GetSessionRequest
-	6,  // 25: switchboard.v1.SessionService.AppendTurn:input_type -> switchboard.v1.AppendTurnRequest
-	8,  // 26: switchboard.v1.SessionService.ListTurns:input_type -> switchboard.v1.ListTurnsRequest
-	10, // 27: switchboard.v1.SessionService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
-	5,  // 28: switchboard.v1.SessionService.GetSession:output_type -> switchboard.v1.GetSessionResponse
-	7,  // 29: switchboard.v1.SessionService.AppendTurn:output_type -> switchboard.v1.AppendTurnResponse
-	9,  // 30: switchboard.v1.SessionService.ListTurns:output_type -> switchboard.v1.ListTurnsResponse
-	11, // 31: switchboard.v1.SessionService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
-	28, // [28:32] is the sub-list for method output_type
-	24, // [24:28] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	13, // 0: switchboard.v1.Session.slots:type_name -> switchboard.v1.Session.SlotsEntry
+	15, // 1: switchboard.v1.Session.history:type_name -> switchboard.v1.HistoryEntry
+	16, // 2: switchboard.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	16, // 3: switchboard.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 4: switchboard.v1.Session.pending_plan:type_name -> switchboard.v1.Plan
+	3,  // 5: switchboard.v1.Session.identity_lookup:type_name -> switchboard.v1.IdentityLookup
+	2,  // 6: switchboard.v1.Session.offered_choices:type_name -> switchboard.v1.OfferedRequest
+	16, // 7: switchboard.v1.IdentityLookup.checked_at:type_name -> google.protobuf.Timestamp
+	16, // 8: switchboard.v1.TurnRecord.started_at:type_name -> google.protobuf.Timestamp
+	18, // 9: switchboard.v1.TurnRecord.latency:type_name -> google.protobuf.Duration
+	19, // 10: switchboard.v1.TurnRecord.intent:type_name -> switchboard.v1.IntentDetected
+	20, // 11: switchboard.v1.TurnRecord.verdicts:type_name -> switchboard.v1.PolicyVerdict
+	17, // 12: switchboard.v1.TurnRecord.plan:type_name -> switchboard.v1.Plan
+	21, // 13: switchboard.v1.TurnRecord.steps:type_name -> switchboard.v1.StepResult
+	22, // 14: switchboard.v1.TurnRecord.fallbacks:type_name -> switchboard.v1.Fallback
+	23, // 15: switchboard.v1.TurnRecord.handoff:type_name -> switchboard.v1.Handoff
+	24, // 16: switchboard.v1.TurnRecord.usage:type_name -> switchboard.v1.TokenUsage
+	0,  // 17: switchboard.v1.TurnRecord.status:type_name -> switchboard.v1.TurnStatus
+	1,  // 18: switchboard.v1.GetSessionResponse.session:type_name -> switchboard.v1.Session
+	4,  // 19: switchboard.v1.AppendTurnRequest.turn:type_name -> switchboard.v1.TurnRecord
+	14, // 20: switchboard.v1.AppendTurnRequest.slots:type_name -> switchboard.v1.AppendTurnRequest.SlotsEntry
+	17, // 21: switchboard.v1.AppendTurnRequest.pending_plan:type_name -> switchboard.v1.Plan
+	3,  // 22: switchboard.v1.AppendTurnRequest.identity_lookup:type_name -> switchboard.v1.IdentityLookup
+	2,  // 23: switchboard.v1.AppendTurnRequest.offered_choices:type_name -> switchboard.v1.OfferedRequest
+	1,  // 24: switchboard.v1.AppendTurnResponse.session:type_name -> switchboard.v1.Session
+	4,  // 25: switchboard.v1.ListTurnsResponse.turns:type_name -> switchboard.v1.TurnRecord
+	5,  // 26: switchboard.v1.SessionService.GetSession:input_type -> switchboard.v1.GetSessionRequest
+	7,  // 27: switchboard.v1.SessionService.AppendTurn:input_type -> switchboard.v1.AppendTurnRequest
+	9,  // 28: switchboard.v1.SessionService.ListTurns:input_type -> switchboard.v1.ListTurnsRequest
+	11, // 29: switchboard.v1.SessionService.DeleteSession:input_type -> switchboard.v1.DeleteSessionRequest
+	6,  // 30: switchboard.v1.SessionService.GetSession:output_type -> switchboard.v1.GetSessionResponse
+	8,  // 31: switchboard.v1.SessionService.AppendTurn:output_type -> switchboard.v1.AppendTurnResponse
+	10, // 32: switchboard.v1.SessionService.ListTurns:output_type -> switchboard.v1.ListTurnsResponse
+	12, // 33: switchboard.v1.SessionService.DeleteSession:output_type -> switchboard.v1.DeleteSessionResponse
+	30, // [30:34] is the sub-list for method output_type
+	26, // [26:30] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_session_proto_init() }
@@ -1229,14 +1312,14 @@ func file_switchboard_v1_session_proto_init() {
 	}
 	file_switchboard_v1_common_proto_init()
 	file_switchboard_v1_events_proto_init()
-	file_switchboard_v1_session_proto_msgTypes[5].OneofWrappers = []any{}
+	file_switchboard_v1_session_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_session_proto_rawDesc), len(file_switchboard_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
