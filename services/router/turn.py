@@ -610,14 +610,8 @@ class TurnRunner:
         goes its usual way.
         """
         assert turn.intent is not None and turn.session is not None
-        session = turn.session
-        offered = session.offered_intent
-        if not offered or session.pending_flow or session.pending_plan.steps:
-            return False
-        shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
-        if shorthand == DECLINE_INTENT or CONFIRM_INTENT not in (turn.intent.name, shorthand):
-            return False
-        if not await self._plain_yes(turn, shorthand):
+        offered = turn.session.offered_intent
+        if not offered or not await self._yes_to_offer(turn):
             return False
         turn.intent = events_pb2.IntentDetected(
             name=offered,
@@ -635,15 +629,9 @@ class TurnRunner:
         ("say 'rebook me' ... or 'refund my flight'"), while nothing else waits for an answer.
         A yes cannot mean all of them: the customer is asked which, in the reply's own words,
         and the choices stay open for the answer."""
-        assert turn.intent is not None and turn.session is not None
-        session = turn.session
-        choices = list(session.offered_choices)
-        if len(choices) < 2 or session.pending_flow or session.pending_plan.steps:
-            return False
-        shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
-        if shorthand == DECLINE_INTENT or CONFIRM_INTENT not in (turn.intent.name, shorthand):
-            return False
-        if not await self._plain_yes(turn, shorthand):
+        assert turn.session is not None
+        choices = list(turn.session.offered_choices)
+        if len(choices) < 2 or not await self._yes_to_offer(turn):
             return False
         turn.offered = [planner_pb2.Offer(intent=c.intent, say=c.say) for c in choices]
         said = [f'"{c.say}"' for c in choices if c.say]
@@ -652,6 +640,19 @@ class TurnRunner:
         else:
             await turn.say("Happy to. Which of those would you like me to do?")
         return True
+
+    async def _yes_to_offer(self, turn: _Turn) -> bool:
+        """Whether the message is a plain yes to what the last reply offered, while nothing else
+        waits for an answer: read as a yes (or the exact "y"), never the exact "n", and neither
+        hedged nor unclear (:meth:`_plain_yes`)."""
+        assert turn.intent is not None and turn.session is not None
+        session = turn.session
+        if session.pending_flow or session.pending_plan.steps:
+            return False
+        shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
+        if shorthand == DECLINE_INTENT or CONFIRM_INTENT not in (turn.intent.name, shorthand):
+            return False
+        return await self._plain_yes(turn, shorthand)
 
     async def _follow_up(self, turn: _Turn) -> common_pb2.Plan | None:
         """The last served request again with this message's detail, for a follow-up that names
