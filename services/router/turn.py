@@ -870,10 +870,10 @@ class TurnRunner:
         # requests (a rebooking or a refund) a yes is asked which, but a no with more words is
         # likelier the choice of one.
         answers: tuple[str, ...] = ()
-        if not _awaiting_answer(stored):
-            answers = (CONFIRM_INTENT, DECLINE_INTENT)
-        elif not (stored.pending_flow or stored.pending_plan.steps or stored.offered_intent):
-            answers = (DECLINE_INTENT,)
+        if not (stored.pending_flow or stored.pending_plan.steps or stored.offered_intent):
+            answers = (
+                (DECLINE_INTENT,) if stored.offered_choices else (CONFIRM_INTENT, DECLINE_INTENT)
+            )
         # Only when a yes or a no is among the likely readings: elsewhere the weighing would
         # change nothing but cost a second decision on most turns.
         unlikely = (
