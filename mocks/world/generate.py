@@ -161,6 +161,7 @@ def build_world(
     demo.place(world)
     _flights(world, rng)
     _customers(world, rng, customers)
+    demo.place_unbooked(world)
     _dental(world, rng, members)
     return world
 

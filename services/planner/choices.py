@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from services.planner.dates import MONTHS, ORDINAL_DAY, WEEKDAYS, day_number
+
 #: shown facts with a meaning of their own; any other kind is a word matched as written
 DATE, TIME, ORIGIN, DESTINATION = "date", "time", "origin", "destination"
 PLACES = (ORIGIN, DESTINATION)
@@ -100,45 +102,8 @@ _ASSENT_PHRASES = frozenset(
     )
 )
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_[0-9]+>")
-_ORDINAL_DAY = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)")
 _CODE_SHAPED = re.compile(r"(?=[a-z]*[0-9])(?=[0-9]*[a-z])[a-z0-9]{3,8}")
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
-_WEEKDAYS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("monday", "mon"),
-            ("tuesday", "tue", "tues"),
-            ("wednesday", "wed"),
-            ("thursday", "thu", "thur", "thurs"),
-            ("friday", "fri"),
-            ("saturday", "sat"),
-            ("sunday", "sun"),
-        ]
-    )
-    for name in names
-}
 # Words an answer is made of besides its facts ("the one on the 14th", "no, the Denver flight").
 _FILLERS = frozenset(
     "the one ones flight flights reservation reservations booking bookings trip trips on in of "
@@ -388,32 +353,26 @@ def _date_facts(words: list[str], i: int, today: date) -> tuple[list[_Fact], int
     if name in ("today", "tomorrow"):
         exact = today + timedelta(days=0 if name == "today" else 1)
         return [_Fact("date", exact.isoformat())], i + 1
-    if name in _WEEKDAYS:
-        return [_Fact("weekday", str(_WEEKDAYS[name]))], i + 1
-    if word in _MONTHS:
-        facts = [_Fact("month", str(_MONTHS[word]))]
-        following = _day_number(words[i + 1]) if i + 1 < len(words) else None
+    if name in WEEKDAYS:
+        return [_Fact("weekday", str(WEEKDAYS[name]))], i + 1
+    if word in MONTHS:
+        facts = [_Fact("month", str(MONTHS[word]))]
+        following = day_number(words[i + 1]) if i + 1 < len(words) else None
         if following is not None:  # "Dec 14", "December 14th"
             return [*facts, _Fact("day", str(following))], i + 2
         return facts, i + 1
-    day = _day_number(word)
+    day = day_number(word)
     if day is None:
         return None
-    ordinal = _ORDINAL_DAY.fullmatch(word) is not None
+    ordinal = ORDINAL_DAY.fullmatch(word) is not None
     after = words[i + 1 : i + 3]
-    month = next((w for w in after[: 2 if after[:1] == ["of"] else 1] if w in _MONTHS), None)
+    month = next((w for w in after[: 2 if after[:1] == ["of"] else 1] if w in MONTHS), None)
     if month is not None:  # "14 Dec", "14th of December"
         skip = 3 if after[:1] == ["of"] else 2
-        return [_Fact("day", str(day)), _Fact("month", str(_MONTHS[month]))], i + skip
+        return [_Fact("day", str(day)), _Fact("month", str(MONTHS[month]))], i + skip
     if ordinal:  # "the one on the 14th"; a bare number is no day
         return [_Fact("day", str(day))], i + 1
     return None
-
-
-def _day_number(word: str) -> int | None:
-    match = _ORDINAL_DAY.fullmatch(word)
-    digits = match.group(1) if match else word if word.isdigit() and len(word) <= 2 else ""
-    return int(digits) if digits and 1 <= int(digits) <= 31 else None
 
 
 def _place(

@@ -84,7 +84,7 @@ import logging
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,6 +95,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.catalogue.catalogue import PLACEHOLDER
 from services.planner.choices import DATE, TIME, Shown, choose, place_names
+from services.planner.dates import counted_from, named_day
 from services.planner.plans import (
     STEP_ID,
     STEP_REFERENCE,
@@ -245,6 +246,13 @@ class SlotSpec(BaseModel):
         description="for a lookup with `only`: several (default): a list of one fills the slot; "
         "always: the lookup never fills it, even one item is offered and kept for the answer "
         "('yes', 'that one' name a single one). For a slot that triggers an action",
+    )
+    refines: bool = Field(
+        default=False,
+        description="a value for this slot answers the flow while it waits, as the slot it waits "
+        "for would: the customer changes what the flow looks up rather than choose from what it "
+        "listed ('what about the day after?' while flights of the trip's day are listed). The "
+        "listed choices give way to the new lookup's. For an optional slot",
     )
     ask_again: str = Field(
         default="",
@@ -456,7 +464,12 @@ class Flow:
         """
         forget = self.forgotten(answered=answered)
         slots = {k: v for k, v in known.items() if v and k not in forget}
-        slots.update(self.extract(text, customer_id, asked, self.choices(known)))
+        found = self.extract(text, customer_id, asked, self.choices(known))
+        for name, value in found.items():
+            if self.spec.slots[name].transform == "date" and slots.get(name):
+                # "And the day after that?" counts from the day asked about last.
+                found[name] = counted_from(slots[name], value)
+        slots.update(found)
         return slots
 
     def forgotten(self, *, answered: bool = False) -> set[str]:
@@ -495,6 +508,8 @@ class Flow:
         a position past the list ("the third one" of two), words that fit none or several of
         them, or that cannot be read ("the blue one"). Asked again, never guessed."""
         listed = self.choices(known)
+        if self._refined(text):
+            return []  # another list is asked for: nothing of this one is chosen
         return [
             name
             for name in self.awaited(known)
@@ -515,11 +530,33 @@ class Flow:
         return self.extract(text)
 
     def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
-        """Whether the text fills a slot the flow waits for (answers the question it asked), or
-        answers a choice the last reply listed without naming one (it is asked again)."""
+        """Whether the text fills a slot the flow waits for (answers the question it asked), gives
+        a slot that ``refines`` it a value ("what about the day after?"), or answers a choice the
+        last reply listed without naming one (it is asked again)."""
         awaited = self.awaited(known)
         found = self.extract(text, customer_id, awaited, self.choices(known))
-        return any(name in awaited for name in found) or bool(self.undecided(known, text))
+        return (
+            any(name in awaited for name in found)
+            or self._refined(text)
+            or bool(self.undecided(known, text))
+        )
+
+    def _refined(self, text: str) -> bool:
+        """Whether the message asks for a slot that ``refines`` the flow's lookup, and for nothing
+        else: besides the value, only words that ask for another one ("what about the day
+        after?", "anything on Friday instead?"). "What's the weather in Denver today?" names a
+        day, but asks about something else."""
+        for name, slot in self.spec.slots.items():
+            if not slot.refines:
+                continue
+            for pattern in self._patterns[name]:
+                match = pattern.search(text)
+                if match is None or not _transform(match, slot.transform):
+                    continue
+                rest = text[: match.start()] + " " + text[match.end() :]
+                words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
+                return all(word in _ASKING_AGAIN for word in words)
+        return False
 
     def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
         """The required slots neither known nor looked up by a step of this turn's plan."""
@@ -901,6 +938,9 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
         if slot.answer_patterns and not (slot.required and slot.source == "text"):
             # A flow waits only for required slots the customer gives.
             errors.append(f"slot {name}: answer_patterns need a required slot filled from text")
+        if slot.refines and (slot.required is not False or not slot.patterns):
+            # It answers what the flow waits for, never becomes what the flow waits for.
+            errors.append(f"slot {name}: refines needs an optional slot read from the text")
     step_ids = [s.id for s in spec.steps]
     conditions = {s.id: s.when for s in spec.steps}
     for step in spec.steps:
@@ -1260,12 +1300,25 @@ def _truthy(expression: str, context: Mapping[str, Any]) -> bool:
     return bool(_ENV.compile_expression(expression, undefined_to_none=True)(**context))
 
 
+_REFINING_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+#: the words a message that asks for another value than the one looked up may have around it
+_ASKING_AGAIN = frozenset(
+    "what what's about how how's and or but so then instead rather anything something any else "
+    "is are there there's was were do does did you have has can could would will i i'd i'm we "
+    "it be possible okay ok hmm well please maybe try check look see show me us flight flights "
+    "no nah nope not actually oh um uh wait yes yeah sure thanks thank "
+    "one ones seat seats available free open option options on for in at the a an of to from "
+    "fly flying go going leave leaving travel travelling traveling depart departing book "
+    "morning afternoon evening night earlier later".split()
+)
+
+
 def _transform(match: re.Match[str], transform: str) -> str:
     groups = [g for g in match.groups() if g]
     if transform == "time":
         return _clock(match)
     if transform == "date":
-        return _date(match.group(0), date.today())
+        return named_day(match.group(0), date.today())
     if transform == "cents":
         try:
             return str(round(float(groups[0].replace(",", "")) * 100)) if groups else ""
@@ -1277,34 +1330,6 @@ def _transform(match: re.Match[str], transform: str) -> str:
     if transform == "lower":
         return value.lower()
     return value
-
-
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _date(text: str, today: date) -> str:
-    """An ISO date from "2026-11-25", "today", "tomorrow", "tuesday" or "next tuesday".
-
-    A bare weekday is its next occurrence after today; "next <weekday>" is the same day (the
-    usual reading of "next Tuesday" said on a Sunday is the coming Tuesday).
-    """
-    words = text.strip().casefold().split()
-    if not words:
-        return ""
-    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", words[0]):
-        try:
-            return date.fromisoformat(words[0]).isoformat()
-        except ValueError:
-            return ""
-    if words[0] == "today":
-        return today.isoformat()
-    if words[0] == "tomorrow":
-        return (today + timedelta(days=1)).isoformat()
-    weekday = words[-1].rstrip("s")
-    if weekday in _WEEKDAYS:
-        ahead = (_WEEKDAYS.index(weekday) - today.weekday() - 1) % 7 + 1
-        return (today + timedelta(days=ahead)).isoformat()
-    return ""
 
 
 def _clock(match: re.Match[str]) -> str:

@@ -22,6 +22,13 @@ an item that is not an object, or lacks the field, is dropped, but for ``!=``):
 - ``repeated:<field>`` — the items whose field another item has too: of the charges
   ``[A 274.00, B 274.00, C 30.00]``, ``charges.repeated:amount_cents`` is ``[A, B]``.
 
+A last segment ``day:<when>`` takes a date (``YYYY-MM-DD``, or a date-time, whose date is taken)
+to the day a customer named: ``<when>`` empty keeps it, an ISO date replaces it, and ``+N`` or
+``-N`` moves it N days. So ``${steps.trip.segments.0.date.day:+1}`` is the day after the trip's
+and ``${steps.trip.segments.0.date.day:${slots.travel_date}}`` is the trip's own date while the
+slot is empty ("what about the day after?" fills it with ``+1``). Anything else there leaves the
+reference unresolved.
+
 What follows applies to the narrowed list: ``charges.status=succeeded.repeated:amount_cents.0``
 is the first (in a list newest first, the later) of two successful charges of the same amount,
 and a reference whose narrowed list is empty is unresolved like any path that is not there.
@@ -37,12 +44,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 #: the path segment that takes a list's single item
 ONLY = "only"
 #: the path segment that keeps a list's items whose field another item has too
 REPEATED = "repeated:"
+#: the last path segment that moves a date to the day a customer named
+DAY = "day:"
 REFERENCE = re.compile(r"\$\{steps\.([A-Za-z0-9_-]+)((?:\.[^.{}\s]+)*)\}")
 
 
@@ -112,10 +122,32 @@ def walk(
             raise UnresolvedReference(f"{reference}: {walked} is {_kind(value)}, not exactly one")
         elif isinstance(value, list) and (narrowed := _narrow(value, segment)) is not None:
             value = narrowed
+        elif isinstance(value, str) and segment.startswith(DAY):
+            value = _moved(value, segment[len(DAY) :], f"{reference}: {walked}")
         else:
             raise UnresolvedReference(f"{reference}: {walked} ({_kind(value)}) has no {segment!r}")
         walked += f".{segment}"
     return value
+
+
+def _moved(value: str, when: str, where: str) -> str:
+    """The date ``value`` taken to the day ``when`` names (see the module's docstring)."""
+    try:
+        start = date.fromisoformat(value[:10])
+        if len(value) > 10 and value[10] != "T":
+            raise ValueError
+    except ValueError:
+        raise UnresolvedReference(f"{where} is {value!r}, not a date") from None
+    if not when:
+        return start.isoformat()
+    if re.fullmatch(r"[+-][0-9]{1,3}", when):
+        return (start + timedelta(days=int(when))).isoformat()
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", when):
+        try:
+            return date.fromisoformat(when).isoformat()
+        except ValueError:
+            pass
+    raise UnresolvedReference(f"{where}.{DAY}{when}: {when!r} names no day (a date, +N or -N)")
 
 
 def _narrow(items: list[Any], segment: str) -> list[Any] | None:

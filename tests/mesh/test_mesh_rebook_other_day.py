@@ -1,0 +1,128 @@
+"""A rebooking moved to another day through the whole mesh: C-1001's UA123 ORD→SFO is cancelled
+by the storm and the only same-day flight leaves late at night, so the customer asks "what about
+the day after?" while that flight is offered. The day after's flights are listed instead, and the
+one picked is confirmed and booked on that day.
+
+The mesh is shared by the test session and other tests rely on SBX7Q2 staying on cancelled UA123:
+the fixture puts the trip, the flights' seat counts and C-1001's notes back afterwards and empties
+the request logs, as test_mesh_rebook_next_day does for K4M9TZ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from test_mesh_scenarios import calls, finished, pending_flow, reply, shown_day, turn
+
+from mocks.common.app import backend_of
+from mocks.world import World
+from services.mesh import Mesh
+from switchboard.v1 import common_pb2
+
+
+def _world(mesh: Mesh) -> World:
+    world: World | None = mesh.mocks.world
+    assert world is not None
+    return world
+
+
+def _clear_logs(mesh: Mesh) -> None:
+    for backend in ("booking", "crm"):
+        backend_of(mesh.mocks.apps[backend]).log.clear()
+
+
+@pytest.fixture
+def storm_trip(mesh: Mesh) -> Iterator[date]:
+    """SBX7Q2 as the demo world has it; yields the trip's day and restores the trip afterwards."""
+    world = _world(mesh)
+    (segment,) = world.reservations["SBX7Q2"].segments
+    assert (segment.flight_number, segment.status) == ("UA123", "confirmed")
+    kept = (segment.flight_number, segment.date, segment.status, dict(segment.seats))
+    after = segment.date + timedelta(days=1)
+    flights = [world.flight("UA123", segment.date), world.flight("UA891", segment.date)]
+    flights += [world.flight(number, after) for number in ("UA459", "UA893")]
+    assert all(flight is not None for flight in flights)
+    sold = {flight.key: dict(flight.sold) for flight in flights if flight is not None}
+    notes = len(world.customers["C-1001"].notes)
+    _clear_logs(mesh)
+    yield segment.date
+    segment.flight_number, segment.date, segment.status = kept[:3]
+    segment.seats.clear()
+    segment.seats.update(kept[3])
+    for flight in flights:
+        assert flight is not None
+        flight.sold.clear()
+        flight.sold.update(sold[flight.key])
+    del world.customers["C-1001"].notes[notes:]
+    _clear_logs(mesh)
+
+
+def test_the_day_after_is_listed_and_the_flight_picked_is_booked_on_it(
+    mesh: Mesh, storm_trip: date
+) -> None:
+    trip_day, after = storm_trip, storm_trip + timedelta(days=1)
+    session = "rebook-other-day"
+    offer = turn(mesh, session, "my flight got cancelled, can you rebook me?", "C-1001")
+    assert "Flights with seats that day: UA891 at 21:10 UTC." in reply(offer), reply(offer)
+
+    # Read as no request of its own, but it answers the rebooking: the day after's search.
+    later = turn(mesh, session, "what about the day after?", "C-1001")
+    assert "rebookReservation" not in finished(later)
+    (search,) = calls(mesh, "booking", "searchFlights")[-1:]
+    assert search.query.get("date") == after.isoformat(), search
+    assert reply(later).endswith(
+        f"Flights from ORD to SFO with seats on {shown_day(after)}: UA459 at 08:15 UTC; UA893 at "
+        '19:40 UTC. Which one should I book? Say, for example, "book UA459".'
+    ), reply(later)
+    assert "UA891" not in reply(later)
+    assert pending_flow(mesh, session) == "rebook_flight"
+
+    # An answer from the new list, confirmed on the day it flies.
+    picked = turn(mesh, session, "the 7:40 pm one", "C-1001")
+    assert finished(picked)["rebookReservation"].outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert (
+        "I'm about to move reservation SBX7Q2 from flight UA123 onto flight UA893 on "
+        f"{shown_day(after)}, then" in reply(picked)
+    ), reply(picked)
+    assert not calls(mesh, "booking", "rebookReservation")
+
+    done = turn(mesh, session, "yes", "C-1001")
+    (sent,) = calls(mesh, "booking", "rebookReservation")
+    assert sent.status == 200, sent
+    assert (sent.body["flight_number"], sent.body["date"]) == ("UA893", after.isoformat())
+    (segment,) = _world(mesh).reservations["SBX7Q2"].segments
+    assert (segment.flight_number, segment.date) == ("UA893", after)
+    assert segment.date != trip_day
+    assert reply(done).startswith(
+        f"Done: reservation SBX7Q2 is now on flight UA893 on {shown_day(after)}"
+    ), reply(done)
+    (note,) = [r for r in calls(mesh, "crm", "addInteractionNote") if "C-1001" in r.path]
+    assert note.body["text"] == f"Rebooked SBX7Q2 onto UA893 on {after.isoformat()} in chat."
+
+
+def test_a_day_with_nothing_to_book_says_so_and_keeps_the_rebooking_open(
+    mesh: Mesh, storm_trip: date
+) -> None:
+    empty = storm_trip + timedelta(days=3)
+    session = "rebook-other-day-empty"
+    turn(mesh, session, "my flight got cancelled, can you rebook me?", "C-1001")
+    asked = turn(mesh, session, "is there anything three days later?", "C-1001")
+    (search,) = calls(mesh, "booking", "searchFlights")[-1:]
+    assert search.query.get("date") == empty.isoformat(), search
+    assert (
+        f"There are no flights from ORD to SFO with seats on {shown_day(empty)} or the day after."
+        in reply(asked)
+    ), reply(asked)
+    assert "rebookReservation" not in finished(asked)
+    # "The day after" counts from the day asked about last, and finds nothing either.
+    next_to_it = turn(mesh, session, "and the day after?", "C-1001")
+    (search,) = calls(mesh, "booking", "searchFlights")[-1:]
+    assert search.query.get("date") == (empty + timedelta(days=1)).isoformat(), search
+    assert "There are no flights from ORD to SFO with seats on" in reply(next_to_it)
+    # A date named outright is still an answer.
+    after = storm_trip + timedelta(days=1)
+    back = turn(mesh, session, f"what about {after.isoformat()}?", "C-1001")
+    assert "UA459 at 08:15 UTC; UA893 at 19:40 UTC." in reply(back), reply(back)
+    assert not calls(mesh, "booking", "rebookReservation")
