@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
 
+from services.planner.choices import chosen_position
 from services.router.config import IdentityCheck
 from services.router.events import EventFactory, duration
 from services.router.identity import new_lookup, recent_lookup, sent_tools
@@ -548,7 +549,10 @@ class TurnRunner:
         if confirming and await self._plain_yes(turn, answer):
             await self._run_confirmed(turn, waiting)
             return
-        if confirming or (restated and answer != DECLINE_INTENT):
+        changed = None
+        if waiting.steps and answer != DECLINE_INTENT and passing:
+            changed = await self._changed_request(turn, waiting)
+        if changed is None and (confirming or (restated and answer != DECLINE_INTENT)):
             # A "yes" that is not one ("sure, but", or one the classifier is unsure of), or the
             # customer back about the change that waits for their word ("did you manage to
             # rebook me?"): say what is waiting instead of acting or planning it afresh.
@@ -558,7 +562,9 @@ class TurnRunner:
                 f"{_describe(waiting)}. Reply yes to go ahead, or no to cancel."
             )
             return
-        if answer == DECLINE_INTENT and passing:
+        if changed is not None:
+            plan = changed
+        elif answer == DECLINE_INTENT and passing:
             # "No, don't refund it": the change is dropped, as after a plain "no". A message the
             # input check stopped goes to the ladder, which says why.
             turn.answers_flow = DECLINE_INTENT
@@ -566,9 +572,11 @@ class TurnRunner:
                 plan = await self._plan(turn, "")
         else:
             decided = None
-            if passing and await self._ask_which(turn):
+            # "The first one" picks an offer by its place (the classifier may read it as a yes).
+            picked = passing and self._chosen_offer(turn)
+            if passing and not picked and await self._ask_which(turn):
                 return
-            if passing and not await self._take_up(turn):
+            if passing and not picked and not await self._take_up(turn):
                 decided = await self._follow_up(turn)
             if decided is None:
                 decided = await self._decide(turn)
@@ -600,6 +608,24 @@ class TurnRunner:
         async with _Stage(turn, "answer"):
             await self._answer(turn)
 
+    async def _changed_request(
+        self, turn: _Turn, waiting: common_pb2.Plan
+    ) -> common_pb2.Plan | None:
+        """The held change's flow planned afresh, when the message changes what that flow looked
+        up rather than answer the confirmation ("what about the day after?" while a rebooking
+        onto UA891 waits for a yes): the held change is dropped. The planner says whether the
+        message does (a slot of the flow that ``refines`` it, and nothing else asked for);
+        None when it does not, and the message goes its usual way."""
+        flow = waiting.flow
+        if not flow or flow == MODEL_FLOW or "+" in flow:
+            return None
+        async with _Stage(turn, "plan"):
+            plan = await self._plan(turn, "", only_if_answered=True, pending_flow=flow)
+        if not plan.flow:
+            return None
+        turn.answers_flow = plan.flow
+        return plan
+
     async def _take_up(self, turn: _Turn) -> bool:
         """Whether this message takes up the request the last reply offered ("I can look for
         another flight for you"): a plain yes, while nothing else waits for an answer.
@@ -622,6 +648,31 @@ class TurnRunner:
         )
         # The stream keeps the classifier's reading (one intent event per turn); the plan event
         # that follows names the flow taken up.
+        return True
+
+    def _chosen_offer(self, turn: _Turn) -> bool:
+        """Whether the message picks one of the requests the last reply offered by its place in
+        the reply ("the second one" after "say 'rebook me' ... or 'refund my flight'"), while
+        nothing else waits for an answer. The message then becomes that request, as a plain yes
+        to a single offer does; a place past the offers ("the third one" of two) goes its usual
+        way."""
+        assert turn.intent is not None and turn.session is not None
+        session = turn.session
+        choices = session.offered_choices
+        if len(choices) < 2 or session.pending_flow or session.pending_plan.steps:
+            return False
+        position = chosen_position(turn.masked_text, len(choices))
+        if position is None or position >= len(choices):
+            return False
+        chosen = choices[position].intent
+        # The place is read, not guessed: the request is certain as the reply offered it.
+        turn.intent = events_pb2.IntentDetected(
+            name=chosen,
+            confidence=1.0,
+            candidates=[common_pb2.IntentScore(name=chosen, confidence=1.0)],
+            classifier=turn.intent.classifier,
+            intents=[chosen],
+        )
         return True
 
     async def _ask_which(self, turn: _Turn) -> bool:
@@ -1053,7 +1104,13 @@ class TurnRunner:
         await turn.say(decision.message)
 
     async def _plan(
-        self, turn: _Turn, tier: str, *, only_if_answered: bool = False, follow_up: bool = False
+        self,
+        turn: _Turn,
+        tier: str,
+        *,
+        only_if_answered: bool = False,
+        follow_up: bool = False,
+        pending_flow: str = "",
     ) -> common_pb2.Plan:
         assert turn.intent is not None and turn.session is not None
         session = turn.session
@@ -1069,7 +1126,7 @@ class TurnRunner:
             customer_id=turn.input.customer_id or session.customer_id,
             history=session.history,
             tier=tier,
-            pending_flow=session.pending_flow,
+            pending_flow=pending_flow or session.pending_flow,
             intents=turn.intent.intents if len(turn.intent.intents) > 1 else [],
             only_if_answered=only_if_answered,
             clarified_text=session.clarified_text,

@@ -84,3 +84,38 @@ def test_no_to_two_offers_turns_them_down(mesh: Mesh) -> None:
     assert reply(declined).startswith("Alright, I won't go ahead with that."), reply(declined)
     assert not finished(declined)
     assert not session_of(mesh, session).offered_choices
+
+
+def test_two_offers_are_picked_by_their_place_in_the_reply(mesh: Mesh) -> None:
+    session = "offer-two-3"
+    turn(mesh, session, "hi, my flight got cancelled because of the storm", CUSTOMER)
+    asked = turn(mesh, session, "yes", CUSTOMER)
+    assert reply(asked).startswith("Happy to. Which would you like?"), reply(asked)
+    before = len(calls(mesh, "booking", "rebookReservation"))
+    # The first offer, as the reply listed it: the rebooking lists the flights with seats.
+    first = turn(mesh, session, "the first one", CUSTOMER)
+    plans = [e.plan.plan for e in first if e.WhichOneof("event") == "plan"]
+    assert [p.flow for p in plans] == ["rebook_flight"], plans
+    assert "Flights with seats that day: UA891" in reply(first), reply(first)
+    assert not session_of(mesh, session).offered_choices
+    assert len(calls(mesh, "booking", "rebookReservation")) == before
+
+    # Straight after the news, "the second one" is the refund; nothing is refunded before the
+    # customer confirms it.
+    session = "offer-two-4"
+    turn(mesh, session, "hi, my flight got cancelled because of the storm", CUSTOMER)
+    second = turn(mesh, session, "the second one please", CUSTOMER)
+    plans = [e.plan.plan for e in second if e.WhichOneof("event") == "plan"]
+    assert [p.flow for p in plans] == ["refund_request"], plans
+    assert not calls(mesh, "payments", "createRefund")
+
+    # A place past the offers picks nothing.
+    session = "offer-two-5"
+    turn(mesh, session, "hi, my flight got cancelled because of the storm", CUSTOMER)
+    past = turn(mesh, session, "the third one", CUSTOMER)
+    assert "refund_request" not in [
+        e.plan.plan.flow for e in past if e.WhichOneof("event") == "plan"
+    ]
+    assert "rebook_flight" not in [
+        e.plan.plan.flow for e in past if e.WhichOneof("event") == "plan"
+    ]

@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from test_mesh_scenarios import calls, finished, pending_flow, reply, shown_day, turn
+from test_mesh_scenarios import (
+    calls,
+    finished,
+    pending_flow,
+    reply,
+    session_of,
+    shown_day,
+    turn,
+)
 
 from mocks.common.app import backend_of
 from mocks.world import World
@@ -126,3 +134,29 @@ def test_a_day_with_nothing_to_book_says_so_and_keeps_the_rebooking_open(
     back = turn(mesh, session, f"what about {after.isoformat()}?", "C-1001")
     assert "UA459 at 08:15 UTC; UA893 at 19:40 UTC." in reply(back), reply(back)
     assert not calls(mesh, "booking", "rebookReservation")
+
+
+def test_another_day_asked_while_a_change_waits_for_a_yes_drops_that_change(
+    mesh: Mesh, storm_trip: date
+) -> None:
+    after = storm_trip + timedelta(days=1)
+    session = "rebook-other-day-held"
+    turn(mesh, session, "my flight got cancelled, can you rebook me?", "C-1001")
+    held = turn(mesh, session, "book UA891", "C-1001")
+    assert "onto flight UA891 on" in reply(held), reply(held)
+    assert session_of(mesh, session).pending_plan.steps
+
+    # Not a yes, nor the question "did you rebook me?": the day after's flights instead.
+    other = turn(mesh, session, "actually, what about the day after?", "C-1001")
+    (search,) = calls(mesh, "booking", "searchFlights")[-1:]
+    assert search.query.get("date") == after.isoformat(), search
+    assert "UA459 at 08:15 UTC; UA893 at 19:40 UTC." in reply(other), reply(other)
+    stored = session_of(mesh, session)
+    assert not stored.pending_plan.steps
+    assert stored.pending_flow == "rebook_flight"
+
+    # The yes that follows answers nothing held: UA891 is never booked.
+    turn(mesh, session, "yes", "C-1001")
+    assert not calls(mesh, "booking", "rebookReservation")
+    (segment,) = _world(mesh).reservations["SBX7Q2"].segments
+    assert segment.flight_number == "UA123"
