@@ -9,7 +9,9 @@ the facts shown of each (:class:`Shown`). The next message may then name one:
   answer. A bare numeric ordinal ("the 4th") is a position, never a day of the month.
 - **by what the list showed**, said on its own (:func:`read_content`): the value itself or a word
   shown ("the UA457 one", "UA 457"); a time of day shown ("the 21:10 one", "the 9:10 pm one");
-  the date ("the December one", "the one on the 14th",
+  a part of the day, of the time shown ("the morning one", "the evening flight"; morning 5 to 12,
+  afternoon 12 to 17, evening 17 to 21, night 21 to 5); the date ("the December one", "the one on
+  the 14th",
   "the 4 Dec one", "Dec 4", "the Friday one", "tomorrow's"); a place, by its code or by a name the
   flow file's ``places`` give it ("the one to Denver", "the MIA one", "from Chicago"; "to" and
   "from" tie it to the destination or the origin, otherwise it may be either). Everything said
@@ -110,6 +112,8 @@ _FILLERS = frozenset(
     "for at my that this it it's its is one's flight's trip's leaving departing going flying "
     "and a an no yes yeah oh ok okay sorry um uh well please thanks utc".split()
 )
+#: parts of the day, as hours [from, to) of the time shown: "the evening one"
+_PARTS = {"morning": (5, 12), "afternoon": (12, 17), "evening": (17, 21), "night": (21, 5)}
 _NOUNS = frozenset("one flight reservation booking trip".split())
 _PREPOSITIONS = frozenset("to from on in for at of".split())
 _DIRECTIONS = {"to": DESTINATION, "from": ORIGIN}
@@ -139,7 +143,7 @@ class Choice:
 class _Fact:
     """One thing an answer says: a date part, a place (with its direction) or a word."""
 
-    kind: str  # "month" | "day" | "weekday" | "date" | "time" | "hour" | "place" | "word"
+    kind: str  # "month" | "day" | "weekday" | "date" | "time" | "hour" | "part" | "place" | "word"
     value: str
     direction: str = ""  # for a place: ORIGIN, DESTINATION or "" (either)
 
@@ -148,6 +152,13 @@ class _Fact:
         if self.kind in ("time", "hour"):
             clock = facts.get(TIME, "")
             return clock == self.value if self.kind == "time" else clock[:3] == self.value + ":"
+        if self.kind == "part":
+            clock = facts.get(TIME, "")
+            if not re.fullmatch(r"[0-9]{2}:[0-9]{2}", clock):
+                return False
+            start, end = _PARTS[self.value]
+            hour = int(clock[:2])
+            return start <= hour < end if start < end else hour >= start or hour < end
         if self.kind == "word":
             shown = [v for k, v in facts.items() if k not in (DATE, TIME) and k not in PLACES]
             return any(self.value == v.casefold() for v in [choice.value, *shown])
@@ -296,7 +307,9 @@ def read_content(
             reading.facts.append(_Fact("place", code, direction))
             direction = ""
             continue
-        if word == "later":
+        if word in _PARTS:
+            reading.facts.append(_Fact("part", word))
+        elif word == "later":
             reading.later = True
         elif word in shown_words or _CODE_SHAPED.fullmatch(word):
             # A shown word ("ua457"), or one shaped like one that fits none ("ua999").

@@ -561,6 +561,8 @@ FLIGHTS = [Shown("UA457", {"time": "17:30"}), Shown("UA891", {"time": "21:10"})]
         ("the 17:30 UTC flight", 0),
         ("UA 891", 1),
         ("the UA457 one", 0),
+        ("the evening one", 0),  # a part of the day, of the time shown
+        ("the night flight please", 1),
     ],
 )
 def test_an_offered_flight_is_named_by_position_time_or_number(text: str, index: int) -> None:
@@ -578,6 +580,8 @@ def test_an_offered_flight_is_named_by_position_time_or_number(text: str, index:
         ("the 18:00 one", ()),
         ("the blue one", ()),
         ("the third one", ()),
+        ("the morning one", ()),  # neither leaves in the morning
+        ("the afternoon flight", ()),
     ],
 )
 def test_an_answer_fitting_several_or_none_of_the_offered_flights_is_asked_again(
