@@ -307,7 +307,7 @@ def read_content(
             reading.facts.append(_Fact("place", code, direction))
             direction = ""
             continue
-        if word in _PARTS:
+        if word in _PARTS and _part_of_answer(words, i):
             reading.facts.append(_Fact("part", word))
         elif word == "later":
             reading.later = True
@@ -318,6 +318,14 @@ def read_content(
             reading.unread += 1
         i += 1
     return reading
+
+
+def _part_of_answer(words: list[str], i: int) -> bool:
+    """Whether the part of the day at ``words[i]`` names a choice ("the evening one", "in the
+    morning"), not greets ("good morning", "morning!")."""
+    before = words[i - 1] if i > 0 else ""
+    after = words[i + 1] if i + 1 < len(words) else ""
+    return before in ("the", "this", "that") or after in _NOUNS
 
 
 def _framed(words: list[str]) -> bool:

@@ -612,11 +612,31 @@ def test_assent_names_the_only_flight_offered(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["no", "thanks", "great", "no, the one", "yes 2 bags", "<PERSON_1>", "what about tomorrow?"],
+    [
+        "no",
+        "thanks",
+        "great",
+        "no, the one",
+        "yes 2 bags",
+        "<PERSON_1>",
+        "what about tomorrow?",
+        "good evening",
+        "evening!",
+    ],
 )
 def test_a_message_that_is_no_assent_names_no_flight(text: str) -> None:
     choice = choose(text, FLIGHTS[1:])
     assert choice is None or choice.index is None, choice
+
+
+def test_a_part_of_the_day_names_a_flight_only_as_an_answer() -> None:
+    listed = [Shown("UA459", {"time": "08:15"}), Shown("UA893", {"time": "19:40"})]
+    for text in ("the morning one", "in the morning please", "morning flight"):
+        assert choose(text, listed) == Choice(index=0), text
+    assert choose("the evening flight", listed) == Choice(index=1)
+    # A greeting names nothing.
+    for text in ("morning", "good morning", "evening!"):
+        assert choose(text, listed) is None, text
 
 
 def _offer(flights: list[dict[str, object]]) -> list[StepResult]:
