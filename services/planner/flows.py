@@ -1309,6 +1309,7 @@ _ASKING_AGAIN = frozenset(
     "no nah nope not actually oh um uh wait yes yeah sure thanks thank "
     "one ones seat seats available free open option options on for in at the a an of to from "
     "fly flying go going leave leaving travel travelling traveling depart departing book "
+    "rebook change move switch put get onto into "
     "morning afternoon evening night earlier later".split()
 )
 

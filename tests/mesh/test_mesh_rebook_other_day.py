@@ -136,18 +136,26 @@ def test_a_day_with_nothing_to_book_says_so_and_keeps_the_rebooking_open(
     assert not calls(mesh, "booking", "rebookReservation")
 
 
+@pytest.mark.parametrize(
+    "ask",
+    [
+        "actually, what about the day after?",
+        # Read as a rebooking: once it would have been told "Not yet" about the held change.
+        "can you rebook me onto the day after instead?",
+    ],
+)
 def test_another_day_asked_while_a_change_waits_for_a_yes_drops_that_change(
-    mesh: Mesh, storm_trip: date
+    mesh: Mesh, storm_trip: date, ask: str
 ) -> None:
     after = storm_trip + timedelta(days=1)
-    session = "rebook-other-day-held"
+    session = "rebook-other-day-held-" + str(len(ask))
     turn(mesh, session, "my flight got cancelled, can you rebook me?", "C-1001")
     held = turn(mesh, session, "book UA891", "C-1001")
     assert "onto flight UA891 on" in reply(held), reply(held)
     assert session_of(mesh, session).pending_plan.steps
 
     # Not a yes, nor the question "did you rebook me?": the day after's flights instead.
-    other = turn(mesh, session, "actually, what about the day after?", "C-1001")
+    other = turn(mesh, session, ask, "C-1001")
     (search,) = calls(mesh, "booking", "searchFlights")[-1:]
     assert search.query.get("date") == after.isoformat(), search
     assert "UA459 at 08:15 UTC; UA893 at 19:40 UTC." in reply(other), reply(other)

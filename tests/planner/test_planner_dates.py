@@ -95,6 +95,8 @@ def _listed(book: FlowBook) -> tuple[dict[str, str], list[StepResult]]:
         ("I'd rather fly on the 28th", "2026-11-28"),
         ("tomorrow morning?", "2026-11-26"),
         ("no, what about the day after?", "+1"),
+        ("can you rebook me on Friday instead?", "2026-11-27"),
+        ("can you rebook me onto the day after instead?", "+1"),
     ],
 )
 def test_another_day_answers_the_listed_flights_with_that_days_search(
