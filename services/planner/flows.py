@@ -553,7 +553,9 @@ class Flow:
                 match = pattern.search(text)
                 if match is None or not _transform(match, slot.transform):
                     continue
-                rest = text[: match.start()] + " " + text[match.end() :]
+                # "Friday's flights": the possessive belongs to the day.
+                after = re.sub(r"^['’]s\b", "", text[match.end() :])
+                rest = text[: match.start()] + " " + after
                 words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
                 return all(word in _ASKING_AGAIN for word in words)
         return False

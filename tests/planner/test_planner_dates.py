@@ -97,6 +97,8 @@ def _listed(book: FlowBook) -> tuple[dict[str, str], list[StepResult]]:
         ("no, what about the day after?", "+1"),
         ("can you rebook me on Friday instead?", "2026-11-27"),
         ("can you rebook me onto the day after instead?", "+1"),
+        ("could you look into Friday's flights for me, please?", "2026-11-27"),
+        ("tomorrow's flights?", "2026-11-26"),
     ],
 )
 def test_another_day_answers_the_listed_flights_with_that_days_search(
