@@ -14,10 +14,11 @@ from mocks.booking.seats import LAYOUT, cabin_of_seat, seats_of, taken_seats
 from mocks.common.app import Call, Handler, Reply, build_app
 from mocks.common.contract import Contract
 from mocks.common.faults import FaultConfig
-from mocks.common.jsonish import iso_date, iso_datetime, parse_date
+from mocks.common.jsonish import iso_date, iso_datetime, local_datetime, parse_date
 from mocks.common.problems import Problem, conflict, not_found
 from mocks.world import World, build_world
 from mocks.world.model import Flight, Reservation, Segment
+from mocks.world.reference import TIMEZONES
 
 CONTRACT = Path(__file__).with_name("openapi.yaml")
 CHANGE_FEE_CENTS = {"basic": 0, "main": 7_500, "flex": 0}
@@ -444,11 +445,26 @@ def flight_status(flight: Flight) -> dict[str, Any]:
         "date": iso_date(flight.date),
         "scheduled_departure": iso_datetime(flight.scheduled_departure),
         "scheduled_arrival": iso_datetime(flight.scheduled_arrival),
+        **_local_times(flight),
         "estimated_departure": iso_datetime(estimated) if estimated else None,
         "status": flight.status,
         "delay_minutes": flight.delay_minutes,
         "reason": flight.reason,
     }
+
+
+def _local_times(flight: Flight) -> dict[str, str]:
+    """The schedule in each airport's local time (the departure's at the origin, the arrival's at
+    the destination), for an airport whose time zone is known."""
+    times = {
+        "scheduled_departure_local": local_datetime(
+            flight.scheduled_departure, TIMEZONES.get(flight.origin)
+        ),
+        "scheduled_arrival_local": local_datetime(
+            flight.scheduled_arrival, TIMEZONES.get(flight.destination)
+        ),
+    }
+    return {key: value for key, value in times.items() if value}
 
 
 def flight_offer(flight: Flight) -> dict[str, Any]:
@@ -460,6 +476,7 @@ def flight_offer(flight: Flight) -> dict[str, Any]:
         "date": iso_date(flight.date),
         "scheduled_departure": iso_datetime(flight.scheduled_departure),
         "scheduled_arrival": iso_datetime(flight.scheduled_arrival),
+        **_local_times(flight),
         "status": flight.status,
         "seats_available": {cabin: flight.seats_available(cabin) for cabin in LAYOUT},
     }

@@ -48,7 +48,7 @@ def place_unbooked(world: World) -> None:
     """Flights no generated customer holds a seat on: placed after the customers are drawn, so
     that the draw (and every generated trip) is the same with them as without."""
     # The day after the storm: two ORD-SFO flights with seats, for "what about the day after?".
-    _flight(world, "UA459", "ORD", "SFO", 2, time(8, 15), 275, (120, 10))
+    _flight(world, "UA459", "ORD", "SFO", 2, time(14, 15), 275, (120, 10))
     _flight(world, "UA893", "ORD", "SFO", 2, time(19, 40), 275, (140, 12))
 
 

@@ -23,6 +23,26 @@ AIRPORTS = {
     "DCA": "Washington",
 }
 
+#: each airport's IANA time zone: schedules are kept in UTC and shown in the airport's local time
+TIMEZONES = {
+    "ATL": "America/New_York",
+    "BOS": "America/New_York",
+    "DEN": "America/Denver",
+    "DFW": "America/Chicago",
+    "EWR": "America/New_York",
+    "IAH": "America/Chicago",
+    "JFK": "America/New_York",
+    "LAS": "America/Los_Angeles",
+    "LAX": "America/Los_Angeles",
+    "MIA": "America/New_York",
+    "MSP": "America/Chicago",
+    "ORD": "America/Chicago",
+    "PHX": "America/Phoenix",
+    "SEA": "America/Los_Angeles",
+    "SFO": "America/Los_Angeles",
+    "DCA": "America/New_York",
+}
+
 CARRIERS = {"UA": "United Airlines", "DL": "Delta Air Lines", "AA": "American Airlines"}
 
 DELAY_REASONS = (

@@ -10,12 +10,12 @@ the facts shown of each (:class:`Shown`). The next message may then name one:
 - **by what the list showed**, said on its own (:func:`read_content`): the value itself or a word
   shown ("the UA457 one", "UA 457"); a time of day shown ("the 21:10 one", "the 9:10 pm one");
   a part of the day, of the time shown ("the morning one", "the evening flight"; morning 5 to 12,
-  afternoon 12 to 17, evening 17 to 21, night 21 to 5); the date ("the December one", "the one on
-  the 14th",
-  "the 4 Dec one", "Dec 4", "the Friday one", "tomorrow's"); a place, by its code or by a name the
-  flow file's ``places`` give it ("the one to Denver", "the MIA one", "from Chicago"; "to" and
-  "from" tie it to the destination or the origin, otherwise it may be either). Everything said
-  must hold for the choice picked, and exactly one choice may fit.
+  afternoon 12 to 17, evening 17 to 21, night 21 to 5), of the local time where one was shown (a
+  time of day may name either the UTC or the local time shown); the date ("the December one",
+  "the one on the 14th", "the 4 Dec one", "Dec 4", "the Friday one", "tomorrow's"); a place, by
+  its code or by a name the flow file's ``places`` give it ("the one to Denver", "the MIA one",
+  "from Chicago"; "to" and "from" tie it to the destination or the origin, otherwise it may be
+  either). Everything said must hold for the choice picked, and exactly one choice may fit.
 - **by assent**, when a single choice was offered (an action's only option is still offered, never
   taken on its own): "yes", "that one", "ok book it", "the later one is fine" name it
   (:func:`assents`). With several offered, such an answer fits all of them and is asked again.
@@ -38,6 +38,9 @@ from services.planner.dates import MONTHS, ORDINAL_DAY, WEEKDAYS, day_number
 
 #: shown facts with a meaning of their own; any other kind is a word matched as written
 DATE, TIME, ORIGIN, DESTINATION = "date", "time", "origin", "destination"
+#: a time of day shown as the place's local time, beside ``time``: an answer may name either
+LOCAL = "local"
+CLOCKS = (TIME, LOCAL)
 PLACES = (ORIGIN, DESTINATION)
 
 # Words that open an answer: "it's the second one", "I mean the December one", "book the 12:40"
@@ -150,17 +153,20 @@ class _Fact:
     def holds(self, choice: Shown) -> bool:
         facts = choice.facts
         if self.kind in ("time", "hour"):
-            clock = facts.get(TIME, "")
-            return clock == self.value if self.kind == "time" else clock[:3] == self.value + ":"
+            clocks = [facts.get(kind, "") for kind in CLOCKS]
+            if self.kind == "time":
+                return self.value in clocks
+            return any(clock[:3] == self.value + ":" for clock in clocks)
         if self.kind == "part":
-            clock = facts.get(TIME, "")
+            # Of the day where the flight leaves, when the list showed its local time.
+            clock = facts.get(LOCAL) or facts.get(TIME, "")
             if not re.fullmatch(r"[0-9]{2}:[0-9]{2}", clock):
                 return False
             start, end = _PARTS[self.value]
             hour = int(clock[:2])
             return start <= hour < end if start < end else hour >= start or hour < end
         if self.kind == "word":
-            shown = [v for k, v in facts.items() if k not in (DATE, TIME) and k not in PLACES]
+            shown = [v for k, v in facts.items() if k not in (DATE, *CLOCKS) and k not in PLACES]
             return any(self.value == v.casefold() for v in [choice.value, *shown])
         if self.kind == "place":
             kinds = [self.direction] if self.direction else list(PLACES)
@@ -275,7 +281,7 @@ def read_content(
     shown_words = {
         v.casefold()
         for c in choices
-        for v in [c.value, *(v for k, v in c.facts.items() if k not in (DATE, TIME, *PLACES))]
+        for v in [c.value, *(v for k, v in c.facts.items() if k not in (DATE, *CLOCKS, *PLACES))]
     }
     codes = {v.casefold() for c in choices for k in PLACES if (v := c.facts.get(k))}
     reading = _Reading(framed=_framed(words), said_no=said_no)

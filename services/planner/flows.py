@@ -94,7 +94,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from services.catalogue.catalogue import PLACEHOLDER
-from services.planner.choices import DATE, TIME, Shown, choose, place_names
+from services.planner.choices import CLOCKS, DATE, Shown, choose, place_names
 from services.planner.dates import counted_from, named_day
 from services.planner.plans import (
     STEP_ID,
@@ -1067,7 +1067,8 @@ def _facts(item: Any, paths: Mapping[str, str]) -> dict[str, str]:
         if isinstance(value, bool) or not isinstance(value, str | int):
             continue
         text = str(value)
-        if kind == TIME:
+        if kind in CLOCKS:
+            # The wall clock of the offset given: "2026-11-26T15:10:00-06:00" is 15:10.
             moment = _parse_time(text)
             if moment is None:
                 continue

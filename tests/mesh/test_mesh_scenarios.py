@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -13,6 +14,7 @@ from harness import LoopThread
 
 from mocks.common.app import backend_of
 from mocks.common.faults import FaultConfig, FaultSpec, Latency
+from mocks.world.reference import TIMEZONES
 from services.mesh import Mesh
 from services.runtime.server import GrpcServer
 from services.session.service import build as build_session
@@ -88,6 +90,18 @@ def masked(mesh: Mesh, text: str) -> str:
 def shown_day(value: date) -> str:
     """A day as replies show it ("Fri 27 Nov", the flows' ``day`` filter)."""
     return value.strftime("%a %d %b").replace(" 0", " ")
+
+
+def listed(mesh: Mesh, number: str, day: date) -> str:
+    """A flight as rebook_flight lists it, "UA891 at 21:10 UTC (15:10 local time)": the local
+    time is the origin's, so the text follows the season."""
+    world = mesh.mocks.world
+    assert world is not None
+    flight = world.flight(number, day)
+    assert flight is not None, (number, day)
+    departs = flight.scheduled_departure
+    local = departs.astimezone(ZoneInfo(TIMEZONES[flight.origin]))
+    return f"{number} at {departs:%H:%M} UTC ({local:%H:%M} local time)"
 
 
 def calls(mesh: Mesh, backend: str, *operations: str) -> list[Any]:

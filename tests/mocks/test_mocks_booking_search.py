@@ -4,7 +4,9 @@ something, when the caller asks for it (`fallback_days`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -58,3 +60,23 @@ def test_the_days_tried_are_bounded(booking: httpx.Client) -> None:
         refused = booking.get("/flights", params={**params, "fallback_days": days})
         assert refused.status_code == 400, refused.text
         assert refused.json()["errors"][0]["location"] == "query.fallback_days"
+
+
+def test_a_flights_schedule_comes_in_each_airports_local_time_too(booking: httpx.Client) -> None:
+    day = _trip_day(booking, "SBX7Q2")
+    flights = _search(booking, origin="ORD", destination="SFO", date=day)
+    status = booking.get("/flights/UA891/status", params={"date": day})
+    assert status.status_code == 200, status.text
+    for flight in [next(f for f in flights if f["flight_number"] == "UA891"), status.json()]:
+        utc = datetime.fromisoformat(flight["scheduled_departure"].replace("Z", "+00:00"))
+        departs = datetime.fromisoformat(flight["scheduled_departure_local"])
+        arrives = datetime.fromisoformat(flight["scheduled_arrival_local"])
+        # The same instants, told in Chicago's and San Francisco's time, whatever the season.
+        assert departs == utc
+        assert departs.utcoffset() == utc.astimezone(ZoneInfo("America/Chicago")).utcoffset()
+        assert departs.strftime("%H:%M") != utc.strftime("%H:%M")
+        landing = datetime.fromisoformat(flight["scheduled_arrival"].replace("Z", "+00:00"))
+        assert arrives == landing
+        assert (
+            arrives.utcoffset() == landing.astimezone(ZoneInfo("America/Los_Angeles")).utcoffset()
+        )

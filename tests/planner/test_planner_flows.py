@@ -639,6 +639,25 @@ def test_a_part_of_the_day_names_a_flight_only_as_an_answer() -> None:
         assert choose(text, listed) is None, text
 
 
+def test_a_flight_is_named_by_either_clock_the_list_showed() -> None:
+    # UTC and Chicago's local time (UTC-6), as rebook_flight lists them.
+    listed = [
+        Shown("UA459", {"time": "14:15", "local": "08:15"}),
+        Shown("UA893", {"time": "19:40", "local": "13:40"}),
+    ]
+    for text, index in [
+        ("the 14:15 one", 0),
+        ("the 8:15 am one", 0),
+        ("the 1:40 pm one", 1),
+        ("the 19:40 one", 1),
+        # A part of the day is the traveller's: of the local time.
+        ("the morning one", 0),
+        ("the afternoon flight", 1),
+    ]:
+        assert choose(text, listed) == Choice(index=index), text
+    assert choose("the evening one", listed) == Choice(again=True, fits=())
+
+
 def _offer(flights: list[dict[str, object]]) -> list[StepResult]:
     trip = {"pnr": "SBX7Q2", "segments": [{"flight_number": "UA123", "cabin": "economy"}]}
     return [

@@ -158,7 +158,10 @@ def test_cancelled_flight_rebooking_across_two_turns(turn: Turn) -> None:
     assert bookable[0]["flight_number"] in reply and "UA457" not in reply
     assert turn.asked is not None and turn.asked.keep == {
         "new_flight_options": " ".join(f["flight_number"] for f in bookable),
-        "new_flight_shown": "; ".join("time=" + f["scheduled_departure"][11:16] for f in bookable),
+        "new_flight_shown": "; ".join(
+            f"time={f['scheduled_departure'][11:16]} local={f['scheduled_departure_local'][11:16]}"
+            for f in bookable
+        ),
     }
 
     follow_up = PlanInput(
