@@ -13,50 +13,35 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from test_mesh_scenarios import calls, finished, listed, reply, shown_day, turn
+from test_mesh_scenarios import (
+    calls,
+    finished,
+    listed,
+    reply,
+    shown_day,
+    trip_restored,
+    turn,
+    world_of,
+)
 
-from mocks.common.app import backend_of
-from mocks.world import World
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
 
 ASK = "my flight was cancelled, can you rebook me?"
 
 
-def _world(mesh: Mesh) -> World:
-    world: World | None = mesh.mocks.world
-    assert world is not None
-    return world
-
-
 @pytest.fixture
 def stranded(mesh: Mesh) -> Iterator[tuple[date, date]]:
     """K4M9TZ as the demo world has it; yields (the trip's day, DL2209's day) and restores the
     trip afterwards."""
-    world = _world(mesh)
+    world = world_of(mesh)
     (segment,) = world.reservations["K4M9TZ"].segments
     assert (segment.flight_number, segment.status) == ("DL2207", "confirmed")
-    kept = (segment.flight_number, segment.date, segment.status, dict(segment.seats))
     cancelled = world.flight("DL2207", segment.date)
     next_day = world.flight("DL2209", None)
     assert cancelled is not None and next_day is not None and next_day.date > segment.date
-    sold = {flight.key: dict(flight.sold) for flight in (cancelled, next_day)}
-    notes = len(world.customers["C-1005"].notes)
-    _clear_logs(mesh)
-    yield segment.date, next_day.date
-    segment.flight_number, segment.date, segment.status = kept[:3]
-    segment.seats.clear()
-    segment.seats.update(kept[3])
-    for flight in (cancelled, next_day):
-        flight.sold.clear()
-        flight.sold.update(sold[flight.key])
-    del world.customers["C-1005"].notes[notes:]
-    _clear_logs(mesh)
-
-
-def _clear_logs(mesh: Mesh) -> None:
-    for backend in ("booking", "crm"):
-        backend_of(mesh.mocks.apps[backend]).log.clear()
+    with trip_restored(mesh, "K4M9TZ", "C-1005", [cancelled, next_day]):
+        yield segment.date, next_day.date
 
 
 @pytest.mark.parametrize("answer", ["book DL2209", "yes"])
@@ -93,7 +78,7 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     assert sent.body["flight_number"] == "DL2209"
     assert sent.body["date"] == next_day.isoformat()
     assert finished(done)["rebookReservation"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
-    (segment,) = _world(mesh).reservations["K4M9TZ"].segments
+    (segment,) = world_of(mesh).reservations["K4M9TZ"].segments
     assert (segment.flight_number, segment.date) == ("DL2209", next_day)
     assert reply(done).startswith(
         f"Done: reservation K4M9TZ is now on flight DL2209 on {shown_day(next_day)}"

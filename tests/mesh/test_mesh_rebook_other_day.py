@@ -22,11 +22,11 @@ from test_mesh_scenarios import (
     reply,
     session_of,
     shown_day,
+    trip_restored,
     turn,
+    world_of,
 )
 
-from mocks.common.app import backend_of
-from mocks.world import World
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
 
@@ -36,41 +36,19 @@ def _day_after(mesh: Mesh, day: date) -> str:
     return "; ".join(listed(mesh, number, day) for number in ("UA459", "UA893"))
 
 
-def _world(mesh: Mesh) -> World:
-    world: World | None = mesh.mocks.world
-    assert world is not None
-    return world
-
-
-def _clear_logs(mesh: Mesh) -> None:
-    for backend in ("booking", "crm"):
-        backend_of(mesh.mocks.apps[backend]).log.clear()
-
-
 @pytest.fixture
 def storm_trip(mesh: Mesh) -> Iterator[date]:
     """SBX7Q2 as the demo world has it; yields the trip's day and restores the trip afterwards."""
-    world = _world(mesh)
+    world = world_of(mesh)
     (segment,) = world.reservations["SBX7Q2"].segments
     assert (segment.flight_number, segment.status) == ("UA123", "confirmed")
-    kept = (segment.flight_number, segment.date, segment.status, dict(segment.seats))
     after = segment.date + timedelta(days=1)
-    flights = [world.flight("UA123", segment.date), world.flight("UA891", segment.date)]
-    flights += [world.flight(number, after) for number in ("UA459", "UA893")]
-    assert all(flight is not None for flight in flights)
-    sold = {flight.key: dict(flight.sold) for flight in flights if flight is not None}
-    notes = len(world.customers["C-1001"].notes)
-    _clear_logs(mesh)
-    yield segment.date
-    segment.flight_number, segment.date, segment.status = kept[:3]
-    segment.seats.clear()
-    segment.seats.update(kept[3])
-    for flight in flights:
-        assert flight is not None
-        flight.sold.clear()
-        flight.sold.update(sold[flight.key])
-    del world.customers["C-1001"].notes[notes:]
-    _clear_logs(mesh)
+    found = [world.flight("UA123", segment.date), world.flight("UA891", segment.date)]
+    found += [world.flight(number, after) for number in ("UA459", "UA893")]
+    flights = [flight for flight in found if flight is not None]
+    assert len(flights) == len(found)
+    with trip_restored(mesh, "SBX7Q2", "C-1001", flights):
+        yield segment.date
 
 
 def test_the_day_after_is_listed_and_the_flight_picked_is_booked_on_it(
@@ -108,7 +86,7 @@ def test_the_day_after_is_listed_and_the_flight_picked_is_booked_on_it(
     (sent,) = calls(mesh, "booking", "rebookReservation")
     assert sent.status == 200, sent
     assert (sent.body["flight_number"], sent.body["date"]) == ("UA893", after.isoformat())
-    (segment,) = _world(mesh).reservations["SBX7Q2"].segments
+    (segment,) = world_of(mesh).reservations["SBX7Q2"].segments
     assert (segment.flight_number, segment.date) == ("UA893", after)
     assert segment.date != trip_day
     assert reply(done).startswith(
@@ -174,5 +152,5 @@ def test_another_day_asked_while_a_change_waits_for_a_yes_drops_that_change(
     # The yes that follows answers nothing held: UA891 is never booked.
     turn(mesh, session, "yes", "C-1001")
     assert not calls(mesh, "booking", "rebookReservation")
-    (segment,) = _world(mesh).reservations["SBX7Q2"].segments
+    (segment,) = world_of(mesh).reservations["SBX7Q2"].segments
     assert segment.flight_number == "UA123"

@@ -14,6 +14,8 @@ from harness import LoopThread
 
 from mocks.common.app import backend_of
 from mocks.common.faults import FaultConfig, FaultSpec, Latency
+from mocks.world import World
+from mocks.world.model import Flight, Segment
 from mocks.world.reference import TIMEZONES
 from services.mesh import Mesh
 from services.runtime.server import GrpcServer
@@ -92,12 +94,47 @@ def shown_day(value: date) -> str:
     return value.strftime("%a %d %b").replace(" 0", " ")
 
 
+def world_of(mesh: Mesh) -> World:
+    """The mocks' shared world, which a test may read and (restoring it) change."""
+    world: World | None = mesh.mocks.world
+    assert world is not None
+    return world
+
+
+def clear_logs(mesh: Mesh, *backends: str) -> None:
+    """Empty the backends' request logs, so that a test reads only its own calls."""
+    for backend in backends:
+        backend_of(mesh.mocks.apps[backend]).log.clear()
+
+
+@contextlib.contextmanager
+def trip_restored(mesh: Mesh, pnr: str, customer: str, flights: list[Flight]) -> Iterator[Segment]:
+    """The reservation's one segment, put back afterwards as it was, with the flights' seat
+    counts and the customer's notes; the booking and crm logs are emptied before and after.
+    For a test that rebooks a demo trip other tests rely on."""
+    world = world_of(mesh)
+    (segment,) = world.reservations[pnr].segments
+    kept = (segment.flight_number, segment.date, segment.status, dict(segment.seats))
+    sold = {flight.key: dict(flight.sold) for flight in flights}
+    notes = len(world.customers[customer].notes)
+    clear_logs(mesh, "booking", "crm")
+    try:
+        yield segment
+    finally:
+        segment.flight_number, segment.date, segment.status = kept[:3]
+        segment.seats.clear()
+        segment.seats.update(kept[3])
+        for flight in flights:
+            flight.sold.clear()
+            flight.sold.update(sold[flight.key])
+        del world.customers[customer].notes[notes:]
+        clear_logs(mesh, "booking", "crm")
+
+
 def listed(mesh: Mesh, number: str, day: date) -> str:
     """A flight as rebook_flight lists it, "UA891 at 21:10 UTC (15:10 local time)": the local
     time is the origin's, so the text follows the season."""
-    world = mesh.mocks.world
-    assert world is not None
-    flight = world.flight(number, day)
+    flight = world_of(mesh).flight(number, day)
     assert flight is not None, (number, day)
     departs = flight.scheduled_departure
     local = departs.astimezone(ZoneInfo(TIMEZONES[flight.origin]))
