@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from services.tool_broker.references import DAY_OFFSET
+
 MONTHS = {
     name: number
     for number, names in enumerate(
@@ -54,7 +56,6 @@ ORDINAL_DAY = re.compile(r"([0-9]{1,2})(?:st|nd|rd|th)")
 _COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _LATER = frozenset(("after", "later"))
 _EARLIER = frozenset(("before", "earlier"))
-_OFFSET = re.compile(r"[+-][0-9]{1,3}")
 _WORD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|[a-z0-9]+")
 
 
@@ -151,9 +152,9 @@ def counted_from(before: str, day: str) -> str:
     """``day`` as :func:`named_day` read it, where an offset counts from ``before`` (the day asked
     about last, itself a date or an offset): "+1" after "2026-11-27" is "2026-11-28", after "+3"
     it is "+4". A date named outright stands as it is."""
-    if not _OFFSET.fullmatch(day):
+    if not DAY_OFFSET.fullmatch(day):
         return day
-    if _OFFSET.fullmatch(before):
+    if DAY_OFFSET.fullmatch(before):
         return f"{int(before) + int(day):+d}"
     try:
         return (date.fromisoformat(before) + timedelta(days=int(day))).isoformat()

@@ -155,6 +155,13 @@ def _clock_filter(value: Any) -> str:
     return moment.strftime("%H:%M") if moment else str(value or "")
 
 
+def _departs_filter(value: Any, local: Any = None) -> str:
+    """A time as "21:10 UTC", with the place's local clock beside it when there is one:
+    "21:10 UTC (15:10 local time)". Either may be an RFC 3339 time or a clock already."""
+    told = f"{_clock_filter(value)} UTC"
+    return f"{told} ({_clock_filter(local)} local time)" if local else told
+
+
 def _day_filter(value: Any) -> str:
     """A date or date-time as "Wed 25 Nov", or the value unchanged."""
     moment = _parse_time(value if "T" in str(value) else f"{value}T00:00:00")
@@ -176,7 +183,11 @@ def _words_filter(value: Any) -> str:
 
 for _env in (_ENV, _STRICT_ENV):
     _env.filters.update(
-        clock=_clock_filter, day=_day_filter, money=_money_filter, words=_words_filter
+        clock=_clock_filter,
+        departs=_departs_filter,
+        day=_day_filter,
+        money=_money_filter,
+        words=_words_filter,
     )
 
 
@@ -557,7 +568,7 @@ class Flow:
                 after = re.sub(r"^['’]s\b", "", text[match.end() :])
                 rest = text[: match.start()] + " " + after
                 words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
-                return all(word in _ASKING_AGAIN for word in words)
+                return all(word in _ASKING_WORDS for word in words)
         return False
 
     def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
@@ -1305,7 +1316,7 @@ def _truthy(expression: str, context: Mapping[str, Any]) -> bool:
 
 _REFINING_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 #: the words a message that asks for another value than the one looked up may have around it
-_ASKING_AGAIN = frozenset(
+_ASKING_WORDS = frozenset(
     "what what's about how how's and or but so then instead rather anything something any else "
     "is are there there's was were do does did you have has can could would will i i'd i'm we "
     "it be possible okay ok hmm well please maybe try check look see show me us flight flights "

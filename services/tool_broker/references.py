@@ -53,6 +53,8 @@ ONLY = "only"
 REPEATED = "repeated:"
 #: the last path segment that moves a date to the day a customer named
 DAY = "day:"
+#: what ``day:`` takes besides a date: days later (``+1``) or earlier (``-2``)
+DAY_OFFSET = re.compile(r"[+-][0-9]{1,3}")
 REFERENCE = re.compile(r"\$\{steps\.([A-Za-z0-9_-]+)((?:\.[^.{}\s]+)*)\}")
 
 
@@ -140,7 +142,7 @@ def _moved(value: str, when: str, where: str) -> str:
         raise UnresolvedReference(f"{where} is {value!r}, not a date") from None
     if not when:
         return start.isoformat()
-    if re.fullmatch(r"[+-][0-9]{1,3}", when):
+    if DAY_OFFSET.fullmatch(when):
         return (start + timedelta(days=int(when))).isoformat()
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", when):
         try:

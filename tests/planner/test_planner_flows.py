@@ -620,8 +620,6 @@ def test_assent_names_the_only_flight_offered(text: str) -> None:
         "yes 2 bags",
         "<PERSON_1>",
         "what about tomorrow?",
-        "good evening",
-        "evening!",
     ],
 )
 def test_a_message_that_is_no_assent_names_no_flight(text: str) -> None:
