@@ -61,6 +61,10 @@ bare "2") or by what the list showed ("the December one", "the one to Denver"): 
 onto) is never filled by its lookup, even from a list of one: the items are offered and kept, and
 with a single one an assent ("yes", "that one", "book it") names it. An answer that fits none or
 several is asked again (``ask_again``).
+A reply's ``asks`` (slot -> a lookup reference with ``only``, or "") has the flow wait again for
+slots the turn gave (the flight named cannot be booked), keeping the list the reply showed as the
+slot's choices; its ``keeps`` (slot -> a Jinja expression) gives optional slots a value for the
+answer while the flow waits (the day the listed flights are on): :meth:`Flow.waiting`.
 A slot with ``remember: until_answered`` is, like ``remember: false``, read from this turn's text
 only, except on the turn that answers the question its flow asked: that turn keeps the value the
 asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
@@ -303,6 +307,19 @@ class ReplySpec(BaseModel):
 
     when: str | None = None
     text: str
+    asks: dict[str, str] = Field(
+        default_factory=dict,
+        description="the slots this reply asks for again, though the turn gave them (the flight "
+        "named cannot be booked): after it the flow waits for them. Each maps to a lookup "
+        "reference with `only` over the list the reply shows (its items are kept as the slot's "
+        "choices, so an answer may name one by place or by what was shown), or to ''",
+    )
+    keeps: dict[str, str] = Field(
+        default_factory=dict,
+        description="while the flow waits after this reply, slot values for the answer: per "
+        "slot a Jinja expression over what replies see (the day the listed flights are on, so "
+        "that 'the day after' counts from it); an empty value keeps nothing",
+    )
 
 
 class MediaSpec(BaseModel):
@@ -678,14 +695,10 @@ class Flow:
         found = {r.step_id: r.result for r in results if r.ok}
         offered: dict[str, list[Shown]] = {}
         for name in self.still_missing(slots, results):
-            slot = self.spec.slots[name]
-            assert slot.lookup is not None
-            items = _offered(slot.lookup, found)
-            fewest = 1 if slot.offer == "always" else 2
-            if len(items) >= fewest and all(_single_word(value) for value, _ in items):
-                offered[name] = [
-                    Shown(str(value), _facts(item, slot.shown)) for value, item in items
-                ]
+            lookup = self.spec.slots[name].lookup
+            assert lookup is not None
+            if items := self._shown_items(name, lookup, found):
+                offered[name] = items
         return offered
 
     def listed(self, slots: Mapping[str, str], results: list[StepResult]) -> dict[str, str]:
@@ -695,11 +708,7 @@ class Flow:
         nothing else of the lookup's result."""
         kept: dict[str, str] = {}
         for name, choices in self.offered(slots, results).items():
-            kept[name + OPTIONS_SUFFIX] = " ".join(c.value for c in choices)
-            if any(c.facts for c in choices):
-                kept[name + SHOWN_SUFFIX] = _SHOWN_ITEMS.join(
-                    " ".join(f"{k}{_SHOWN_FACT}{v}" for k, v in c.facts.items()) for c in choices
-                )
+            kept.update(_kept(name, choices))
         return kept
 
     def _types(self) -> dict[str, str]:
@@ -726,9 +735,7 @@ class Flow:
         next (``{{ offer('rebook_flight') }}`` where it says "I can look for another flight for
         you", or ``{{ offer('rebook_flight', 'rebook me') }}`` after 'say "rebook me"') are
         added to ``offers``."""
-        chosen = next(
-            (r for r in self.spec.replies if r.when is None or _truthy(r.when, context)), None
-        )
+        chosen = self._chosen_reply(context)
         if chosen is None:
             return ""
         made: list[Offer] = []
@@ -741,6 +748,49 @@ class Flow:
         if offers is not None:
             offers.extend(made)
         return text
+
+    def _chosen_reply(self, context: Mapping[str, Any]) -> ReplySpec | None:
+        return next(
+            (r for r in self.spec.replies if r.when is None or _truthy(r.when, context)), None
+        )
+
+    def waiting(
+        self, context: Mapping[str, Any], slots: Mapping[str, str], results: list[StepResult]
+    ) -> tuple[list[str], dict[str, str]]:
+        """What the flow waits for after its reply, and what the session keeps for the answer.
+
+        The slots a lookup left open (:meth:`still_missing`), with the choices listed for them
+        (:meth:`listed`); else the slots the reply chosen for ``context`` asks for again (its
+        ``asks``: "I can't move your trip onto UA891 ... Those are: DL2209"), each emptied (the
+        value it had is answered) and kept with the choices that reply listed. Either way, the
+        reply's ``keeps``.
+        """
+        chosen = self._chosen_reply(context)
+        waits = self.still_missing(slots, results)
+        keep = self.listed(slots, results)
+        if not waits and chosen is not None and chosen.asks:
+            found = {r.step_id: r.result for r in results if r.ok}
+            waits = list(chosen.asks)
+            for name, reference in chosen.asks.items():
+                keep[name] = ""
+                if reference:
+                    keep.update(_kept(name, self._shown_items(name, reference, found)))
+        if waits and chosen is not None:
+            for name, expression in chosen.keeps.items():
+                if value := _evaluated(expression, context):
+                    keep[name] = value
+        return waits, keep
+
+    def _shown_items(self, name: str, reference: str, found: Mapping[str, Any]) -> list[Shown]:
+        """The items a lookup ``reference`` with ``only`` offers for the slot, with the facts its
+        ``shown`` paths read of each. Nothing when fewer than two (than one for a slot with
+        ``offer: always``), or values that are not single words (they could not be kept apart)."""
+        slot = self.spec.slots[name]
+        items = _offered(reference, found)
+        fewest = 1 if slot.offer == "always" else 2
+        if len(items) < fewest or not all(_single_word(value) for value, _ in items):
+            return []
+        return [Shown(str(value), _facts(item, slot.shown)) for value, item in items]
 
     def offers(self) -> set[str]:
         """Every request a reply of the flow may offer (checked at load to be a flow)."""
@@ -991,6 +1041,8 @@ def _check(spec: FlowSpec, tools: ToolIndex) -> list[str]:
         problems = [*_template_errors(slot.ask_again, None), *_quoted_errors(slot.ask_again, None)]
         errors.extend(f"slot {name}: ask_again: {problem}" for problem in problems)
     for reply in spec.replies:
+        errors.extend(_asks_errors(reply, spec))
+        errors.extend(_keeps_errors(reply, spec))
         errors.extend(_template_errors(reply.text, reply.when))
         errors.extend(_quoted_errors(reply.text, reply.when))
         errors.extend(_offer_errors(reply.text))
@@ -1065,6 +1117,18 @@ def _offered(reference: str, results: Mapping[str, Any]) -> list[tuple[Any, Any]
     return [(_walk(item, segments[position + 1 :]), item) for item in items]
 
 
+def _kept(name: str, choices: list[Shown]) -> dict[str, str]:
+    """Listed choices as the session keeps them: ``<slot>_options`` and ``<slot>_shown``."""
+    if not choices:
+        return {}
+    kept = {name + OPTIONS_SUFFIX: " ".join(c.value for c in choices)}
+    if any(c.facts for c in choices):
+        kept[name + SHOWN_SUFFIX] = _SHOWN_ITEMS.join(
+            " ".join(f"{k}{_SHOWN_FACT}{v}" for k, v in c.facts.items()) for c in choices
+        )
+    return kept
+
+
 def _single_word(value: Any) -> bool:
     return isinstance(value, str) and bool(_SHOWN_VALUE.match(value))
 
@@ -1133,6 +1197,37 @@ def _lookup_errors(name: str, lookup: str, spec: FlowSpec) -> list[str]:
     if name in uses:
         return [f"slot {name}: its lookup step {step_id} needs the slot itself"]
     return []
+
+
+def _keeps_errors(reply: ReplySpec, spec: FlowSpec) -> list[str]:
+    """A reply keeps values only for the flow's optional slots the customer could give."""
+    errors: list[str] = []
+    for name, expression in reply.keeps.items():
+        slot = spec.slots.get(name)
+        if slot is None or slot.required is not False or slot.source != "text":
+            errors.append(f"reply keeps slot {name!r}: it must be an optional slot of the text")
+        errors.extend(f"reply keeps {name}: {e}" for e in _template_errors("", expression))
+    return errors
+
+
+def _asks_errors(reply: ReplySpec, spec: FlowSpec) -> list[str]:
+    """A reply asks again only for the flow's slots the customer gives (required, from the text),
+    and lists their choices from a step of the flow, through ``only``."""
+    errors: list[str] = []
+    for name, reference in reply.asks.items():
+        slot = spec.slots.get(name)
+        if slot is None:
+            errors.append(f"reply asks for an unknown slot {name!r}")
+            continue
+        if slot.required is not True or slot.source != "text":
+            errors.append(f"reply asks for slot {name}: it must be required and from the text")
+        if not reference:
+            continue
+        problems = _lookup_errors(name, reference, spec)
+        if not problems and ONLY not in reference.split("."):
+            problems = [f"slot {name}: the list a reply asks from needs `only`: {reference!r}"]
+        errors.extend(f"reply asks: {problem}" for problem in problems)
+    return errors
 
 
 def _quoted_errors(text: str, when: str | None) -> list[str]:
@@ -1312,6 +1407,12 @@ def _template_errors(text: str, when: str | None) -> list[str]:
 
 def _truthy(expression: str, context: Mapping[str, Any]) -> bool:
     return bool(_ENV.compile_expression(expression, undefined_to_none=True)(**context))
+
+
+def _evaluated(expression: str, context: Mapping[str, Any]) -> str:
+    """A Jinja expression's value as a slot keeps it: "" for nothing (none, undefined, empty)."""
+    value = _ENV.compile_expression(expression, undefined_to_none=True)(**context)
+    return "" if value is None else str(value)
 
 
 _REFINING_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")

@@ -518,9 +518,10 @@ class Planner:
             texts.append(flow.reply(context, offers))
             for element in flow.media(context, self.tools):
                 media.append(replace(element, step_id=names.get(element.step_id, element.step_id)))
-            open_slots = flow.still_missing(plan.slots, results)
-            if open_slots and missing is None:
-                keep = flow.listed(plan.slots, results)
+            if missing is not None:
+                continue
+            open_slots, keep = flow.waiting(context, plan.slots, results)
+            if open_slots:
                 missing = MissingSlots(flow=flow.name, slots=tuple(open_slots), keep=keep)
         return "\n\n".join(t for t in texts if t), media, missing, offers
 

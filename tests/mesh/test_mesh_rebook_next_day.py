@@ -10,7 +10,7 @@ empties the request logs (the storm scenario counts its rebookings and notes ove
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from test_mesh_scenarios import (
@@ -111,5 +111,42 @@ def test_a_flight_that_was_not_offered_is_not_booked_on_the_tripsshown_day(
     assert reply(events) == (
         "I can't move your trip onto flight DL2207, so nothing has been changed: it isn't one of "
         f"the flights from BOS to DEN with seats left on {shown_day(next_day)}. Those are: "
-        f'{listed(mesh, "DL2209", next_day)}. Say, for example, "book DL2209".'
+        f'{listed(mesh, "DL2209", next_day)}. Say, for example, "book DL2209", or ask for '
+        "another day."
     ), reply(events)
+
+
+@pytest.mark.parametrize("opening", [ASK, ""])
+def test_after_a_refused_flight_the_day_after_counts_from_the_day_listed(
+    mesh: Mesh, stranded: tuple[date, date], opening: str
+) -> None:
+    """With or without the list first, the flow waits for the flight again, and "the day after"
+    counts from the day listed (the trip's own day had nothing), not from the trip's."""
+    _, next_day = stranded
+    session = f"rebook-next-day-refused-{bool(opening)}"
+    if opening:
+        turn(mesh, session, opening, "C-1005")
+    refused = turn(mesh, session, "please move me onto flight DL2207", "C-1005")
+    assert reply(refused).startswith("I can't move your trip onto flight DL2207"), reply(refused)
+    later = turn(mesh, session, "what about the day after?", "C-1005")
+    (search,) = calls(mesh, "booking", "searchFlights")[-1:]
+    assert search.query.get("date") == (next_day + timedelta(days=1)).isoformat(), search
+    assert "rebookReservation" not in finished(later)
+    assert shown_day(next_day + timedelta(days=1)) in reply(later), reply(later)
+
+
+def test_a_flight_from_the_list_after_a_refused_one_is_named_by_its_place(
+    mesh: Mesh, stranded: tuple[date, date]
+) -> None:
+    _, next_day = stranded
+    session = "rebook-next-day-refused-then-first"
+    turn(mesh, session, ASK, "C-1005")
+    turn(mesh, session, "book DL2207", "C-1005")
+    asked = turn(mesh, session, "the first one", "C-1005")
+    held = finished(asked)["rebookReservation"]
+    assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
+    assert (
+        "I'm about to move reservation K4M9TZ from flight DL2207 onto flight DL2209 on "
+        f"{shown_day(next_day)}, then" in reply(asked)
+    ), reply(asked)
+    assert not calls(mesh, "booking", "rebookReservation")

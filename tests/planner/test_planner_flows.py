@@ -724,3 +724,129 @@ def replace_flights(result: StepResult) -> StepResult:
     """The search result with only its last flight."""
     flights = result.result["flights"]
     return StepResult(result.step_id, result.tool, result.outcome, {"flights": flights[-1:]})
+
+
+def _refused(flights: list[dict[str, object]]) -> list[StepResult]:
+    """A rebooking onto a flight that is not bookable: the trip, and the search that lists the
+    flights that are."""
+    segment = {
+        "segment_id": "S1",
+        "flight_number": "UA123",
+        "origin": "ORD",
+        "destination": "SFO",
+        "date": "2026-11-26",
+        "cabin": "economy",
+    }
+    trip = {"pnr": "SBX7Q2", "segments": [segment]}
+    return [
+        StepResult("trip", "getReservation", "succeeded", trip),
+        StepResult("chosen", "searchFlights", "succeeded", {"flights": flights}),
+    ]
+
+
+def test_a_flight_that_cannot_be_booked_is_asked_for_again_from_the_list_shown(
+    book: FlowBook,
+) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    asked = flow.fill({}, "book UA999 for SBX7Q2", "C-1001")
+    assert asked["new_flight"] == "UA999"
+    # The trip's day had nothing: the search listed the next day's flights.
+    results = _refused(
+        [
+            {
+                "flight_number": "UA459",
+                "date": "2026-11-27",
+                "scheduled_departure": "2026-11-27T14:15:00Z",
+            },
+            {
+                "flight_number": "UA893",
+                "date": "2026-11-27",
+                "scheduled_departure": "2026-11-27T19:40:00Z",
+            },
+        ]
+    )
+    context = flow.context(asked, results)
+    assert flow.reply(context).startswith("I can't move your trip onto flight UA999")
+    waits, keep = flow.waiting(context, asked, results)
+    # The flow waits for the flight again: the refused one is forgotten, the list shown is kept,
+    # and so is its day, for "the day after" to count from.
+    assert waits == ["new_flight"]
+    assert keep == {
+        "new_flight": "",
+        "new_flight_options": "UA459 UA893",
+        "new_flight_shown": "time=14:15; time=19:40",
+        "travel_date": "2026-11-27",
+    }
+    known = {**asked, **keep}
+    assert flow.awaited(known) == ["new_flight"]
+    picked = flow.fill(known, "the second one", "C-1001", ["new_flight"], answered=True)
+    assert picked["new_flight"] == "UA893"
+    search = next(s for s in flow.steps(picked, "C-1001") if s.id == "chosen")
+    assert search.arguments["date"] == "${steps.trip.segments.0.date.day:2026-11-27}"
+    assert flow.answers(known, "what about the day after?", "C-1001")
+    later = flow.fill(known, "what about the day after?", "C-1001", ["new_flight"], answered=True)
+    assert later["travel_date"] == "2026-11-28" and not later.get("new_flight")
+    # An empty list is no list to choose from: the reply offers a colleague, nothing waits.
+    none = _refused([])
+    context = flow.context(asked, none)
+    assert "connect you with a colleague" in flow.reply(context)
+    assert flow.waiting(context, asked, none) == ([], {})
+
+
+def test_a_list_on_the_next_day_keeps_that_day_for_the_answer(book: FlowBook) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    asked = flow.fill({}, "rebook me please", "C-1001")
+    later = _offer(
+        [
+            {
+                "flight_number": "UA459",
+                "date": "2026-11-27",
+                "scheduled_departure": "2026-11-27T14:15:00Z",
+            }
+        ]
+    )
+    waits, keep = flow.waiting(flow.context(asked, later), asked, later)
+    assert waits == ["new_flight"] and keep["travel_date"] == "2026-11-27"
+    # No list, no day to count from.
+    nothing = _offer([])
+    assert flow.waiting(flow.context(asked, nothing), asked, nothing) == (["new_flight"], {})
+
+
+def test_what_a_reply_asks_again_and_keeps_is_checked_at_load(
+    tmp_path: Path, tools: ToolIndex
+) -> None:
+    (tmp_path / "asks.yaml").write_text(
+        """
+industry: airline
+flows:
+  boarding_pass:
+    slots:
+      customer_id: {from: customer_id, required: false}
+      pnr: {patterns: ['([A-Z0-9]{6})'], question: 'Which code?'}
+      seat: {patterns: ['([0-9]+[A-F])'], required: false}
+    steps:
+      - id: trips
+        tool: listCustomerReservations
+        arguments: {customer_id: '${slots.customer_id}'}
+    replies:
+      - when: steps.trips.ok
+        asks: {pnr: '${steps.trips.reservations.0.pnr}', seat: '', gate: ''}
+        keeps: {pnr: 'steps.trips.result', seat: 'steps.trips.result[0', customer_id: '1'}
+        text: 'Which one?'
+      - asks: {pnr: '${steps.nowhere.reservations.only.pnr}'}
+        text: 'Done.'
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as raised:
+        FlowBook.load(tmp_path, tools)
+    message = raised.value.message
+    assert "reply asks for an unknown slot 'gate'" in message
+    assert "reply asks for slot seat: it must be required and from the text" in message
+    assert "the list a reply asks from needs `only`: '${steps.trips.reservations.0.pnr}'" in message
+    assert "reply asks: slot pnr: lookup names no step of the flow: 'nowhere'" in message
+    assert "reply keeps slot 'pnr': it must be an optional slot of the text" in message
+    assert "reply keeps slot 'customer_id': it must be an optional slot of the text" in message
+    assert "reply keeps seat: template error" in message

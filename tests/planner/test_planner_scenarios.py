@@ -162,6 +162,8 @@ def test_cancelled_flight_rebooking_across_two_turns(turn: Turn) -> None:
             f"time={f['scheduled_departure'][11:16]} local={f['scheduled_departure_local'][11:16]}"
             for f in bookable
         ),
+        # the day listed, which "the day after" would count from
+        "travel_date": bookable[0]["date"],
     }
 
     follow_up = PlanInput(
