@@ -307,6 +307,7 @@ class Booking:
                 "origin": flight.origin,
                 "destination": flight.destination,
                 "scheduled_departure": iso_datetime(flight.scheduled_departure),
+                **_departs_local(flight),
                 "seat": seat,
                 "boarding_group": group,
                 "barcode": barcode,
@@ -403,6 +404,7 @@ class Booking:
                     "origin": flight.origin,
                     "destination": flight.destination,
                     "scheduled_departure": iso_datetime(flight.scheduled_departure),
+                    **_departs_local(flight),
                     "cabin": segment.cabin,
                     "fare_class": segment.fare_class,
                     "status": segment.status,
@@ -447,6 +449,10 @@ def flight_status(flight: Flight) -> dict[str, Any]:
         "scheduled_arrival": iso_datetime(flight.scheduled_arrival),
         **_local_times(flight),
         "estimated_departure": iso_datetime(estimated) if estimated else None,
+        **_local(
+            "estimated_departure_local",
+            local_datetime(estimated, _zone(flight)) if estimated else None,
+        ),
         "status": flight.status,
         "delay_minutes": flight.delay_minutes,
         "reason": flight.reason,
@@ -456,15 +462,29 @@ def flight_status(flight: Flight) -> dict[str, Any]:
 def _local_times(flight: Flight) -> dict[str, str]:
     """The schedule in each airport's local time (the departure's at the origin, the arrival's at
     the destination), for an airport whose time zone is known."""
-    times = {
-        "scheduled_departure_local": local_datetime(
-            flight.scheduled_departure, TIMEZONES.get(flight.origin)
-        ),
-        "scheduled_arrival_local": local_datetime(
-            flight.scheduled_arrival, TIMEZONES.get(flight.destination)
+    return {
+        **_departs_local(flight),
+        **_local(
+            "scheduled_arrival_local",
+            local_datetime(flight.scheduled_arrival, TIMEZONES.get(flight.destination)),
         ),
     }
-    return {key: value for key, value in times.items() if value}
+
+
+def _departs_local(flight: Flight) -> dict[str, str]:
+    """The scheduled departure in the origin's local time, where its time zone is known."""
+    return _local(
+        "scheduled_departure_local", local_datetime(flight.scheduled_departure, _zone(flight))
+    )
+
+
+def _zone(flight: Flight) -> str | None:
+    return TIMEZONES.get(flight.origin)
+
+
+def _local(key: str, value: str | None) -> dict[str, str]:
+    """The field, or nothing: a local time is left out where the zone is unknown."""
+    return {key: value} if value else {}
 
 
 def flight_offer(flight: Flight) -> dict[str, Any]:

@@ -4,7 +4,7 @@ something, when the caller asks for it (`fallback_days`)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from mocks.server import MockCluster
+from mocks.world.reference import TIMEZONES
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,23 @@ def test_a_flights_schedule_comes_in_each_airports_local_time_too(booking: httpx
         assert (
             arrives.utcoffset() == landing.astimezone(ZoneInfo("America/Los_Angeles")).utcoffset()
         )
+
+
+def test_a_delayed_flights_expected_departure_comes_in_local_time_too(
+    booking: httpx.Client, cluster: MockCluster
+) -> None:
+    assert cluster.world is not None
+    flights = cluster.world.flights.values()
+    delayed = next(f for f in flights if f.status == "delayed" and f.origin in TIMEZONES)
+    cancelled = next(f for f in flights if f.status == "cancelled")
+    told = booking.get(f"/flights/{delayed.flight_number}/status", params={"date": delayed.date})
+    status = told.json()
+    utc = datetime.fromisoformat(status["estimated_departure"].replace("Z", "+00:00"))
+    local = datetime.fromisoformat(status["estimated_departure_local"])
+    assert local == utc == delayed.scheduled_departure + timedelta(minutes=delayed.delay_minutes)
+    zone = ZoneInfo(TIMEZONES[delayed.origin])
+    assert local.utcoffset() == utc.astimezone(zone).utcoffset()
+    gone = booking.get(
+        f"/flights/{cancelled.flight_number}/status", params={"date": cancelled.date}
+    ).json()
+    assert gone["estimated_departure"] is None and "estimated_departure_local" not in gone

@@ -233,6 +233,10 @@ def test_the_c1001_scenario_can_be_acted_out_on_the_mocks(loop_thread: LoopThrea
         assert boarding.status_code == 200, boarding.text
         assert boarding.json()["flight_number"] == open_flight["flight_number"]
         assert boarding.json()["image"].startswith("data:image/svg+xml;base64,")
+        # The pass and the trip tell the departure in the origin's local time too.
+        trip = booking.get("/reservations/SBX7Q2").json()
+        for told in (boarding.json(), trip["segments"][0]):
+            assert told["scheduled_departure_local"] == open_flight["scheduled_departure_local"]
         booking.close()
         crm.close()
     finally:

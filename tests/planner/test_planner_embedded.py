@@ -108,6 +108,18 @@ def test_delayed_flight_reply_uses_the_result_times(
     )
     text, _, _, _ = run_compose(planner, compose_request(plan, result))
     assert "delayed by 45 minutes" in text and "07:45" in text and "07:00" in text
+    # With the origin's local clocks, both times are told in them too.
+    local = {
+        **delayed,
+        "scheduled_departure_local": "2026-11-25T01:00:00-06:00",
+        "estimated_departure_local": "2026-11-25T01:45:00-06:00",
+    }
+    result.result.CopyFrom(dict_to_struct(local))
+    text, _, _, _ = run_compose(planner, compose_request(plan, result))
+    assert (
+        "It is now expected to leave at 07:45 UTC (01:45 local time) instead of 07:00 UTC "
+        "(01:00 local time)." in text
+    ), text
 
 
 @pytest.mark.parametrize(

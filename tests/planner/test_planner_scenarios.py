@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from harness import LoopThread
 from mocks.config import BACKENDS, MocksSettings
 from mocks.server import MockCluster, start_mocks
 from mocks.world.model import Reservation
+from mocks.world.reference import TIMEZONES
 from services.catalogue import Catalogue
 from services.config import load_settings
 from services.planner.flows import FlowBook, Media
@@ -471,10 +473,14 @@ def test_a_boarding_pass_that_cannot_be_issued_is_explained_in_our_words(
         and flight.scheduled_departure - world.world.now > timedelta(hours=49)
     )
     segment = _confirmed(world, customer)[0].segments[0]
-    departure = flights[(segment.flight_number, segment.date)].scheduled_departure
+    flight = flights[(segment.flight_number, segment.date)]
+    departure = flight.scheduled_departure
     _, reply = _boarding_pass(turn, "can I have my boarding pass?", customer)
     assert reply.startswith(f"Check-in for flight {segment.flight_number} isn't open yet")
-    assert f"at {departure:%H:%M} UTC" in reply
+    # In UTC, and in the origin's own time where its zone is known.
+    zone = TIMEZONES.get(flight.origin)
+    local = f" ({departure.astimezone(ZoneInfo(zone)):%H:%M} local time)" if zone else ""
+    assert f"at {departure:%H:%M} UTC{local}. Ask me again" in reply, reply
 
 
 def test_the_code_alone_answers_which_reservation_and_the_seat_asked_for_is_not_replayed(
