@@ -74,8 +74,10 @@ class Booking:
     def _departures(
         self, origin: str, destination: str, day: date, cabin: str | None
     ) -> list[Flight]:
+        """The route's flights that day; with a ``cabin``, only those a traveller could still be
+        moved onto in it (a flight that has left has no seats to sell)."""
         flights = self.world.flights_on(origin, destination, day)
-        return [f for f in flights if f.seats_available(cabin) > 0] if cabin else flights
+        return [f for f in flights if self._bookable(f, cabin)] if cabin else flights
 
     def _bookable(self, flight: Flight, cabin: str | None) -> bool:
         """Whether rebookReservation could move a traveller onto the flight."""

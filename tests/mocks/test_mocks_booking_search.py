@@ -101,3 +101,20 @@ def test_a_delayed_flights_expected_departure_comes_in_local_time_too(
         f"/flights/{cancelled.flight_number}/status", params={"date": cancelled.date}
     ).json()
     assert gone["estimated_departure"] is None and "estimated_departure_local" not in gone
+
+
+def test_a_flight_that_has_left_is_not_offered_in_a_cabin(
+    booking: httpx.Client, cluster: MockCluster
+) -> None:
+    assert cluster.world is not None
+    gone = next(
+        f
+        for f in cluster.world.flights.values()
+        if f.status in ("departed", "landed") and f.seats_available("economy") > 0
+    )
+    route = {"origin": gone.origin, "destination": gone.destination, "date": gone.date}
+    numbers = [f["flight_number"] for f in _search(booking, **route)]
+    assert gone.flight_number in numbers
+    bookable = _search(booking, **route, cabin="economy")
+    assert gone.flight_number not in [f["flight_number"] for f in bookable]
+    assert all(f["status"] not in ("cancelled", "departed", "landed") for f in bookable)
