@@ -99,6 +99,10 @@ def _listed(book: FlowBook) -> tuple[dict[str, str], list[StepResult]]:
         ("can you rebook me onto the day after instead?", "+1"),
         ("could you look into Friday's flights for me, please?", "2026-11-27"),
         ("tomorrow's flights?", "2026-11-26"),
+        ("any chance of Friday?", "2026-11-27"),
+        ("I'd prefer Friday", "2026-11-27"),
+        ("I would like to fly the day after instead", "+1"),
+        ("perhaps on the 28th?", "2026-11-28"),
     ],
 )
 def test_another_day_answers_the_listed_flights_with_that_days_search(
@@ -198,6 +202,8 @@ def test_a_message_with_no_day_is_no_answer(book: FlowBook) -> None:
         "what's the weather like in Denver today?",
         "my bag didn't arrive yesterday or today",
         "I'll call you back tomorrow about my refund",
+        "I'd like to know the weather on Friday",
+        "I want a refund by Friday",
     ):
         assert not flow.answers(known, text, "C-1001"), text
 
