@@ -291,7 +291,7 @@ class Planner:
     async def compose(
         self, request: ComposeInput
     ) -> AsyncIterator[str | Media | MissingSlots | Offer | Usage]:
-        """Text deltas, then rich media, then the slots the reply asks for or the request it
+        """Text deltas, then rich media, then the slots the reply asks for and the requests it
         offers, then the usage."""
         plan = request.plan
         if request.awaiting_confirmation:
@@ -326,15 +326,15 @@ class Planner:
             yield element
         if missing is not None:
             yield missing
-        else:
-            # No question waiting: the requests the reply offered, in its order. A plain yes
-            # takes up a single one; of two ("say 'rebook me' ... or 'refund my flight'"), the
-            # customer is asked which.
-            first: dict[str, Offer] = {}
-            for offer in offers:
-                first.setdefault(offer.intent, offer)
-            for offer in first.values():
-                yield offer
+        # The requests the reply offered, in its order. A plain yes takes up a single one; of
+        # two ("say 'rebook me' ... or 'refund my flight'"), the customer is asked which. Beside
+        # a question (no flight with seats, "I can connect you with a colleague"), only a yes
+        # that does not answer the question does (the router asks).
+        first: dict[str, Offer] = {}
+        for offer in offers:
+            first.setdefault(offer.intent, offer)
+        for offer in first.values():
+            yield offer
         yield Usage(model=EMBEDDED)
 
     def _flow(self, request: PlanInput) -> Flow | None:

@@ -192,6 +192,9 @@ class _Turn:
     pending_plan: common_pb2.Plan | None = None
     #: the pending flow this turn answers, when it is not the intent the classifier found
     answers_flow: str = ""
+    #: the pending flow's plan for this message by tier, once asked whether it answers that
+    #: flow (a plan without a flow: it does not)
+    answer_plans: dict[str, common_pb2.Plan] = field(default_factory=dict)
     #: the flow and slots the reply asked for after the plan ran (a lookup left them open)
     asked: planner_pb2.MissingSlots | None = None
     #: the requests the reply offered to make next: a plain yes next turn takes up a single one,
@@ -695,15 +698,31 @@ class TurnRunner:
     async def _yes_to_offer(self, turn: _Turn) -> bool:
         """Whether the message is a plain yes to what the last reply offered, while nothing else
         waits for an answer: read as a yes (or the exact "y"), never the exact "n", and neither
-        hedged nor unclear (:meth:`_plain_yes`)."""
+        hedged nor unclear (:meth:`_plain_yes`).
+
+        A flow left waiting beside the offer ("no flights have seats that day or the next ... I
+        can connect you with a colleague") waits for something a yes may not give: the planner
+        says whether it answers that flow (a yes to the only flight listed does), and only a yes
+        that does not goes to the offer."""
         assert turn.intent is not None and turn.session is not None
         session = turn.session
-        if session.pending_flow or session.pending_plan.steps:
+        if session.pending_plan.steps:
             return False
         shorthand = _SHORTHAND.get(turn.masked_text.strip(" .!").lower(), "")
         if shorthand == DECLINE_INTENT or CONFIRM_INTENT not in (turn.intent.name, shorthand):
             return False
-        return await self._plain_yes(turn, shorthand)
+        if not await self._plain_yes(turn, shorthand):
+            return False
+        return not session.pending_flow or not (await self._pending_answer(turn, "")).flow
+
+    async def _pending_answer(self, turn: _Turn, tier: str) -> common_pb2.Plan:
+        """The pending flow's plan for the message when it answers that flow's question, else a
+        plan without a flow; asked of the planner once a turn."""
+        if tier not in turn.answer_plans:
+            async with _Stage(turn, "plan"):
+                plan = await self._plan(turn, tier, only_if_answered=True)
+            turn.answer_plans[tier] = plan
+        return turn.answer_plans[tier]
 
     async def _follow_up(self, turn: _Turn) -> common_pb2.Plan | None:
         """The last served request again with this message's detail, for a follow-up that names
@@ -1087,8 +1106,7 @@ class TurnRunner:
             or decision.fallback.reason not in _UNPLACED
         ):
             return None
-        async with _Stage(turn, "plan"):
-            plan = await self._plan(turn, decision.tier, only_if_answered=True)
+        plan = await self._pending_answer(turn, decision.tier)
         return plan if plan.flow else None
 
     async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:

@@ -17,7 +17,9 @@ from test_mesh_scenarios import (
     calls,
     finished,
     listed,
+    pending_flow,
     reply,
+    session_of,
     shown_day,
     trip_restored,
     turn,
@@ -150,3 +152,30 @@ def test_a_flight_from_the_list_after_a_refused_one_is_named_by_its_place(
         f"{shown_day(next_day)}, then" in reply(asked)
     ), reply(asked)
     assert not calls(mesh, "booking", "rebookReservation")
+
+
+def test_yes_to_a_colleague_beside_an_empty_list_hands_off(
+    mesh: Mesh, stranded: tuple[date, date]
+) -> None:
+    """No day has seats: the reply offers a colleague while the flow waits for another day or a
+    flight. A yes cannot choose from a list of none, so it takes up the offer."""
+    _, next_day = stranded
+    session = "rebook-next-day-none-then-yes"
+    turn(mesh, session, ASK, "C-1005")
+    world = world_of(mesh)
+    later = [next_day + timedelta(days=n) for n in (1, 2)]
+    assert not any(
+        f.seats_available("economy") and f.status not in ("departed", "landed")
+        for day in later
+        for f in world.flights_on("BOS", "DEN", day)
+    )
+    empty = turn(mesh, session, "what about the day after?", "C-1005")
+    assert f"with seats on {shown_day(later[0])} or the day after" in reply(empty), reply(empty)
+    assert "connect you with a colleague" in reply(empty)
+    assert pending_flow(mesh, session) == "rebook_flight"
+    assert session_of(mesh, session).offered_intent == "human_agent"
+
+    handed = turn(mesh, session, "yes", "C-1005")
+    assert [e for e in handed if e.WhichOneof("event") == "handoff"], reply(handed)
+    assert "nothing waiting for your confirmation" not in reply(handed)
+    assert pending_flow(mesh, session) == ""
