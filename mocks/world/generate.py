@@ -44,6 +44,7 @@ from mocks.world.reference import (
     PLANS,
     PROCEDURES,
     SPECIALTIES,
+    local_zone,
 )
 
 PNR_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -187,7 +188,9 @@ def _flights(world: World, rng: random.Random) -> None:
             minutes = rng.randint(70, 330)
             for offset in range(-DAYS_BEFORE, DAYS_AFTER + 1):
                 day = world.today + timedelta(days=offset)
-                departure = datetime.combine(day, departs, UTC)
+                # A departure at a local hour (06:00 to 21:55 at the origin); its day is the
+                # local day, as a flight's date is on a ticket.
+                departure = datetime.combine(day, departs, local_zone(origin)).astimezone(UTC)
                 flight = Flight(
                     flight_number=number,
                     carrier=carrier,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 AIRPORTS = {
     "ATL": "Atlanta",
@@ -23,7 +25,8 @@ AIRPORTS = {
     "DCA": "Washington",
 }
 
-#: each airport's IANA time zone: schedules are kept in UTC and shown in the airport's local time
+#: each airport's IANA time zone: schedules are kept in UTC, drawn and shown in the airport's
+#: local time
 TIMEZONES = {
     "ATL": "America/New_York",
     "BOS": "America/New_York",
@@ -42,6 +45,15 @@ TIMEZONES = {
     "SFO": "America/Los_Angeles",
     "DCA": "America/New_York",
 }
+
+
+def local_zone(airport: str) -> tzinfo:
+    """The airport's time zone; UTC where it is unknown or the system has no zone database."""
+    try:
+        return ZoneInfo(TIMEZONES[airport])
+    except (KeyError, ZoneInfoNotFoundError):
+        return UTC
+
 
 CARRIERS = {"UA": "United Airlines", "DL": "Delta Air Lines", "AA": "American Airlines"}
 
