@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from mocks_testing import NOW, small_settings
 
 from mocks.server import MockCluster, start_mocks
 from mocks.world import build_world
+from mocks.world.reference import TIMEZONES
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +165,20 @@ def test_the_world_is_deterministic_for_a_seed_and_large_by_default() -> None:
     assert [c.name for c in first.customers.values()] == [c.name for c in again.customers.values()]
     assert sorted(first.reservations) != sorted(other.reservations)
     assert len(build_world(now=NOW).customers) >= 5000
+
+
+@pytest.mark.parametrize("now", [NOW, datetime(2026, 7, 1, 12, 0, tzinfo=UTC)])
+def test_flights_leave_at_local_hours_on_their_local_date(now: datetime) -> None:
+    """In winter and in summer time: a departure between 06:00 and 21:55 at the origin, and the
+    flight's date is the origin's date then (an evening in Los Angeles is the next day in UTC)."""
+    world = build_world(seed=5, customers=10, members=1, now=now)
+    utc_dates = 0
+    for flight in world.flights.values():
+        local = flight.scheduled_departure.astimezone(ZoneInfo(TIMEZONES[flight.origin]))
+        assert 6 <= local.hour <= 21, flight
+        assert local.date() == flight.date, flight
+        utc_dates += flight.scheduled_departure.date() != flight.date
+    assert utc_dates  # some evening departures are already the next day in UTC
 
 
 def test_the_clock_can_be_pinned_by_settings(loop_thread: LoopThread) -> None:
