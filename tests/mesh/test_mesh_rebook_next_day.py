@@ -27,7 +27,7 @@ from test_mesh_scenarios import (
 )
 
 from services.mesh import Mesh
-from switchboard.v1 import common_pb2
+from switchboard.v1 import common_pb2, events_pb2
 
 ASK = "my flight was cancelled, can you rebook me?"
 
@@ -44,6 +44,19 @@ def stranded(mesh: Mesh) -> Iterator[tuple[date, date]]:
     assert cancelled is not None and next_day is not None and next_day.date > segment.date
     with trip_restored(mesh, "K4M9TZ", "C-1005", [cancelled, next_day]):
         yield segment.date, next_day.date
+
+
+def held_for_dl2209(mesh: Mesh, asked: list[events_pb2.TurnEvent], next_day: date) -> None:
+    """The rebooking onto DL2209 waits for a yes, and the confirmation names the day it really
+    leaves, not the cancelled trip's day; nothing is sent yet."""
+    held = finished(asked)["rebookReservation"]
+    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
+    assert (
+        "I'm about to move reservation K4M9TZ from flight DL2207 onto flight DL2209 on "
+        f"{shown_day(next_day)}, then" in reply(asked)
+    ), reply(asked)
+    assert not calls(mesh, "booking", "rebookReservation")
 
 
 @pytest.mark.parametrize("answer", ["book DL2209", "yes"])
@@ -63,16 +76,7 @@ def test_the_next_days_flight_is_offered_and_booked_on_its_own_date(
     assert search.query.get("fallback_days") == "1", search
     assert "rebookReservation" not in finished(offer)
 
-    # The confirmation names the day the flight really leaves, not the cancelled trip's day.
-    asked = turn(mesh, session, answer, "C-1005")
-    held = finished(asked)["rebookReservation"]
-    assert held.outcome == common_pb2.STEP_OUTCOME_REJECTED
-    assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
-    assert (
-        "I'm about to move reservation K4M9TZ from flight DL2207 onto flight DL2209 on "
-        f"{shown_day(next_day)}, then" in reply(asked)
-    ), reply(asked)
-    assert not calls(mesh, "booking", "rebookReservation")
+    held_for_dl2209(mesh, turn(mesh, session, answer, "C-1005"), next_day)
 
     done = turn(mesh, session, "yes", "C-1005")
     (sent,) = calls(mesh, "booking", "rebookReservation")
@@ -144,14 +148,7 @@ def test_a_flight_from_the_list_after_a_refused_one_is_named_by_its_place(
     session = "rebook-next-day-refused-then-first"
     turn(mesh, session, ASK, "C-1005")
     turn(mesh, session, "book DL2207", "C-1005")
-    asked = turn(mesh, session, "the first one", "C-1005")
-    held = finished(asked)["rebookReservation"]
-    assert any(v.action == common_pb2.POLICY_ACTION_CONFIRM for v in held.verdicts)
-    assert (
-        "I'm about to move reservation K4M9TZ from flight DL2207 onto flight DL2209 on "
-        f"{shown_day(next_day)}, then" in reply(asked)
-    ), reply(asked)
-    assert not calls(mesh, "booking", "rebookReservation")
+    held_for_dl2209(mesh, turn(mesh, session, "the first one", "C-1005"), next_day)
 
 
 def test_yes_to_a_colleague_beside_an_empty_list_hands_off(
