@@ -160,10 +160,17 @@ def _clock_filter(value: Any) -> str:
 
 
 def _departs_filter(value: Any, local: Any = None) -> str:
-    """A time as "21:10 UTC", with the place's local clock beside it when there is one:
-    "21:10 UTC (15:10 local time)". Either may be an RFC 3339 time or a clock already."""
-    told = f"{_clock_filter(value)} UTC"
-    return f"{told} ({_clock_filter(local)} local time)" if local else told
+    """A time as "21:10 UTC", or led by the place's own clock when there is one, as a traveller
+    reads it: "15:10 local time (21:10 UTC)". Either may be an RFC 3339 time or a clock already.
+    Where the two fall on different days (an evening in Phoenix is the next morning in UTC), the
+    UTC time names its day: "18:10 local time (01:10 UTC on Tue 8 Dec)"."""
+    utc = f"{_clock_filter(value)} UTC"
+    if not local:
+        return utc
+    moment, here = _parse_time(str(value)), _parse_time(str(local))
+    if moment and here and moment.date() != here.date():
+        utc = f"{utc} on {_day_filter(value)}"
+    return f"{_clock_filter(local)} local time ({utc})"
 
 
 def _day_filter(value: Any) -> str:

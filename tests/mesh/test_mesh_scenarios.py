@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -132,13 +133,22 @@ def trip_restored(mesh: Mesh, pnr: str, customer: str, flights: list[Flight]) ->
 
 
 def listed(mesh: Mesh, number: str, day: date) -> str:
-    """A flight as rebook_flight lists it, "UA891 at 21:10 UTC (15:10 local time)": the local
+    """A flight as rebook_flight lists it, "UA891 at 15:10 local time (21:10 UTC)": the local
     time is the origin's, so the text follows the season."""
     flight = world_of(mesh).flight(number, day)
     assert flight is not None, (number, day)
     departs = flight.scheduled_departure
     local = departs.astimezone(ZoneInfo(TIMEZONES[flight.origin]))
-    return f"{number} at {departs:%H:%M} UTC ({local:%H:%M} local time)"
+    utc = f"{departs:%H:%M} UTC"
+    if local.date() != departs.date():
+        utc += f" on {shown_day(departs.date())}"
+    return f"{number} at {local:%H:%M} local time ({utc})"
+
+
+def shown_at(number: str, utc: str) -> re.Pattern[str]:
+    """A flight as a list shows it, whatever the season: "UA891 at 15:10 local time (21:10 UTC)"
+    for ``utc`` "21:10"."""
+    return re.compile(rf"{number} at \d\d:\d\d local time \({utc} UTC\)")
 
 
 def calls(mesh: Mesh, backend: str, *operations: str) -> list[Any]:

@@ -117,8 +117,22 @@ def test_delayed_flight_reply_uses_the_result_times(
     result.result.CopyFrom(dict_to_struct(local))
     text, _, _, _ = run_compose(planner, compose_request(plan, result))
     assert (
-        "It is now expected to leave at 07:45 UTC (01:45 local time) instead of 07:00 UTC "
-        "(01:00 local time)." in text
+        "It is now expected to leave at 01:45 local time (07:45 UTC) instead of 01:00 local "
+        "time (07:00 UTC)." in text
+    ), text
+    # An evening in Chicago is the next morning in UTC: the UTC time names its day.
+    evening = {
+        **local,
+        "scheduled_departure_local": "2026-11-24T19:00:00-06:00",
+        "estimated_departure_local": "2026-11-24T19:45:00-06:00",
+        "scheduled_departure": "2026-11-25T01:00:00Z",
+        "estimated_departure": "2026-11-25T01:45:00Z",
+    }
+    result.result.CopyFrom(dict_to_struct(evening))
+    text, _, _, _ = run_compose(planner, compose_request(plan, result))
+    assert (
+        "It is now expected to leave at 19:45 local time (01:45 UTC on Wed 25 Nov) instead of "
+        "19:00 local time (01:00 UTC on Wed 25 Nov)." in text
     ), text
 
 
