@@ -850,3 +850,28 @@ flows:
     assert "reply keeps slot 'pnr': it must be an optional slot of the text" in message
     assert "reply keeps slot 'customer_id': it must be an optional slot of the text" in message
     assert "reply keeps seat: template error" in message
+
+
+def test_the_list_marks_the_travellers_own_flight_and_the_time_asked_for(book: FlowBook) -> None:
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    asked = flow.fill({}, "can I move to the 3:10 pm one?", "C-1001")
+    segment = {"flight_number": "UA457", "date": "2026-11-26", "origin": "ORD"}
+    flights = [
+        {
+            "flight_number": number,
+            "date": "2026-11-26",
+            "scheduled_departure": f"2026-11-26T{utc}:00Z",
+            "scheduled_departure_local": f"2026-11-26T{local}:00-06:00",
+        }
+        for number, utc, local in (("UA457", "17:30", "11:30"), ("UA891", "21:10", "15:10"))
+    ]
+    results = [
+        StepResult("trip", "getReservation", "succeeded", {"segments": [segment]}),
+        StepResult("alternatives", "searchFlights", "succeeded", {"flights": flights}),
+    ]
+    text = flow.reply(flow.context(asked, results))
+    assert (
+        "Flights with seats that day: UA457 at 11:30 local time (17:30 UTC), your flight now; "
+        "UA891 at 15:10 local time (21:10 UTC), the 15:10 one."
+    ) in text, text
