@@ -63,6 +63,16 @@ def test_a_question_for_a_missing_detail_carries_no_disclaimer(mesh: Mesh) -> No
     assert disclaimed(answered)
 
 
+def test_a_procedures_catalogue_name_reaches_the_reply_unmasked(mesh: Mesh) -> None:
+    """The catalogue's name "root canal, molar" is no person's: the tagger alone reads "molar"
+    after a comma as a surname, so the contract marks the field public."""
+    answered = turn(mesh, "dental-x-molar", "am I covered for a root canal tomorrow?", "M-3001")
+    eligibility = finished(answered)["checkEligibility"]
+    assert eligibility.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    assert reply(answered).startswith("You are eligible for root canal, molar on"), reply(answered)
+    assert "<PERSON" not in reply(answered)
+
+
 def test_every_answer_stating_benefits_or_a_claim_carries_the_disclaimer(mesh: Mesh) -> None:
     for session, text, customer in [
         ("dental-x-2", "what are my dental benefits?", "M-3001"),
