@@ -774,7 +774,7 @@ class Flow:
         """
         chosen = self._chosen_reply(context)
         waits = self.still_missing(slots, results)
-        keep = self.listed(slots, results)
+        keep = self.listed(slots, results) if waits else {}
         if not waits and chosen is not None and chosen.asks:
             found = {r.step_id: r.result for r in results if r.ok}
             waits = list(chosen.asks)

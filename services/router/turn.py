@@ -696,9 +696,9 @@ class TurnRunner:
         return True
 
     async def _yes_to_offer(self, turn: _Turn) -> bool:
-        """Whether the message is a plain yes to what the last reply offered, while nothing else
-        waits for an answer: read as a yes (or the exact "y"), never the exact "n", and neither
-        hedged nor unclear (:meth:`_plain_yes`).
+        """Whether the message is a plain yes to what the last reply offered, while no change
+        waits for the customer's word: read as a yes (or the exact "y"), never the exact "n", and
+        neither hedged nor unclear (:meth:`_plain_yes`).
 
         A flow left waiting beside the offer ("no flights have seats that day or the next ... I
         can connect you with a colleague") waits for something a yes may not give: the planner
