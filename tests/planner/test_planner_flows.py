@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from services.planner.flows import FlowBook
 from services.planner.planner import ComposeInput, PlanInput, Planner
 from services.planner.plans import Plan, Step, StepResult
 from services.planner.tools import ToolIndex
-from services.runtime.errors import ConfigError
 
 INTENTS = SHIPPED_INTENTS
 ALL_INTENTS = [intent for intents in INTENTS.values() for intent in intents]
@@ -158,8 +157,8 @@ def test_no_reply_quotes_a_steps_error_text(
         assert reply and "7f3a" not in reply and "Conflict" not in reply, reply
 
 
-def test_a_reply_quoting_a_steps_error_fails_to_load(tmp_path: Path, tools: ToolIndex) -> None:
-    (tmp_path / "quoting.yaml").write_text(
+def test_a_reply_quoting_a_steps_error_fails_to_load(load_errors: Callable[..., str]) -> None:
+    message = load_errors(
         """
 industry: airline
 flows:
@@ -178,11 +177,8 @@ flows:
     replies:
       - {text: 'Done.'}
 """,
-        encoding="utf-8",
+        "quoting.yaml",
     )
-    with pytest.raises(ConfigError) as raised:
-        FlowBook.load(tmp_path, tools)
-    message = raised.value.message
     assert message.count("flight_status: a reply quotes a step's `error`") == 2, message
     assert "boarding_pass: slot pnr: lookup names no step of the flow: 'nowhere'" in message
 
@@ -233,9 +229,9 @@ def test_a_code_of_letters_only_is_read_after_a_cue_or_as_the_answer_to_its_ques
 
 
 def test_answer_patterns_belong_to_a_required_slot_from_text(
-    tmp_path: Path, tools: ToolIndex
+    load_errors: Callable[..., str],
 ) -> None:
-    (tmp_path / "answers.yaml").write_text(
+    message = load_errors(
         """
 industry: airline
 flows:
@@ -248,11 +244,8 @@ flows:
     replies:
       - {text: 'Done.'}
 """,
-        encoding="utf-8",
+        "answers.yaml",
     )
-    with pytest.raises(ConfigError) as raised:
-        FlowBook.load(tmp_path, tools)
-    message = raised.value.message
     assert "slot flight: answer_patterns need a required slot filled from text" in message
     assert "slot pnr" not in message
 
@@ -504,8 +497,8 @@ def test_a_preference_is_kept_for_the_answer_to_its_question_only(book: FlowBook
     assert flow.forgotten() == {"kind", "seat"} and flow.forgotten(answered=True) == {"seat"}
 
 
-def test_shown_and_ask_again_describe_a_lookups_list(tmp_path: Path, tools: ToolIndex) -> None:
-    (tmp_path / "shown.yaml").write_text(
+def test_shown_and_ask_again_describe_a_lookups_list(load_errors: Callable[..., str]) -> None:
+    message = load_errors(
         """
 industry: airline
 flows:
@@ -531,11 +524,8 @@ flows:
     replies:
       - {text: 'Done.'}
 """,
-        encoding="utf-8",
+        "shown.yaml",
     )
-    with pytest.raises(ConfigError) as raised:
-        FlowBook.load(tmp_path, tools)
-    message = raised.value.message
     assert "slot pnr: shown, ask_again and offer need a lookup through a list (`.only.`)" in message
     assert "slot pnr: ask_again: template error" in message
     assert "slot pnr_shown: a slot's name must not end in '_shown'" in message
@@ -815,9 +805,9 @@ def test_a_list_on_the_next_day_keeps_that_day_for_the_answer(book: FlowBook) ->
 
 
 def test_what_a_reply_asks_again_and_keeps_is_checked_at_load(
-    tmp_path: Path, tools: ToolIndex
+    load_errors: Callable[..., str],
 ) -> None:
-    (tmp_path / "asks.yaml").write_text(
+    message = load_errors(
         """
 industry: airline
 flows:
@@ -838,11 +828,8 @@ flows:
       - asks: {pnr: '${steps.nowhere.reservations.only.pnr}'}
         text: 'Done.'
 """,
-        encoding="utf-8",
+        "asks.yaml",
     )
-    with pytest.raises(ConfigError) as raised:
-        FlowBook.load(tmp_path, tools)
-    message = raised.value.message
     assert "reply asks for an unknown slot 'gate'" in message
     assert "reply asks for slot seat: it must be required and from the text" in message
     assert "the list a reply asks from needs `only`: '${steps.trips.reservations.0.pnr}'" in message
