@@ -64,7 +64,10 @@ several is asked again (``ask_again``).
 A reply's ``asks`` (slot -> a lookup reference with ``only``, or "") has the flow wait again for
 slots the turn gave (the flight named cannot be booked), keeping the list the reply showed as the
 slot's choices; its ``keeps`` (slot -> a Jinja expression) gives optional slots a value for the
-answer while the flow waits (the day the listed flights are on): :meth:`Flow.waiting`.
+answer while the flow waits (the day the listed flights are on): :meth:`Flow.waiting`. A slot
+required on a condition is waited for while the condition holds: a reply may ask for one that
+its ``keeps`` make required ("tell me what it looks like and I'll add it to the case", the case
+kept).
 A slot with ``remember: until_answered`` is, like ``remember: false``, read from this turn's text
 only, except on the turn that answers the question its flow asked: that turn keeps the value the
 asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
@@ -316,8 +319,10 @@ class ReplySpec(BaseModel):
     text: str
     asks: dict[str, str] = Field(
         default_factory=dict,
-        description="the slots this reply asks for again, though the turn gave them (the flight "
-        "named cannot be booked): after it the flow waits for them. Each maps to a lookup "
+        description="the slots this reply asks for: again, though the turn gave them (the "
+        "flight named cannot be booked), or one required on a condition its `keeps` make hold "
+        "(what a lost item looks like, for the case just opened): after it the flow waits for "
+        "them. Each maps to a lookup "
         "reference with `only` over the list the reply shows (its items are kept as the slot's "
         "choices, so an answer may name one by place or by what was shown), or to ''",
     )
@@ -1218,15 +1223,15 @@ def _keeps_errors(reply: ReplySpec, spec: FlowSpec) -> list[str]:
 
 
 def _asks_errors(reply: ReplySpec, spec: FlowSpec) -> list[str]:
-    """A reply asks again only for the flow's slots the customer gives (required, from the text),
-    and lists their choices from a step of the flow, through ``only``."""
+    """A reply asks again only for the flow's slots the customer gives (required, or required on a
+    condition, from the text), and lists their choices from a step of the flow, through ``only``."""
     errors: list[str] = []
     for name, reference in reply.asks.items():
         slot = spec.slots.get(name)
         if slot is None:
             errors.append(f"reply asks for an unknown slot {name!r}")
             continue
-        if slot.required is not True or slot.source != "text":
+        if slot.required is False or slot.source != "text":
             errors.append(f"reply asks for slot {name}: it must be required and from the text")
         if not reference:
             continue

@@ -204,10 +204,17 @@ class Planner:
         if flow is not None and request.clarified_text and not request.only_if_answered:
             # "Is M-3001 covered for a crown?", clarified, then "check whether a treatment is
             # covered": the member and the treatment are in the first message, and its words
-            # are the request's (``${text}``). This message's own slots still win.
+            # are the request's (``${text}``). This message's own slots still win. A flow that
+            # waits keeps what it waits with (the case just opened): whether this message answers
+            # it is decided below, as without the clarification.
             request = replace(
                 request,
-                slots=flow.fill(request.slots, request.clarified_text, request.customer_id),
+                slots=flow.fill(
+                    request.slots,
+                    request.clarified_text,
+                    request.customer_id,
+                    answered=flow.name == request.pending_flow,
+                ),
                 asked_text=request.clarified_text,
             )
         slots = dict(request.slots)

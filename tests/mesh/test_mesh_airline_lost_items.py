@@ -57,7 +57,8 @@ def test_a_wallet_left_on_the_plane_gets_a_lost_property_case_with_the_flight(
     assert text == (
         f"I've opened lost property case {case.case_id} for your wallet (flight {flight} on "
         f"{shown_day(segment.date)}, reservation SBX7Q2). Our lost property team will look for "
-        "it and contact you about it; please keep the case number for when you do."
+        "it and contact you about it; please keep the case number for when you do. If you tell "
+        "me what it looks like (colour, brand, a name tag), I'll add that to the case."
     ), text
 
 
@@ -116,3 +117,57 @@ def test_items_left_behind_and_bags_that_went_astray_are_told_apart(
         assert reply(events).startswith(f"I've opened {kind} case "), reply(events)
     # "gate B12" names a gate, not a flight: no reservation is looked for.
     assert not calls(mesh, "booking", "listCustomerReservations")
+
+
+def test_what_it_looks_like_is_added_to_the_case_just_opened(mesh: Mesh, cases: None) -> None:
+    world = mesh.mocks.world
+    assert world is not None
+    before = len(cases_opened(mesh, "C-1001"))
+    opened = turn(mesh, "lost-looks", "I forgot my headphones at gate B12", "C-1001")
+    case_id = finished(opened)["createCase"].result["case_id"]
+    assert "tell me what it looks like" in reply(opened), reply(opened)
+
+    described = turn(mesh, "lost-looks", "they're black sony ones", "C-1001")
+    _no_fallback(described)
+    assert "createCase" not in finished(described)
+    noted = finished(described)["addInteractionNote"]
+    assert noted.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, noted.error
+    assert [n.text for n in world.cases[case_id].notes] == [
+        "What the customer says it looks like: they're black sony ones"
+    ]
+    assert reply(described) == (
+        f"Thank you, I've added that to lost property case {case_id}: \"they're black sony "
+        'ones". Our lost property team will see it when they look for your headphones.'
+    ), reply(described)
+
+    # Nothing waits any more: thanks is thanks, and nothing more reaches the case.
+    thanked = turn(mesh, "lost-looks", "great, thanks!", "C-1001")
+    assert intent(thanked) == "thanks"
+    assert "addInteractionNote" not in finished(thanked)
+    assert len(world.cases[case_id].notes) == 1
+    assert len(cases_opened(mesh, "C-1001")) == before + 1
+
+
+def test_what_a_bag_looks_like_is_added_to_its_baggage_case(mesh: Mesh, cases: None) -> None:
+    world = mesh.mocks.world
+    assert world is not None
+    opened = turn(mesh, "bag-looks", "my suitcase didn't arrive", "C-1001")
+    case_id = finished(opened)["createCase"].result["case_id"]
+    assert reply(opened).endswith(
+        "If you tell me what your bag looks like (colour, brand, a name tag), I'll add it to the "
+        "case."
+    ), reply(opened)
+
+    # Thanks alone adds nothing, and the case still waits for what the bag looks like.
+    thanked = turn(mesh, "bag-looks", "ok thank you", "C-1001")
+    assert "addInteractionNote" not in finished(thanked)
+    described = turn(
+        mesh, "bag-looks", "it's a navy hard shell case with a yellow ribbon", "C-1001"
+    )
+    assert "createCase" not in finished(described)
+    assert [n.text for n in world.cases[case_id].notes] == [
+        "What the customer says it looks like: it's a navy hard shell case with a yellow ribbon"
+    ]
+    assert reply(described).startswith(f"Thank you, I've added that to baggage case {case_id}:"), (
+        reply(described)
+    )
