@@ -206,14 +206,22 @@ def _flights(world: World, rng: random.Random) -> None:
                 world.add_flight(flight)
 
 
+#: how far ahead of its departure a flight's delay is known
+_DELAY_KNOWN = timedelta(hours=24)
+
+
 def _set_status(flight: Flight, now: datetime, rng: random.Random) -> None:
     roll = rng.random()
     if roll < 0.02:
         flight.status, flight.reason = "cancelled", rng.choice(CANCELLATION_REASONS)
         return
     if roll < 0.14:
-        flight.delay_minutes = rng.choice((15, 25, 40, 55, 75, 120, 180))
-        flight.reason = rng.choice(DELAY_REASONS)
+        minutes = rng.choice((15, 25, 40, 55, 75, 120, 180))
+        reason = rng.choice(DELAY_REASONS)
+        # A delay is known on the day: a flight further ahead is on its schedule for now. (The
+        # draws are made either way, so every other record of the seed stays the same.)
+        if flight.scheduled_departure - now <= _DELAY_KNOWN:
+            flight.delay_minutes, flight.reason = minutes, reason
     departure = flight.scheduled_departure + timedelta(minutes=flight.delay_minutes)
     if departure + (flight.scheduled_arrival - flight.scheduled_departure) <= now:
         flight.status = "landed"

@@ -204,6 +204,18 @@ def test_generated_records_are_coherent_across_domains() -> None:
         assert claim.member_id in world.members and claim.provider_id in world.providers
 
 
+def test_a_delay_is_known_only_on_the_day() -> None:
+    world = build_world(seed=9, customers=10, members=5, now=NOW)
+    flights = list(world.flights.values())
+    ahead = [f for f in flights if f.scheduled_departure - NOW > timedelta(hours=24)]
+    soon = [f for f in flights if f.scheduled_departure - NOW <= timedelta(hours=24)]
+    # Days ahead, a flight keeps its schedule; on the day, some are late.
+    assert ahead and not [f for f in ahead if f.delay_minutes or f.status == "delayed"]
+    delayed = [f for f in soon if f.delay_minutes]
+    assert delayed and all(f.reason for f in delayed)
+    assert any(f.status == "delayed" for f in delayed)
+
+
 def _next_weekday(day: date, weekday: int) -> date:
     return day + timedelta((weekday - day.weekday()) % 7 or 7)
 
