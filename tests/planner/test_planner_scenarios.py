@@ -222,6 +222,16 @@ def test_a_deposit_limit_is_set(turn: Turn) -> None:
     assert "weekly deposit limit is set to 200.00 USD" in reply
 
 
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [("limit my deposits to 50 dollars a week", "weekly"), ("$300 per month max", "monthly")],
+)
+def test_a_deposit_limit_per_week_or_month_is_set(turn: Turn, text: str, period: str) -> None:
+    _, results, reply, _ = turn(PlanInput(intent="deposit_limit", text=text, customer_id="C-1002"))
+    assert [r.tool for r in results] == ["setDepositLimit"] and results[0].ok, results
+    assert f"Your {period} deposit limit is set to" in reply, reply
+
+
 def test_the_dental_office_gets_eligibility_benefits_and_the_claim(turn: Turn) -> None:
     text = "Is member M-3001 eligible for a ceramic crown next Tuesday, and where is claim CL-9001?"
     # Two requests, as the classifier reads the message: each flow answers its own, once.
