@@ -10,6 +10,8 @@ The rungs, first match wins:
 5. confidence under the intent's pack threshold     -> CLARIFY with the top intents
    (or under the intent's own ``min_confidence``)
 6. the top two intents within the pack's margin     -> CLARIFY with the close intents
+   (rungs 5 and 6 PROCEED instead when the top intent and every option are ``harmless``:
+   thanks, goodbye or a no, whose answer changes nothing)
 7. otherwise                                        -> PROCEED, tier "deep" when the pack declares
                                                        the intent multi_step, else "fast"
 
@@ -131,6 +133,8 @@ class Ladder:
         least = 0.0 if info.answers_only and not _waiting(session) else info.min_confidence
         if intent.confidence < max(policy.confidence_threshold, least):
             options = self._options(intent, policy, None, session)
+            if self._harmless(intent.name, options):
+                return Decision(Route.PROCEED, tier="fast", verdicts=tuple(verdicts))
             detail = (
                 f"confidence {intent.confidence:.2f} is under the {pack.name} pack's threshold"
                 f" {policy.confidence_threshold:.2f}"
@@ -144,6 +148,8 @@ class Ladder:
         ranked = [c for c in intent.ranked() if c[0] != OUT_OF_SCOPE]
         if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < policy.ambiguity_margin:
             options = self._options(intent, policy, policy.ambiguity_margin, session)
+            if self._harmless(intent.name, options):
+                return Decision(Route.PROCEED, tier="fast", verdicts=tuple(verdicts))
             detail = (
                 f"{ranked[0][0]} ({ranked[0][1]:.2f}) and {ranked[1][0]} ({ranked[1][1]:.2f}) are"
                 f" within the {pack.name} pack's margin {policy.ambiguity_margin:.2f}"
@@ -178,6 +184,13 @@ class Ladder:
         return Decision(
             route, fallback=fallback, message=message, handoff_queue=queue, verdicts=tuple(verdicts)
         )
+
+    def _harmless(self, name: str, options: tuple[str, ...]) -> bool:
+        """Whether the likeliest intent, and every one a clarification would offer, changes
+        nothing when answered ("no, that's all, thanks": say no, end the conversation or say
+        thanks?): the likeliest is answered instead, as a wrong guess costs nothing."""
+        harmless = self.policy.intent(name).harmless
+        return harmless and bool(options) and all(self.policy.intent(o).harmless for o in options)
 
     def _options(
         self,

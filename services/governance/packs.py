@@ -105,6 +105,9 @@ class IntentInfo:
     #: an answer to the assistant's question (yes, no): offered in a clarification only while
     #: something waits for the customer's answer
     answers_only: bool = False
+    #: answering it changes nothing (hello, thanks, goodbye, a no): a clarification between such
+    #: intents alone is not asked, the likeliest is answered
+    harmless: bool = False
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,7 @@ def load_pack(path: Path, schema: Validator, defaults: FallbackPolicy) -> Pack:
             lines.line(("intents", intent)) or 0,
             float(spec.get("min_confidence", 0.0)),
             bool(spec.get("answers_only", False)),
+            bool(spec.get("harmless", False)),
         )
         for intent, spec in (data.get("intents") or {}).items()
     }

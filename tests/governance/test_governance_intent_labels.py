@@ -67,3 +67,30 @@ def test_a_yes_is_acted_on_only_when_clear() -> None:
     assert ladder.decide(status, [], waiting).route.name == "PROCEED"
     # With nothing waiting, a yes runs nothing: its reply says so, at the pack's threshold.
     assert ladder.decide(lukewarm, [], {}).route.name == "PROCEED"
+
+
+def test_between_harmless_intents_alone_the_likeliest_is_answered() -> None:
+    # "No, that's all, thanks" while the lost property flow waits for what the item looks like.
+    ladder = Ladder(load_packs(GovernanceSettings()))
+    waiting = {"awaiting_answer": True}
+    closing = Intent(
+        "decline", 0.44, candidates=(("decline", 0.44), ("goodbye", 0.33), ("thanks", 0.22))
+    )
+    decision = ladder.decide(closing, [], waiting)
+    assert decision.route.name == "PROCEED" and decision.fallback is None, decision
+    # Within the margin rather than under the threshold: the same.
+    close = Intent("thanks", 0.62, candidates=(("thanks", 0.62), ("goodbye", 0.36)))
+    assert ladder.decide(close, [], {}).route.name == "PROCEED"
+    # A yes beside them is not harmless: it runs the change that waits, so it is asked about.
+    maybe_yes = Intent(
+        "thanks", 0.48, candidates=(("thanks", 0.48), ("confirm", 0.45), ("goodbye", 0.04))
+    )
+    assert ladder.decide(maybe_yes, [], waiting).route.name == "CLARIFY"
+    # Nor is a request: "thanks, and my refund?" is asked about.
+    request = Intent("thanks", 0.50, candidates=(("thanks", 0.50), ("refund_request", 0.42)))
+    assert ladder.decide(request, [], {}).route.name == "CLARIFY"
+    # With nothing waiting a no is not offered, but the others are as harmless: answered too.
+    assert ladder.decide(closing, [], {}).route.name == "PROCEED"
+    # Too unsure to offer anything: the safe flow, as before.
+    faint = Intent("greeting", 0.04, candidates=(("greeting", 0.04), ("thanks", 0.03)))
+    assert ladder.decide(faint, [], {}).route.name == "SAFE_FLOW"
