@@ -111,6 +111,36 @@ def test_the_dental_office_question_fetches_eligibility_and_benefits_at_once(
     assert all(not s.depends_on for s in steps)
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "is a filling covered on the 3rd of December?",
+        "is a filling covered on Dec 3?",
+        "is a filling covered on December 3rd",
+    ],
+)
+def test_a_treatment_date_may_be_a_day_of_the_calendar(book: FlowBook, said: str) -> None:
+    flow = book.get("eligibility_check")
+    assert flow is not None
+    today = date.today()
+    third = date(today.year, 12, 3)
+    if third < today:
+        third = date(today.year + 1, 12, 3)
+    slots = flow.fill({}, said, "M-3001")
+    assert slots["date_of_service"] == third.isoformat(), slots
+    assert flow.missing(slots, "M-3001") == []
+
+
+def test_a_treatment_date_counted_from_another_day_is_not_read(book: FlowBook) -> None:
+    # Nothing to count from: "the day after" would give an offset, not a date.
+    flow = book.get("eligibility_check")
+    assert flow is not None
+    slots = flow.fill({}, "is a filling covered the day after?", "M-3001")
+    assert "date_of_service" not in slots
+    after = flow.fill({}, "is a filling covered the day after tomorrow?", "M-3001")
+    assert after["date_of_service"] == (date.today() + timedelta(days=2)).isoformat()
+
+
 def test_a_customer_id_is_not_taken_for_a_provider_id(book: FlowBook) -> None:
     flow = book.get("claim_status")
     assert flow is not None
