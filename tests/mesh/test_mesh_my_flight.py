@@ -118,7 +118,9 @@ def test_a_customer_with_two_trips_is_asked_which_flight_then_told_its_status(
     chosen = trips[shown[1]]
     assert status.result["flight_number"] == chosen["flight"]
     assert status.result["date"] == chosen["date"].isoformat()
-    assert f"flight {chosen['flight']} from {chosen['origin']} to" in reply(answered)
+    # Whatever its status: "Flight UA457 from ORD to SFO is on time", "I'm sorry: flight ...".
+    told = f"light {chosen['flight']} from {chosen['origin']} to"
+    assert told in reply(answered), reply(answered)
     assert pending_flow(mesh, session) == ""
 
 

@@ -198,6 +198,12 @@ def test_flight_status_of_the_storm_cancelled_flight(turn: Turn) -> None:
     assert [m.kind for m in media] == ["card"]
 
 
+def test_a_flight_on_time_is_told_so_however_the_status_was_asked(turn: Turn) -> None:
+    for asked in ("what's the status of UA 891?", "is UA 891 on time?"):
+        _, _, reply, _ = turn(PlanInput(intent="flight_status", text=asked))
+        assert reply.startswith("Flight UA891 from ORD to SFO is on time, departing "), reply
+
+
 def test_loyalty_balance_of_the_gold_member(turn: Turn) -> None:
     _, _, reply, _ = turn(
         PlanInput(intent="loyalty_balance", text="how many miles do I have", customer_id="C-1001")
