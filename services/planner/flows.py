@@ -322,9 +322,9 @@ class ReplySpec(BaseModel):
         description="the slots this reply asks for: again, though the turn gave them (the "
         "flight named cannot be booked), or one required on a condition its `keeps` make hold "
         "(what a lost item looks like, for the case just opened): after it the flow waits for "
-        "them. Each maps to a lookup "
-        "reference with `only` over the list the reply shows (its items are kept as the slot's "
-        "choices, so an answer may name one by place or by what was shown), or to ''",
+        "them. Each maps to a lookup reference with `only` over the list the reply shows (its "
+        "items are kept as the slot's choices, so an answer may name one by place or by what "
+        "was shown), or to ''",
     )
     keeps: dict[str, str] = Field(
         default_factory=dict,
