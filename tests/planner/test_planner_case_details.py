@@ -115,12 +115,12 @@ def test_a_later_report_opens_a_case_of_its_own(book: FlowBook) -> None:
     assert [s.tool for s in flow.steps(later, "C-1001")] == ["createCase"]
 
 
-def test_a_clarification_in_between_keeps_the_case_the_flow_waits_with(book: FlowBook) -> None:
+def test_a_clarification_in_between_keeps_the_case_the_flow_waits_with(
+    book: FlowBook, tools: ToolIndex
+) -> None:
     """The message the ladder clarified ("it has my name ... on the label") held personal data;
     the next one describes the item. The flow that waits still has its case."""
-    settings = load_settings()
-    tools = ToolIndex.load(settings.tool_broker.backends)
-    planner = Planner(settings.planner, book, tools, None)
+    planner = Planner(load_settings().planner, book, tools, None)
     known = _opened("lost_item", book)
     request = PlanInput(
         intent="lost_item",
