@@ -68,6 +68,8 @@ answer while the flow waits (the day the listed flights are on): :meth:`Flow.wai
 required on a condition is waited for while the condition holds: a reply may ask for one that
 its ``keeps`` make required ("tell me what it looks like and I'll add it to the case", the case
 kept).
+A slot's ``not_after`` passes over a match its words come right after, and reads on: in "my flight
+tomorrow was cancelled, anything Friday?" the first day names the trip, the second the one asked.
 A slot with ``remember: until_answered`` is, like ``remember: false``, read from this turn's text
 only, except on the turn that answers the question its flow asked: that turn keeps the value the
 asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
@@ -286,6 +288,22 @@ class SlotSpec(BaseModel):
         "and the facts `shown`), `fits` (the values the answer fits) and `slots`",
     )
 
+    not_after: str = Field(
+        default="",
+        description="a regular expression: a match of `patterns` whose preceding words end with it "
+        'is passed over, and the text searched on (a day right after "my flight" names the trip '
+        "itself, not another day)",
+    )
+
+    @field_validator("not_after")
+    @classmethod
+    def _compile_not_after(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"pattern {pattern!r} is not a regular expression: {error}") from error
+        return pattern
+
     @field_validator("patterns", "answer_patterns")
     @classmethod
     def _compile(cls, patterns: list[str]) -> list[str]:
@@ -415,6 +433,8 @@ class Flow:
     #: (step id, argument) -> the most characters the argument may have, for an argument that
     #: quotes the customer's words (``${text}``) and whose contract bounds its length
     _text_limits: Mapping[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    #: per slot with ``not_after``: the words that, right before a match, pass it over
+    _not_after: Mapping[str, re.Pattern[str]] = field(default_factory=dict, repr=False)
 
     def systems(self, tools: ToolIndex) -> int:
         """How many backends the flow's steps touch."""
@@ -472,7 +492,7 @@ class Flow:
             if name in asked:
                 patterns = [*patterns, *self._answer_patterns[name]]
             for pattern in patterns:
-                match = pattern.search(text)
+                match = self._search(name, pattern, text)
                 if match is None:
                     continue
                 value = _transform(match, slot.transform)
@@ -590,7 +610,7 @@ class Flow:
             if not slot.refines:
                 continue
             for pattern in self._patterns[name]:
-                match = pattern.search(text)
+                match = self._search(name, pattern, text)
                 if match is None or not _transform(match, slot.transform):
                     continue
                 # "Friday's flights": the possessive belongs to the day.
@@ -599,6 +619,15 @@ class Flow:
                 words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
                 return all(word in _ASKING_WORDS for word in words)
         return False
+
+    def _search(self, name: str, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+        """The first match of one of the slot's patterns that its ``not_after`` does not pass
+        over."""
+        before = self._not_after.get(name)
+        for match in pattern.finditer(text):
+            if before is None or not _ends_with(before, text[: match.start()]):
+                return match
+        return None
 
     def missing(self, slots: Mapping[str, str], customer_id: str = "") -> list[str]:
         """The required slots neither known nor looked up by a step of this turn's plan."""
@@ -966,9 +995,11 @@ def _load_file(path: Path, tools: ToolIndex) -> list[tuple[Flow | str, list[str]
         }
         answers = {n: [re.compile(p) for p in s.answer_patterns] for n, s in spec.slots.items()}
         limits = _text_limits(spec, tools)
-        loaded.append(
-            (Flow(name, document.industry, spec, patterns, synonyms, answers, places, limits), [])
+        not_after = {n: re.compile(s.not_after) for n, s in spec.slots.items() if s.not_after}
+        flow = Flow(
+            name, document.industry, spec, patterns, synonyms, answers, places, limits, not_after
         )
+        loaded.append((flow, []))
     return loaded
 
 
@@ -1427,6 +1458,7 @@ def _evaluated(expression: str, context: Mapping[str, Any]) -> str:
     return "" if value is None else str(value)
 
 
+_WORD = re.compile(r"\w")
 _REFINING_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 #: the words a message that asks for another value than the one looked up may have around it
 _ASKING_WORDS = frozenset(
@@ -1440,6 +1472,11 @@ _ASKING_WORDS = frozenset(
     "rebook change move switch put get onto into "
     "morning afternoon evening night earlier later".split()
 )
+
+
+def _ends_with(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether a match of the pattern ends the text, but for spaces and punctuation."""
+    return any(not _WORD.search(text[m.end() :]) for m in pattern.finditer(text))
 
 
 def _transform(match: re.Match[str], transform: str) -> str:

@@ -206,6 +206,27 @@ def test_a_message_with_no_day_is_no_answer(book: FlowBook) -> None:
         assert not flow.answers(known, text, "C-1001"), text
 
 
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        # The day names the trip held, whatever day the clock makes it: the trip's own is searched.
+        ("My flight tomorrow got cancelled because of the storm, get me on the next one", None),
+        ("our flights on Friday were cancelled, rebook us", None),
+        ("my booking for the 28th was cancelled, please rebook", None),
+        ("my trip tomorrow is cancelled - anything on Friday instead?", "2026-11-27"),
+        ("rebook my flight to Friday", "2026-11-27"),
+        ("is there a flight tomorrow instead?", "2026-11-26"),
+    ],
+)
+def test_a_day_that_names_the_trip_held_is_no_day_to_search(
+    book: FlowBook, text: str, when: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("services.planner.flows.date", _Today)
+    flow = book.get("rebook_flight")
+    assert flow is not None
+    assert flow.details(text).get("travel_date") == when, text
+
+
 def test_a_slot_that_refines_is_optional_and_read_from_the_text(
     load_errors: Callable[..., str],
 ) -> None:
