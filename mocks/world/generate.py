@@ -96,7 +96,9 @@ class World:
 
     @property
     def today(self) -> date:
-        return self.now.date()
+        """The day on the machine's calendar (its time zone), as the planner counts "today" and
+        "tomorrow": the customer's "my flight tomorrow" is the world's."""
+        return self.now.astimezone().date()
 
     def next_id(self, prefix: str, start: int = 100_000) -> int:
         """The next free number for new records of one kind (charges, cases, ...)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -188,6 +189,36 @@ def test_the_clock_can_be_pinned_by_settings(loop_thread: LoopThread) -> None:
         assert status["date"] == (NOW.date() + timedelta(days=1)).isoformat()
     finally:
         loop_thread.run(cluster.stop())
+
+
+@pytest.fixture
+def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Sets the machine's time zone (``TZ``) for the test, and puts it back after."""
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("UTC", date(2026, 11, 26)), ("America/Los_Angeles", date(2026, 11, 25))],
+)
+def test_the_worlds_days_are_the_machines_as_the_planner_counts_them(
+    machine_zone: Callable[[str], None], zone: str, day: date
+) -> None:
+    """At 03:00 UTC it is still the evening before in Los Angeles: there, "my flight tomorrow"
+    is the flight of the 26th, and the world must say so too."""
+    machine_zone(zone)
+    assert date.today() == datetime.now(UTC).astimezone().date()
+    world = build_world(seed=9, customers=10, members=5, now=datetime(2026, 11, 26, 3, tzinfo=UTC))
+    assert world.today == day
+    (segment,) = world.reservations["SBX7Q2"].segments
+    assert segment.date == day + timedelta(days=1)
 
 
 def test_generated_records_are_coherent_across_domains() -> None:
