@@ -122,6 +122,7 @@ class Detector:
             and not _person_holding_a_code(e)
             and not _person_holding_a_locator(e, text)
             and not _person_holding_a_date(e, text)
+            and not _person_naming_a_thing(e, text)
             and not _sign_off(e)
             and not _person_inside_a_place(e, candidates)
             and not _address_from_a_quantity(e)
@@ -264,6 +265,41 @@ def _person_holding_a_date(entity: Entity, text: str) -> bool:
         return True
     return bool(
         _DAY_BEFORE_RE.search(text, 0, entity.start) or _DAY_AFTER_RE.match(text, entity.end)
+    )
+
+
+# What a lost or damaged thing is called, right after its maker's name ("a Samsonite suitcase",
+# "Tumi backpacks"). Words that are also surnames ("case", "watch") are left out.
+_THING_AFTER_RE = re.compile(
+    r"(?i)[ \t]+(?:suitcases?|bags?|handbags?|backpacks?|rucksacks?|holdalls?|duffel|duffle"
+    r"|luggage|carry-on|wallets?|purses?|laptops?|headphones|earbuds|sunglasses"
+    r"|umbrellas?|strollers?|pushchairs?|jackets?)(?!\w)"
+)
+# A colour or a material between an article (or "my") and the maker: "a black Samsonite", "my
+# grey aluminium Rimowa". Sizes are left out: "my little Timmy" is a child.
+_DESCRIBED_BEFORE_RE = re.compile(
+    r"(?i)(?<!\w)(?:a|an|the|my|our|his|her|their)(?:[ \t]+(?:black|white|gr[ae]y|blue|navy|red"
+    r"|green|yellow|pink|purple|brown|silver|golden|orange|beige|tan|dark|light|leather|plastic"
+    r"|metal|aluminium|aluminum|hard[ -]?shell|canvas|denim)){1,3}[ \t]+$"
+)
+
+
+def _person_naming_a_thing(entity: Entity, text: str) -> bool:
+    """A "name" that is a maker's, describing a thing: "a black samsonite suitcase", "they're
+    black Tumi backpacks", "a grey Samsonite with stickers". Brands are often surnames or given
+    names (Vuitton, Louis, Tumi), so the tagger reads persons; masked, the description a customer
+    gives of a lost bag loses the very word that finds it. A name followed by what the thing is,
+    or following an article and its colour or material, describes; a name in a possessive
+    ("Anna's bag") or after a cue ("my name is ...", kept by its own rule) does not."""
+    if entity.type != et.PERSON or any(ch.isdigit() for ch in entity.value):
+        return False
+    if len(entity.value.split()) > 2 or entity.value.endswith(("'s", "’s")):
+        return False
+    if entity.end < len(text) and text[entity.end] in "'’":
+        return False
+    return bool(
+        _THING_AFTER_RE.match(text, entity.end)
+        or _DESCRIBED_BEFORE_RE.search(text, 0, entity.start)
     )
 
 

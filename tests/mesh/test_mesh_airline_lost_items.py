@@ -171,3 +171,20 @@ def test_what_a_bag_looks_like_is_added_to_its_baggage_case(mesh: Mesh, cases: N
     assert reply(described).startswith(f"Thank you, I've added that to baggage case {case_id}:"), (
         reply(described)
     )
+
+
+def test_a_bag_described_by_its_maker_keeps_the_makers_name(mesh: Mesh, cases: None) -> None:
+    """Makers' names are often persons' too (Samsonite, Tumi, Louis Vuitton); said of the bag,
+    they are no personal data, and the case gets the word that finds it."""
+    world = mesh.mocks.world
+    assert world is not None
+    opened = turn(mesh, "bag-maker", "my suitcase didn't arrive", "C-1001")
+    case_id = finished(opened)["createCase"].result["case_id"]
+    described = turn(
+        mesh, "bag-maker", "it's a brown Louis Vuitton bag with a red ribbon", "C-1001"
+    )
+    assert finished(described)["addInteractionNote"].outcome == (common_pb2.STEP_OUTCOME_SUCCEEDED)
+    assert [n.text for n in world.cases[case_id].notes] == [
+        "What the customer says it looks like: it's a brown Louis Vuitton bag with a red ribbon"
+    ]
+    assert "brown Louis Vuitton bag" in reply(described), reply(described)

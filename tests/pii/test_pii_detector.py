@@ -212,6 +212,11 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "send it to my Mastercard ending in 5100 please",
         "the last four digits are 5100",
         "last 4: 0005",
+        # What a lost bag looks like: its maker, though makers' names are often persons' too.
+        "it's a black samsonite suitcase with a red ribbon",
+        "they're black Tumi backpacks",
+        "It's a brown Louis Vuitton bag",
+        "a grey Samsonite with stickers",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
@@ -279,6 +284,12 @@ def test_no_entity_runs_across_a_blank_line(detector: Detector) -> None:
         ("ask Jan one more time", "Jan"),
         ("Jan Kowalski called about 2 bags", "Jan Kowalski"),
         ("Francisco said the flight to Denver was late", "Francisco"),
+        # Beside a lost bag, a name is still a name: cued, possessive, a child, a name tag.
+        ("my name is Tumi Mokoena, my suitcase is lost", "Tumi Mokoena"),
+        ("Anna's bag is missing", "Anna"),
+        ("my little Timmy lost his backpack", "Timmy"),
+        ("This is Laura Case, my suitcase is lost", "Laura Case"),
+        ("It's my black Samsonite, the name tag says John Smith", "John Smith"),
     ],
 )
 def test_a_given_name_that_is_no_date_or_place_stays_masked(text: str, name: str) -> None:
