@@ -299,6 +299,19 @@ def test_a_provider_search_keeps_to_the_city_the_customer_names(mesh: Mesh) -> N
     assert "city" not in search.query, search
 
 
+def test_a_city_that_is_a_given_name_too_still_narrows_the_search(mesh: Mesh) -> None:
+    """A city named "Austin" is masked as a person on the way in; the search gets the city all
+    the same, and the model side never saw it."""
+    backend_of(mesh.mocks.apps["claims"]).log.clear()
+    events = turn(mesh, "dental-austin", "I need a dentist near Austin", "M-3001")
+    (search,) = calls(mesh, "claims", "searchProviders")
+    assert search.query.get("city") == "Austin", search
+    (plan,) = [e.plan for e in events if e.WhichOneof("event") == "plan"]
+    assert "Austin" not in str(plan), plan
+    text = reply(events)
+    assert "Okafor Dentistry" in text and "Springfield" not in text, text
+
+
 def test_a_seat_request_finds_the_customers_reservation_on_the_flight_named(mesh: Mesh) -> None:
     world = mesh.mocks.world
 
