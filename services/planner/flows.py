@@ -73,6 +73,10 @@ tomorrow was cancelled, anything Friday?" the first day names the trip, the seco
 A slot with ``remember: until_answered`` is, like ``remember: false``, read from this turn's text
 only, except on the turn that answers the question its flow asked: that turn keeps the value the
 asking turn gave ("a window seat" -> "which one?" -> "the second one" still wants a window seat).
+Those slots are what one request is about: while it waits for nothing but the customer's yes (a
+change held for confirmation), a message giving one of them another value and saying nothing else
+("actually, make it 75") answers it too (:meth:`Flow.amended`): it is planned afresh with the new
+value, and asked about again.
 Reply and media templates are Jinja (sandboxed) and see only ``slots``, ``customer_id``, ``text``,
 ``choices`` (per slot a lookup left open, the items listed: ``value`` and the facts ``shown``)
 and ``steps.<id>`` = ``{ok, outcome, result, tool, http_status, refusal}``: replies are grounded in
@@ -599,7 +603,41 @@ class Flow:
             any(name in awaited for name in found)
             or self._refined(text)
             or bool(self.undecided(known, text))
+            or bool(self.amended(known, text, customer_id))
         )
+
+    def amended(self, known: Mapping[str, str], text: str, customer_id: str = "") -> list[str]:
+        """The slots of the request (its ``until_answered`` ones) that the message gives another
+        value, saying nothing else: "actually, make it 75" or "no, 75 dollars" while a withdrawal
+        of 50 waits for a yes. The request is then planned afresh with the new value, and asked
+        about again; a value the request already has ("yes, 50 is fine") changes nothing. Only a
+        request that waits for nothing but a yes is amended so: while the flow waits for a slot,
+        the message is read as the answer to its question."""
+        if self.missing(known, customer_id):
+            return []
+        changed: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for name in self.subject():
+            slot = self.spec.slots[name]
+            if slot.source != "text":
+                continue
+            for pattern in [*self._patterns[name], *self._answer_patterns[name]]:
+                match = self._search(name, pattern, text)
+                if match is None:
+                    continue
+                value = _transform(match, slot.transform)
+                value = self._synonyms[name].get(value.casefold(), value)
+                if value and value != known.get(name, ""):
+                    changed.append(name)
+                    spans.append(match.span())
+                break
+        if not changed:
+            return []
+        rest = text
+        for start, end in sorted(spans, reverse=True):
+            rest = rest[:start] + " " + rest[end:]
+        words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
+        return changed if all(word in _AMENDING_WORDS for word in words) else []
 
     def _refined(self, text: str) -> bool:
         """Whether the message asks for a slot that ``refines`` the flow's lookup, and for nothing
@@ -1461,6 +1499,13 @@ def _evaluated(expression: str, context: Mapping[str, Any]) -> str:
 _WORD = re.compile(r"\w")
 _REFINING_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 #: the words a message that asks for another value than the one looked up may have around it
+# What a customer says around a new value for the request that waits: "actually, could you make
+# it 75 instead?", "sorry, I meant 100 dollars", "no wait, to my visa please".
+_AMENDING_WORDS = frozenset(
+    "actually no nope sorry oh um uh hmm wait well ok okay yes yeah then just only instead rather "
+    "make it that change can could you please i i'd i'm meant mean want like let's do how about "
+    "to my the a amount of for on and but so send put pay it's card one ending in with".split()
+)
 _ASKING_WORDS = frozenset(
     "what what's about how how's and or but so then instead rather anything something any else "
     "is are there there's was were do does did you have has can could would will i i'd i'm we "

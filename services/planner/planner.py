@@ -220,7 +220,15 @@ class Planner:
         slots = dict(request.slots)
         if flow is not None:
             waiting = flow.name == request.pending_flow
-            asked = flow.awaited(request.slots) if waiting else []
+            # A new value for the request ("actually, make it 75") is read as an answer is.
+            asked = (
+                [
+                    *flow.awaited(request.slots),
+                    *flow.amended(request.slots, request.text, request.customer_id),
+                ]
+                if waiting
+                else []
+            )
             # The answer to the flow's question keeps what the asking turn preferred.
             answered = waiting and flow.answers(request.slots, request.text, request.customer_id)
             if answered:

@@ -103,6 +103,23 @@ def test_the_amount_is_asked_for_when_missing(mesh: Mesh) -> None:
     assert withdrawals_made(mesh) == before
 
 
+@pytest.mark.parametrize("changed", ["actually make it 75", "sorry, I meant $75", "no, 75 dollars"])
+def test_a_new_amount_for_a_held_withdrawal_is_asked_about_again(mesh: Mesh, changed: str) -> None:
+    """While 50.00 USD waits for a yes, the customer changes the amount: nothing is withdrawn
+    until they confirm the new one, and then only that one."""
+    session = f"withdraw-amended-{changed.split()[0].strip(',')}"
+    before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
+    assert held_for_confirmation(turn(mesh, session, "withdraw 50 to my card", VERIFIED))
+    amended = turn(mesh, session, changed, VERIFIED)
+    assert held_for_confirmation(amended), reply(amended)
+    assert "I'm about to withdraw 75.00 USD from your wallet" in reply(amended), reply(amended)
+    assert withdrawals_made(mesh) == before
+    made = turn(mesh, session, "yes", VERIFIED)
+    assert "75.00 USD to your Mastercard ending 5100" in reply(made), reply(made)
+    assert withdrawals_made(mesh) == before + 1
+    assert balance(mesh, VERIFIED) == money - 7_500
+
+
 def test_no_makes_no_withdrawal(mesh: Mesh) -> None:
     session = "withdraw-no"
     before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
