@@ -162,7 +162,8 @@ class Payments:
     async def get_withdrawal(self, call: Call) -> Reply:
         withdrawal_id = call.arg("withdrawal_id")
         withdrawal = self.world.withdrawals.get(withdrawal_id)
-        if withdrawal is None:
+        # Another wallet's withdrawal is as unknown as one that does not exist.
+        if withdrawal is None or withdrawal.customer_id != call.arg("customer_id"):
             raise not_found("withdrawal", withdrawal_id)
         return Reply(self._withdrawal(withdrawal))
 

@@ -221,3 +221,35 @@ def test_a_held_withdrawal_says_what_it_waits_for(mesh: Mesh) -> None:
     text = reply(needed)
     assert text.startswith("Your identity verification is pending documents."), text
     assert "Withdrawal W-5001 of 500.00 USD is pending (on hold: source-of-funds" in text, text
+
+
+def test_another_wallets_withdrawal_is_not_found(mesh: Mesh) -> None:
+    """W-5001 is C-1002's: named by C-1006, it is as unknown as an id that does not exist, and
+    nothing of it reaches the reply."""
+    named = "where is withdrawal W-5001?"
+    mine = turn(mesh, "withdrawal-own", named, UNVERIFIED)
+    assert "Withdrawal W-5001 of 500.00 USD is pending" in reply(mine), reply(mine)
+    theirs = turn(mesh, "withdrawal-theirs", named, VERIFIED)
+    assert finished(theirs)["getWithdrawal"].http_status == 404
+    text = reply(theirs)
+    assert text.startswith("I can't find withdrawal W-5001 among your wallet's withdrawals"), text
+    assert "500.00" not in text and "source-of-funds" not in text, text
+
+
+@pytest.mark.parametrize(
+    "question", ["how long do withdrawals take?", "when will my withdrawal arrive?"]
+)
+def test_how_long_withdrawals_take_comes_from_the_knowledge_base(mesh: Mesh, question: str) -> None:
+    """The answer the article gives, then the customer's withdrawals still on their way."""
+    article = "Withdrawals are paid within 1 to 3 business days once the account is verified"
+    asked = question.split()[1]
+    held = turn(mesh, f"withdrawal-times-held-{asked}", question, UNVERIFIED)
+    assert {"searchArticles", "listWithdrawals"} <= set(finished(held)), reply(held)
+    assert reply(held).startswith(article), reply(held)
+    assert "Withdrawal W-5001 of 500.00 USD is pending after 5 days" in reply(held), reply(held)
+    # Nothing on its way: the answer alone.
+    with verified_customers(mesh) as build:
+        paid = turn(
+            mesh, f"withdrawal-times-none-{asked}", question, build(("visa", "4242", False))
+        )
+    assert reply(paid).startswith(article) and "W-" not in reply(paid), reply(paid)

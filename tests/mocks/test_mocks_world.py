@@ -62,8 +62,11 @@ def test_c1001_is_gold_with_a_storm_cancelled_flight_and_a_later_open_one(
 
 
 def test_c1002_has_a_withdrawal_pending_for_five_days(http: dict[str, httpx.Client]) -> None:
-    withdrawal = http["payments"].get("/withdrawals/W-5001").json()
+    withdrawal = http["payments"].get("/withdrawals/W-5001?customer_id=C-1002").json()
     assert withdrawal["customer_id"] == "C-1002"
+    # Read as another wallet's owner, or as nobody's, it is not there.
+    assert http["payments"].get("/withdrawals/W-5001?customer_id=C-1006").status_code == 404
+    assert http["payments"].get("/withdrawals/W-5001").status_code == 400
     assert (withdrawal["status"], withdrawal["days_waiting"]) == ("pending", 5)
     wallet = http["payments"].get("/wallets/C-1002").json()
     assert wallet["pending_withdrawals"] >= 1

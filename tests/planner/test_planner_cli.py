@@ -44,7 +44,7 @@ def test_plan_prints_the_embedded_plan() -> None:
         {
             "id": "withdrawal",
             "tool": "getWithdrawal",
-            "arguments": {"withdrawal_id": "W-5001"},
+            "arguments": {"withdrawal_id": "W-5001", "customer_id": "C-1002"},
             "depends_on": [],
         }
     ]
