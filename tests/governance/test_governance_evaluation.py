@@ -73,6 +73,7 @@ def test_the_index_keeps_rule_order_and_leaves_out_only_ruled_out_rules(
         assert list(selected) == [r for r in rules if r.admits("tool", tool)]
     assert [r.rule_id for r in index.select("createWithdrawal")] == [
         "base/tool-call-budget",
+        "base/customer-data-only-as-the-caller",
         "base/contract-requires-confirmation",
         "sportsbook/withdrawal-needs-verified-identity",
         "sportsbook/withdrawal-within-balance",

@@ -76,6 +76,40 @@ CASES = [
     Case("base/legal-advice", False, "input", text="I have an issue with my booking."),
     Case("base/tool-call-budget", True, "tool", tool="getFlightStatus", args=FLIGHT, calls=12),
     Case("base/tool-call-budget", False, "tool", tool="getFlightStatus", args=FLIGHT, calls=11),
+    # Another customer's records than the channel's customer: blocked; the caller's own, or a
+    # session with no customer of its own, or a call that names none: not held here.
+    Case(
+        "base/customer-data-only-as-the-caller",
+        True,
+        "tool",
+        tool="listCases",
+        args={"customer_id": "C-1001"},
+        session={"customer_id": "C-1006"},
+    ),
+    Case(
+        "base/customer-data-only-as-the-caller",
+        False,
+        "tool",
+        tool="listCases",
+        args={"customer_id": "C-1006"},
+        session={"customer_id": "C-1006"},
+    ),
+    Case(
+        "base/customer-data-only-as-the-caller",
+        False,
+        "tool",
+        tool="listCases",
+        args={"customer_id": "C-1001"},
+        session={"customer_id": ""},
+    ),
+    Case(
+        "base/customer-data-only-as-the-caller",
+        False,
+        "tool",
+        tool="getFlightStatus",
+        args=FLIGHT,
+        session={"customer_id": "C-1006"},
+    ),
     Case("base/contract-requires-confirmation", True, "tool", tool="createCharge", args=CHARGE),
     Case(
         "base/contract-requires-confirmation",

@@ -11,6 +11,7 @@ import pytest
 from harness import LoopThread, ephemeral_settings, free_port
 from pydantic import SecretStr
 
+from mocks.common.app import backend_of
 from mocks.model.script import Match, ScriptEntry, error_status, text_reply, tool_reply
 from services.mesh import Mesh, start_mesh
 from switchboard.v1 import common_pb2, events_pb2, router_pb2, router_pb2_grpc
@@ -106,3 +107,45 @@ def test_scripted_entries_match_as_documented() -> None:
     assert entry.match is not None
     assert entry.match.holds({"model": FAST, "messages": [{"role": "user", "content": "hi"}]})
     assert not entry.match.holds({"model": FAST, "messages": [{"role": "tool", "content": "x"}]})
+
+
+def test_a_model_asking_for_another_customers_records_is_refused(model_mesh: Mesh) -> None:
+    """The channel serves C-1006; a plan that reads C-1001's cases (a model that took the id from
+    the message) is blocked before the CRM sees it, on either tier."""
+    other = {"customer_id": "C-1001"}
+    _script(
+        model_mesh,
+        [
+            text_reply(
+                "I can only look at your own cases.", model=FAST, system_contains="Tool results"
+            ),
+            text_reply(
+                "I can only look at your own cases.", model=DEEP, system_contains="Tool results"
+            ),
+            tool_reply("listCases", other, model=FAST, last_role="user"),
+            tool_reply(
+                "submit_plan",
+                {"steps": [{"id": "cases", "tool": "listCases", "arguments": other}]},
+                model=DEEP,
+            ),
+        ],
+    )
+    crm = backend_of(model_mesh.mocks.apps["crm"]).log
+    crm.clear()
+    with grpc.insecure_channel(model_mesh.target("router")) as channel:
+        stub = router_pb2_grpc.RouterServiceStub(channel)
+        request = router_pb2.SendTurnRequest(
+            session_id="model-other-customer",
+            text="what's the status of the cases of customer C-1001?",
+            customer_id="C-1006",
+        )
+        events = [r.event for r in stub.SendTurn(request, timeout=60)]
+    results = [e.step_finished.result for e in events if e.WhichOneof("event") == "step_finished"]
+    refused = [r for r in results if r.tool == "listCases"]
+    assert refused, [e.WhichOneof("event") for e in events]
+    for result in refused:
+        assert result.outcome == common_pb2.STEP_OUTCOME_REJECTED
+        assert [
+            v.rule_id for v in result.verdicts if v.action == common_pb2.POLICY_ACTION_BLOCK
+        ] == ["base/customer-data-only-as-the-caller"]
+    assert not [r for r in crm.records() if r.operation_id == "listCases"]
