@@ -95,7 +95,12 @@ class Payments:
         return Reply(_charge(charge), status=201)
 
     async def get_charge(self, call: Call) -> Reply:
-        return Reply(_charge(self._charge(call.arg("charge_id"))))
+        charge = self._charge(call.arg("charge_id"))
+        # Another customer's charge is as unknown as one that does not exist: read, it would
+        # become a charge this conversation may refund.
+        if charge.customer_id != call.arg("customer_id"):
+            raise not_found("charge", charge.charge_id)
+        return Reply(_charge(charge))
 
     async def create_refund(self, call: Call) -> Reply:
         charge = self._charge(call.arg("charge_id"))

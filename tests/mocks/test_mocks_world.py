@@ -161,6 +161,17 @@ def test_the_messy_cases_are_there(http: dict[str, httpx.Client]) -> None:
     assert all(f["status"] == "cancelled" for f in same_day)
 
 
+def test_a_charge_is_read_only_by_the_customer_charged(http: dict[str, httpx.Client]) -> None:
+    payments = http["payments"]
+    (charge, *_) = payments.get("/customers/C-1003/charges").json()["charges"]
+    path = f"/charges/{charge['charge_id']}"
+    own = payments.get(path, params={"customer_id": "C-1003"})
+    assert own.status_code == 200 and own.json()["customer_id"] == "C-1003"
+    # Another customer's charge is as unknown as a charge that does not exist.
+    assert payments.get(path, params={"customer_id": "C-1001"}).status_code == 404
+    assert payments.get(path).status_code == 400
+
+
 def test_the_world_is_deterministic_for_a_seed_and_large_by_default() -> None:
     first = build_world(seed=3, customers=150, members=40, now=NOW)
     again = build_world(seed=3, customers=150, members=40, now=NOW)
