@@ -352,9 +352,9 @@ def _carried(
     keeping beside them what that reply listed to choose from (``keep``: an answer by position
     must pick the value the customer was shown); one that did not plan keeps the session's slots,
     and its pending flow when the ladder asked the customer again (clarified, or said what it can
-    do) rather than handing off. A turn that failed is no answer: it also keeps the session's
-    pending flow and the plan waiting for the customer's word (re-running that plan after a "yes"
-    is safe: its id keeps the idempotency keys).
+    do) rather than handing off, and then the plan waiting for the customer's word too. A turn
+    that failed is no answer: it also keeps the session's pending flow and that plan (re-running
+    it after a "yes" is safe: its id keeps the idempotency keys).
     """
     pending_plan = turn.pending_plan
     plan = turn.plan
@@ -380,6 +380,10 @@ def _carried(
     # chosen) has not moved on from the flow's question: the next message may still answer it.
     asked_again = turn.handoff is None and any(f.action in _ASKED_AGAIN for f in turn.fallbacks)
     keep = turn.failed or asked_again
+    if asked_again and pending_plan is None and session.pending_plan.steps:
+        # "Hold on a sec" while a change waits for a yes: asked again, the change still waits,
+        # as the confirmation described it; the next "yes" or "no" is its answer.
+        pending_plan = session.pending_plan
     return dict(session.slots), session.pending_flow if keep else "", pending_plan
 
 

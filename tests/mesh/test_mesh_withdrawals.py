@@ -120,6 +120,21 @@ def test_a_new_amount_for_a_held_withdrawal_is_asked_about_again(mesh: Mesh, cha
     assert balance(mesh, VERIFIED) == money - 7_500
 
 
+def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: Mesh) -> None:
+    """ "Hold on a sec" is clarified; the withdrawal the confirmation described still waits, and
+    the next "yes" makes it, once."""
+    session = "withdraw-hold-on"
+    before = withdrawals_made(mesh)
+    assert held_for_confirmation(turn(mesh, session, "withdraw 50 to my card", VERIFIED))
+    paused = turn(mesh, session, "hold on a sec", VERIFIED)
+    fallbacks = [e.fallback for e in paused if e.WhichOneof("event") == "fallback"]
+    assert [f.action for f in fallbacks] == [events_pb2.FALLBACK_ACTION_CLARIFY], reply(paused)
+    assert withdrawals_made(mesh) == before
+    made = turn(mesh, session, "yes", VERIFIED)
+    assert "50.00 USD to your Mastercard ending 5100" in reply(made), reply(made)
+    assert withdrawals_made(mesh) == before + 1
+
+
 def test_no_makes_no_withdrawal(mesh: Mesh) -> None:
     session = "withdraw-no"
     before, money = withdrawals_made(mesh), balance(mesh, VERIFIED)
