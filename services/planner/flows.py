@@ -299,19 +299,10 @@ class SlotSpec(BaseModel):
         "itself, not another day)",
     )
 
-    @field_validator("not_after")
+    @field_validator("patterns", "answer_patterns", "not_after")
     @classmethod
-    def _compile_not_after(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"pattern {pattern!r} is not a regular expression: {error}") from error
-        return pattern
-
-    @field_validator("patterns", "answer_patterns")
-    @classmethod
-    def _compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
+    def _compile(cls, patterns: list[str] | str) -> list[str] | str:
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
             try:
                 re.compile(pattern)
             except re.error as error:
@@ -499,8 +490,7 @@ class Flow:
                 match = self._search(name, pattern, text)
                 if match is None:
                     continue
-                value = _transform(match, slot.transform)
-                value = self._synonyms[name].get(value.casefold(), value)
+                value = self._value(name, match)
                 if value:
                     found[name] = value
                     break
@@ -625,8 +615,7 @@ class Flow:
                 match = self._search(name, pattern, text)
                 if match is None:
                     continue
-                value = _transform(match, slot.transform)
-                value = self._synonyms[name].get(value.casefold(), value)
+                value = self._value(name, match)
                 if value and value != known.get(name, ""):
                     changed.append(name)
                     spans.append(match.span())
@@ -657,6 +646,11 @@ class Flow:
                 words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
                 return all(word in _ASKING_WORDS for word in words)
         return False
+
+    def _value(self, name: str, match: re.Match[str]) -> str:
+        """What a match of one of the slot's patterns gives it: transformed, then its synonym's."""
+        value = _transform(match, self.spec.slots[name].transform)
+        return self._synonyms[name].get(value.casefold(), value)
 
     def _search(self, name: str, pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
         """The first match of one of the slot's patterns that its ``not_after`` does not pass
