@@ -603,8 +603,6 @@ class Flow:
         about again; a value the request already has ("yes, 50 is fine") changes nothing. Only a
         request that waits for nothing but a yes is amended so: while the flow waits for a slot,
         the message is read as the answer to its question."""
-        if self.missing(known, customer_id):
-            return []
         changed: list[str] = []
         spans: list[tuple[int, int]] = []
         for name in self.subject():
@@ -626,7 +624,10 @@ class Flow:
         for start, end in sorted(spans, reverse=True):
             rest = rest[:start] + " " + rest[end:]
         words = _REFINING_WORD.findall(rest.casefold().replace("’", "'"))
-        return changed if all(word in _AMENDING_WORDS for word in words) else []
+        if not all(word in _AMENDING_WORDS for word in words):
+            return []
+        # Last, as the dearest check (it plans the flow's lookups): most messages stop above.
+        return [] if self.missing(known, customer_id) else changed
 
     def _refined(self, text: str) -> bool:
         """Whether the message asks for a slot that ``refines`` the flow's lookup, and for nothing

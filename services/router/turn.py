@@ -358,7 +358,16 @@ def _carried(
     """
     pending_plan = turn.pending_plan
     plan = turn.plan
-    kept = turn.failed or (plan is not None and plan.aside)
+    # A message the ladder asked about again ("which flights are there?" while a flight is to be
+    # chosen, "hold on a sec" while a change waits for a yes) has not moved on from the flow's
+    # question, nor from the change as the confirmation described it: the next message may still
+    # answer them.
+    asked_again = (
+        plan is None
+        and turn.handoff is None
+        and any(f.action in _ASKED_AGAIN for f in turn.fallbacks)
+    )
+    kept = turn.failed or asked_again or (plan is not None and plan.aside)
     if kept and pending_plan is None and session is not None and session.pending_plan.steps:
         pending_plan = session.pending_plan
     if plan is not None and plan.aside and session is not None:
@@ -376,14 +385,7 @@ def _carried(
         return slots, pending, pending_plan
     if session is None:
         return {}, "", pending_plan
-    # A message the ladder asked about again ("which flights are there?" while a flight is to be
-    # chosen) has not moved on from the flow's question: the next message may still answer it.
-    asked_again = turn.handoff is None and any(f.action in _ASKED_AGAIN for f in turn.fallbacks)
     keep = turn.failed or asked_again
-    if asked_again and pending_plan is None and session.pending_plan.steps:
-        # "Hold on a sec" while a change waits for a yes: asked again, the change still waits,
-        # as the confirmation described it; the next "yes" or "no" is its answer.
-        pending_plan = session.pending_plan
     return dict(session.slots), session.pending_flow if keep else "", pending_plan
 
 

@@ -27,9 +27,9 @@ def test_a_new_value_amends_the_held_request(
 ) -> None:
     flow = book.get("withdrawal_request")
     assert flow is not None
-    assert flow.amended(HELD, said, "C-1006") == [changed]
-    assert flow.answers(HELD, said, "C-1006")
     asked = flow.amended(HELD, said, "C-1006")
+    assert asked == [changed]
+    assert flow.answers(HELD, said, "C-1006")
     filled = flow.fill(HELD, said, "C-1006", asked, answered=True)
     assert filled[changed] == value
     assert [s.tool for s in flow.steps(filled, "C-1006")][-1] == "createWithdrawal"
