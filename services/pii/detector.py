@@ -120,6 +120,7 @@ class Detector:
             for e in combine([*wanted, *shields], tagged)
             if self._reported(e)
             and not _person_holding_a_code(e)
+            and not _person_heading_a_reference(e, text)
             and not _person_holding_a_locator(e, text)
             and not _person_holding_a_date(e, text)
             and not _person_naming_a_thing(e, text)
@@ -203,6 +204,15 @@ def _person_holding_a_code(entity: Entity) -> bool:
         return _CODE_RE.search(entity.value) is not None
     return entity.type == et.ADDRESS and _CODE_RE.fullmatch(entity.value) is not None
 
+
+def _person_heading_a_reference(entity: Entity, text: str) -> bool:
+    """A "name" that is the letters of a reference: "C" of "I'm C-1002", read as a name after
+    "I'm". Masked, the customer number cannot reach the tools; no name goes on into a hyphen and
+    digits (a double-barrelled name goes on into letters)."""
+    return entity.type == et.PERSON and _REFERENCE_TAIL_RE.match(text, entity.end) is not None
+
+
+_REFERENCE_TAIL_RE = re.compile(r"-[0-9]")
 
 # A booking's record locator: six capitals or digits, as airlines issue them ("ZGGJQS").
 _LOCATOR_RE = re.compile(r"[A-Z0-9]{6}")

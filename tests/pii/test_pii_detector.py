@@ -217,11 +217,22 @@ def test_service_detector_skips_quasi_identifiers_by_default() -> None:
         "they're black Tumi backpacks",
         "It's a brown Louis Vuitton bag",
         "a grey Samsonite with stickers",
+        # A customer number after "I'm": the tagger read its letter as a name.
+        "I'm C-1002",
+        "I am C-1001, what's my balance?",
+        "I'm CS-100023, any news?",
     ],
 )
 def test_service_leaves_the_demo_references_alone(text: str) -> None:
     # Booking references and customer ids are what tools need; they are not personal data.
     assert build_detector(PiiSettings()).detect(text) == []
+
+
+def test_a_name_before_a_customer_number_is_still_masked() -> None:
+    detector = build_detector(PiiSettings())
+    assert [e.value for e in detector.detect("This is Mary-Jane Watson, C-1002")] == [
+        "Mary-Jane Watson"
+    ]
 
 
 def test_four_digits_without_a_card_cue_may_still_be_a_house_number() -> None:
