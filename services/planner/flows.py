@@ -84,7 +84,9 @@ step results and say in their own words what a failure means (by ``outcome`` and
 a step's error text (a backend's problem detail, a policy or reference diagnostic) is for the audit
 trail, never for the customer, and a template naming it is refused at load. ``refusal`` is the
 customer-facing message of the policy that refused the step ("" otherwise), for the reply to say
-why in the policy's own words. Media show only for steps that succeeded, while their ``when`` holds.
+why in the policy's own words; a flow's last reply (the one without a ``when``, which speaks of a
+system that could not be reached) gives way to the first refusal. Media show only for steps that
+succeeded, while their ``when`` holds.
 Filters: ``clock`` (RFC 3339 -> 07:05), ``day`` (-> Wed 25 Nov), ``money(currency)`` (cents ->
 12.50 USD), ``words`` (on_time -> on time).
 Everything is checked at load; a mistake stops the start with the file and flow named.
@@ -812,6 +814,11 @@ class Flow:
         chosen = self._chosen_reply(context)
         if chosen is None:
             return ""
+        refusal = _first_refusal(context)
+        if chosen.when is None and refusal:
+            # The catch-all reply speaks of a system that could not be reached; a step a policy
+            # refused was never sent, and the policy's own words say why.
+            return _normalise(refusal)
         made: list[Offer] = []
 
         def offer(intent: str, say: str = "") -> str:
@@ -1479,6 +1486,12 @@ def _template_errors(text: str, when: str | None) -> list[str]:
     except TemplateError as error:
         errors.append(f"template error: {error}")
     return errors
+
+
+def _first_refusal(context: Mapping[str, Any]) -> str:
+    """The customer-facing words of the first policy that refused one of the steps ("": none)."""
+    steps = context.get("steps") or {}
+    return next((str(s["refusal"]) for s in steps.values() if s.get("refusal")), "")
 
 
 def _truthy(expression: str, context: Mapping[str, Any]) -> bool:

@@ -152,6 +152,21 @@ def test_a_refused_change_says_why_in_the_policys_words(
             assert VERIFY not in reply and reply, reply
 
 
+def test_a_read_a_policy_refuses_is_answered_in_its_words_not_as_a_system_down(
+    book: FlowBook,
+) -> None:
+    # loyalty_balance has no words of its own for a refused read: its last reply, about a system
+    # that could not be reached, gives way to the policy's.
+    flow = book.get("loyalty_balance")
+    assert flow is not None
+    slots = {"customer_id": "C-1001"}
+    prove = "Before I look at an account, I need to check that it's yours."
+    refused = StepResult("loyalty", "getLoyaltyAccount", "rejected", {}, DIAGNOSTIC, refusal=prove)
+    assert flow.reply(flow.context(slots, [refused])) == prove
+    failed = StepResult("loyalty", "getLoyaltyAccount", "failed", {}, DIAGNOSTIC, 503)
+    assert flow.reply(flow.context(slots, [failed])).startswith("I couldn't reach the loyalty")
+
+
 def test_an_upgrade_a_policy_refuses_says_why_beside_the_rebooking(book: FlowBook) -> None:
     flow = book.get("rebook_flight")
     assert flow is not None
