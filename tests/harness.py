@@ -114,6 +114,7 @@ SHIPPED_INTENTS: dict[str, list[str]] = {
         "decline",
         "case_status",
         "complaint",
+        "verify_identity",
     ],
 }
 

@@ -36,6 +36,26 @@ class IdentityCheck(BaseModel):
     equals: str = "verified"
 
 
+class IdentityProof(BaseModel):
+    """A tool whose success proves, in the chat, that the caller is the customer it names.
+
+    When a turn's step of ``tool`` succeeds and its result's ``field`` equals ``equals``, a session
+    without a customer of its own (an anonymous chat) serves the customer its ``argument`` names
+    from then on, as if the channel had named them: their identity check runs, and the base
+    policy pack lets calls for their records through. The proof authenticates the caller; whether
+    the customer's identity is verified (for withdrawals, account changes) stays the CRM's word.
+    A session that already serves a customer is not changed by one. The default reads the CRM's
+    ``verifyCustomerIdentity``: the email address the caller gave matched the profile.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str = Field(min_length=1)
+    argument: str = "customer_id"
+    field: str = "matched"
+    equals: bool | str = True
+
+
 class RouterSettings(ServiceSettings):
     """The public API's limits and the turn's time budget."""
 
@@ -74,6 +94,11 @@ class RouterSettings(ServiceSettings):
         ],
         description="how the identity of the customer (or office) a channel names is verified; "
         "the first check whose prefix matches applies, none: not verified",
+    )
+    identity_proofs: list[IdentityProof] = Field(
+        default_factory=lambda: [IdentityProof(tool="verifyCustomerIdentity")],
+        description="tools whose success proves in the chat who the caller is: an anonymous "
+        "session then serves that customer",
     )
     shared_industries: list[str] = Field(
         default_factory=lambda: ["general"],

@@ -15,6 +15,11 @@ again, while all of this holds:
   reached a backend could have changed anything (only read-only tools), and its write is the
   first after its read (a write retried after a concurrent one clears it).
 
+A turn may also prove who the caller is (:class:`~services.router.config.IdentityProof`): a step
+of a proof tool that succeeded with the expected answer (the CRM matched the email address the
+caller gave). An anonymous session then serves that customer (:func:`proven_customer`), and its
+next turns check their identity as for a customer the channel names.
+
 Relying on the record only ever errs on the safe side: the customer is treated as not verified,
 never as verified. A verification made outside the session (another channel, the back office) is
 seen at most ``identity_cache_ttl_s`` after the lookup, plus the clock skew between router
@@ -27,8 +32,11 @@ longer than the record is relied on, so a turn that relies on it still has them 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from google.protobuf.json_format import MessageToDict
+
+from services.router.config import IdentityProof
 from switchboard.v1 import common_pb2, session_pb2
 
 #: outcomes of steps whose backend never saw the call
@@ -59,3 +67,26 @@ def recent_lookup(
 def sent_tools(results: Iterable[common_pb2.StepResult]) -> frozenset[str]:
     """The tools of the steps that reached, or may have reached, their backend."""
     return frozenset(r.tool for r in results if r.outcome not in _NOT_SENT)
+
+
+def proven_customer(
+    results: Iterable[common_pb2.StepResult], proofs: Sequence[IdentityProof]
+) -> str:
+    """The customer a step of the turn proved the caller to be ('' when none did).
+
+    A proof counts only when its step succeeded and the result's field has the expected value;
+    two proofs naming different customers prove neither.
+    """
+    proven = set()
+    for result in results:
+        if result.outcome != common_pb2.STEP_OUTCOME_SUCCEEDED:
+            continue
+        for proof in proofs:
+            if result.tool != proof.tool:
+                continue
+            answer = MessageToDict(result.result).get(proof.field)
+            customer = MessageToDict(result.arguments).get(proof.argument)
+            same = type(answer) is type(proof.equals) and answer == proof.equals
+            if same and isinstance(customer, str) and customer:
+                proven.add(customer)
+    return proven.pop() if len(proven) == 1 else ""

@@ -74,6 +74,7 @@ class RouterService:
             understand_timeout_s=config.understand_timeout_s,
             identity_checks=config.identity_checks,
             identity_cache_ttl_s=config.identity_cache_ttl_s,
+            identity_proofs=config.identity_proofs,
             industries=_industries(config.intents_dir),
             shared_industries=config.shared_industries,
             other_industry_odds=config.other_industry_odds,

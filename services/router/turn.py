@@ -24,9 +24,9 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
 
 from services.planner.choices import chosen_position
-from services.router.config import IdentityCheck
+from services.router.config import IdentityCheck, IdentityProof
 from services.router.events import EventFactory, duration
-from services.router.identity import new_lookup, recent_lookup, sent_tools
+from services.router.identity import new_lookup, proven_customer, recent_lookup, sent_tools
 from services.router.peers import DependencyFailure, Peers, stream, unary
 from services.runtime import deadline, metrics
 from services.runtime import telemetry_names as names
@@ -438,6 +438,11 @@ def _awaiting_answer(session: session_pb2.Session) -> bool:
     )
 
 
+def _served(session: session_pb2.Session | None) -> str:
+    """The customer the stored session serves ('' when none: an anonymous chat, or no session)."""
+    return session.customer_id if session is not None else ""
+
+
 def _verified_in_session(session: session_pb2.Session | None, customer_id: str) -> bool:
     """Whether the session holds a verification of ``customer_id`` (of its own customer when the
     turn names none): a verification of one customer never passes to another."""
@@ -458,6 +463,7 @@ class TurnRunner:
         understand_timeout_s: float,
         identity_checks: Sequence[IdentityCheck] = (),
         identity_cache_ttl_s: float = 0.0,
+        identity_proofs: Sequence[IdentityProof] = (),
         industries: Mapping[str, str] | None = None,
         shared_industries: Collection[str] = ("general",),
         other_industry_odds: float = 1.0,
@@ -481,6 +487,7 @@ class TurnRunner:
         self._scopes = {industry: frozenset(own | shared) for industry, own in scopes.items()}
         self.identity_checks = tuple(identity_checks)
         self.identity_cache_ttl_s = identity_cache_ttl_s
+        self.identity_proofs = tuple(identity_proofs)
         self.turn_deadline_s = turn_deadline_s
         self.understand_timeout_s = understand_timeout_s
         #: wall-clock time (Unix seconds): identity lookups are dated and aged by it, across
@@ -994,13 +1001,12 @@ class TurnRunner:
         Masking also waits for the session, for the references the last reply listed to choose
         from (``shown``): a record locator quoted back alone is an answer, not a name.
         """
-        check = self._identity_check(turn.input.customer_id)
+        state = (await session).session
+        check = self._identity_check(turn.input.customer_id or state.customer_id)
         if check is not None and check.tool:
             await identity
         request = pii_pb2.RedactRequest(
-            session_id=turn.input.session_id,
-            text=turn.input.text,
-            shown=_listed((await session).session),
+            session_id=turn.input.session_id, text=turn.input.text, shown=_listed(state)
         )
         return await unary("pii", self.peers.pii.Redact(request))
 
@@ -1016,21 +1022,22 @@ class TurnRunner:
         session: asyncio.Task[session_pb2.GetSessionResponse],
         stage_ends: float,
     ) -> bool | None:
-        """The CRM's identity state for the customer the channel names, when not yet known.
+        """The CRM's identity state for the customer the turn serves, when not yet known.
 
-        Channels send a customer id only for customers they have authenticated; whether that
-        customer's identity is verified is the CRM's to say. An unknown answer (no customer,
+        Channels send a customer id only for customers they have authenticated; a chat without
+        one serves the customer its caller proved to be (:class:`IdentityProof`), if any. Whether
+        that customer's identity is verified is the CRM's to say. An unknown answer (no customer,
         no tool configured, the lookup failing) leaves the session's own state in force, and so
         does a recent lookup the session keeps that found the customer not verified (no new
         lookup then; see :mod:`services.router.identity`).
         """
-        customer = turn.input.customer_id
+        state = (await session).session
+        customer = turn.input.customer_id or state.customer_id
         check = self._identity_check(customer)
         if check is None:
             return None
         if not check.tool:
             return True
-        state = (await session).session
         if _verified_in_session(state, customer):
             return None
         checked_at = self.clock()
@@ -1298,6 +1305,11 @@ class TurnRunner:
         version = turn.session.version if turn.session is not None else 0
         lookup = await self._lookup_to_keep(turn)
         verified = turn.identity_verified
+        customer = turn.input.customer_id
+        if not customer and not _served(turn.session):
+            # An anonymous chat whose caller proved whose account it is serves that customer
+            # from now on; whether their identity is verified stays the CRM's to say.
+            customer = proven_customer(turn.results, self.identity_proofs)
         for attempt in range(2):
             try:
                 async with asyncio.timeout(max(deadline.remaining() or 1.0, 0.2)):
@@ -1312,9 +1324,7 @@ class TurnRunner:
                             ),
                         )
                         version = current.session.version
-                        if verified is False and _verified_in_session(
-                            current.session, turn.input.customer_id
-                        ):
+                        if verified is False and _verified_in_session(current.session, customer):
                             # The write that won recorded a verification after this turn's
                             # lookup found none: the newer word stands.
                             verified = None
@@ -1329,7 +1339,7 @@ class TurnRunner:
                                 expected_version=version,
                                 turn=record,
                                 slots=slots,
-                                customer_id=turn.input.customer_id,
+                                customer_id=customer,
                                 pending_flow=pending,
                                 identity_verified=verified,
                                 pending_plan=pending_plan,

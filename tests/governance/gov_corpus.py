@@ -42,9 +42,11 @@ SESSIONS: dict[str, dict[str, Any]] = {
         "fallbacks_in_a_row": 1,
         "customer_id": "P-7001",
     },
+    # an anonymous chat: the router says it serves no customer
     "unverified-facts": {
         "identity_verified": False,
         "confirmed": False,
+        "customer_id": "",
         "charges": {"ch_10001": 100},
         "miles_balance": 10.5,
         "wallet_balance": 0,

@@ -74,6 +74,7 @@ def test_the_index_keeps_rule_order_and_leaves_out_only_ruled_out_rules(
     assert [r.rule_id for r in index.select("createWithdrawal")] == [
         "base/tool-call-budget",
         "base/customer-data-only-as-the-caller",
+        "base/customer-data-needs-a-known-caller",
         "base/contract-requires-confirmation",
         "sportsbook/withdrawal-needs-verified-identity",
         "sportsbook/withdrawal-within-balance",

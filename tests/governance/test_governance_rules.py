@@ -77,7 +77,8 @@ CASES = [
     Case("base/tool-call-budget", True, "tool", tool="getFlightStatus", args=FLIGHT, calls=12),
     Case("base/tool-call-budget", False, "tool", tool="getFlightStatus", args=FLIGHT, calls=11),
     # Another customer's records than the channel's customer: blocked; the caller's own, or a
-    # session with no customer of its own, or a call that names none: not held here.
+    # session with no customer of its own (the next rule's), or a call that names none: not held
+    # here.
     Case(
         "base/customer-data-only-as-the-caller",
         True,
@@ -109,6 +110,48 @@ CASES = [
         tool="getFlightStatus",
         args=FLIGHT,
         session={"customer_id": "C-1006"},
+    ),
+    # An anonymous chat (the router's facts say customer '') names a customer: blocked, but for
+    # the call that proves the account is the caller's; a chat serving a customer, a check made
+    # without the router's facts, or a call that names no customer: not held here.
+    Case(
+        "base/customer-data-needs-a-known-caller",
+        True,
+        "tool",
+        tool="listCases",
+        args={"customer_id": "C-1001"},
+        session={"customer_id": ""},
+    ),
+    Case(
+        "base/customer-data-needs-a-known-caller",
+        False,
+        "tool",
+        tool="verifyCustomerIdentity",
+        args={"customer_id": "C-1001", "email": "<EMAIL_1>"},
+        session={"customer_id": ""},
+    ),
+    Case(
+        "base/customer-data-needs-a-known-caller",
+        False,
+        "tool",
+        tool="listCases",
+        args={"customer_id": "C-1001"},
+        session={"customer_id": "C-1001"},
+    ),
+    Case(
+        "base/customer-data-needs-a-known-caller",
+        False,
+        "tool",
+        tool="listCases",
+        args={"customer_id": "C-1001"},
+    ),
+    Case(
+        "base/customer-data-needs-a-known-caller",
+        False,
+        "tool",
+        tool="getFlightStatus",
+        args=FLIGHT,
+        session={"customer_id": ""},
     ),
     Case("base/contract-requires-confirmation", True, "tool", tool="createCharge", args=CHARGE),
     Case(

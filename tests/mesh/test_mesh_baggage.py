@@ -59,7 +59,7 @@ def test_a_bag_that_did_not_arrive_gets_a_baggage_case_at_once(mesh: Mesh, cases
     assert len(cases_opened(mesh, "C-1001")) == before + 1
 
 
-def test_who_the_customer_is_is_asked_and_the_case_keeps_their_report(
+def test_an_anonymous_report_is_filed_once_the_caller_proves_the_account_is_theirs(
     mesh: Mesh, cases: set[str]
 ) -> None:
     before = len(cases_opened(mesh, "C-1001"))
@@ -70,12 +70,24 @@ def test_who_the_customer_is_is_asked_and_the_case_keeps_their_report(
     assert reply(asked).startswith("Could you give me your customer number?"), reply(asked)
     assert "createCase" not in finished(asked)
 
-    answered = turn(mesh, "bag-2", "C-1001", "")
+    # A number typed in an anonymous chat names an account, not who types: no case on it yet,
+    # but what to do meanwhile.
+    refused = turn(mesh, "bag-2", "C-1001", "")
+    assert finished(refused)["createCase"].outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert reply(refused).startswith(
+        "I haven't opened a baggage case yet. Before I look at an account, I need to check that "
+        "it's yours."
+    ), reply(refused)
+    assert "Meanwhile, here is what to do: Delayed, damaged or lost baggage:" in reply(refused)
+    assert len(cases_opened(mesh, "C-1001")) == before
+
+    proven = turn(mesh, "bag-2", "maya.chen@example.com", "")
+    assert reply(proven).startswith("Thank you, that matches our records"), reply(proven)
+    answered = turn(mesh, "bag-2", report, "")
     results = finished(answered)
     created = results["createCase"]
     assert created.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, created.error
     (sent,) = cases_opened(mesh, "C-1001")[before:]
-    # The report is the message that made it, not the answer to "who are you?".
     assert sent.body["description"] == report
     # The flight named finds the reservation on it, noted on the case.
     assert results["addInteractionNote"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED

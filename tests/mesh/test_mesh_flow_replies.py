@@ -127,9 +127,12 @@ def test_the_answer_to_who_are_you_searches_with_the_request_it_answers(mesh: Me
         (search,) = calls(mesh, "knowledge", "searchArticles")
         # The request's words, not only "C-1001": the article found is about what was asked.
         assert search.query.get("q") == "I want compensation for my cancelled flight C-1001"
+        # An anonymous chat has not proved the account is its caller's: no case, the policy's
+        # words, and the rules meanwhile.
         text = reply(answered)
-        assert text.startswith("I've opened case CS-"), text
-        assert "When your flight is cancelled or heavily delayed: " in text, text
+        assert text.startswith("I haven't opened a compensation case yet. Before I look at"), text
+        assert "Meanwhile, here are the rules: When your flight is cancelled" in text, text
+        assert finished(answered)["createCase"].outcome == common_pb2.STEP_OUTCOME_REJECTED
 
 
 def test_a_boarding_pass_reply_shows_no_placeholder(mesh: Mesh) -> None:

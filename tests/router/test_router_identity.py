@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from google.protobuf import struct_pb2
 
-from services.router.identity import new_lookup, recent_lookup, sent_tools
+from services.router.config import IdentityProof
+from services.router.identity import new_lookup, proven_customer, recent_lookup, sent_tools
 from switchboard.v1 import common_pb2, session_pb2
 
 CHECKED_AT = 1_800_000_000.25
@@ -64,3 +66,46 @@ def test_only_steps_refused_or_skipped_never_reached_their_backend() -> None:
     results = [common_pb2.StepResult(tool=tool, outcome=o) for tool, o in outcomes.items()]
     assert sent_tools(results) == {"getWallet", "createCase", "redeemMiles", "rebookReservation"}
     assert sent_tools([]) == frozenset()
+
+
+PROOFS = [IdentityProof(tool="verifyCustomerIdentity")]
+
+
+def _proof(
+    customer: str,
+    matched: object,
+    outcome: common_pb2.StepOutcome.ValueType = common_pb2.STEP_OUTCOME_SUCCEEDED,
+    tool: str = "verifyCustomerIdentity",
+) -> common_pb2.StepResult:
+    result, arguments = struct_pb2.Struct(), struct_pb2.Struct()
+    result.update({"matched": matched})
+    arguments.update({"customer_id": customer, "email": "<EMAIL_1>"})
+    return common_pb2.StepResult(
+        step_id="check", tool=tool, outcome=outcome, result=result, arguments=arguments
+    )
+
+
+def test_a_proof_that_matched_names_its_customer() -> None:
+    assert proven_customer([_proof("C-1001", True)], PROOFS) == "C-1001"
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        [_proof("C-1001", False)],
+        # A number is not the expected answer, even one that equals True.
+        [_proof("C-1001", 1)],
+        [_proof("C-1001", True, common_pb2.STEP_OUTCOME_FAILED)],
+        [_proof("C-1001", True, tool="getCustomer")],
+        [_proof("", True)],
+        # Two proofs of two customers prove neither.
+        [_proof("C-1001", True), _proof("C-1002", True)],
+        [],
+    ],
+)
+def test_anything_else_proves_no_one(results: list[common_pb2.StepResult]) -> None:
+    assert proven_customer(results, PROOFS) == ""
+
+
+def test_two_proofs_of_one_customer_prove_them() -> None:
+    assert proven_customer([_proof("C-1001", True), _proof("C-1001", True)], PROOFS) == "C-1001"

@@ -1,0 +1,61 @@
+"""The CRM checks one fact a caller gives: a date of birth verifies them, an email proves the
+caller holds the account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from mocks.server import MockCluster
+
+
+@pytest.fixture(scope="module")
+def crm(cluster: MockCluster) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=cluster.base_urls["crm"]) as client:
+        yield client
+
+
+def _verify(crm: httpx.Client, customer: str, body: dict[str, str]) -> httpx.Response:
+    return crm.post(f"/customers/{customer}/verification", json=body)
+
+
+def test_the_email_on_the_profile_proves_the_caller_and_changes_nothing(
+    crm: httpx.Client,
+) -> None:
+    assert crm.get("/customers/C-1002").json()["verification_status"] == "pending_documents"
+
+    wrong = _verify(crm, "C-1002", {"email": "someone.else@example.com"})
+    assert wrong.status_code == 200, wrong.text
+    assert wrong.json()["matched"] is False
+    assert wrong.json()["verification"]["status"] == "pending_documents"
+
+    right = _verify(crm, "C-1002", {"email": "Jordan.Patel@Example.com"})
+    assert right.status_code == 200, right.text
+    assert right.json()["matched"] is True
+    # Holding the account is not having one's identity verified (documents still pending).
+    assert right.json()["verification"]["status"] == "pending_documents"
+    assert crm.get("/customers/C-1002").json()["verification_status"] == "pending_documents"
+
+
+def test_a_date_of_birth_mismatch_leaves_a_verified_customer_verified(crm: httpx.Client) -> None:
+    wrong = _verify(crm, "C-1004", {"date_of_birth": "1990-01-01"})
+    assert wrong.json()["matched"] is False
+    assert wrong.json()["verification"]["status"] == "verified"
+
+
+def test_the_date_of_birth_verifies_the_customer(crm: httpx.Client) -> None:
+    right = _verify(crm, "C-1005", {"date_of_birth": "1988-03-14"})
+    assert right.json()["matched"] is True
+    verification = right.json()["verification"]
+    assert (verification["status"], verification["method"]) == ("verified", "date_of_birth")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": "sofia.reyes@example.com", "date_of_birth": "1988-03-14"}, {"name": "Sofia"}],
+)
+def test_exactly_one_known_fact_is_checked(crm: httpx.Client, body: dict[str, str]) -> None:
+    response = _verify(crm, "C-1006", body)
+    assert response.status_code == 400, response.text
