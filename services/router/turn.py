@@ -83,6 +83,12 @@ _SHORTHAND = {"y": CONFIRM_INTENT, "n": DECLINE_INTENT}
 # A message that names only a new detail of the request before it: "what about a crown?", "how
 # about UA 891?", "and for tomorrow?", "and a filling?".
 _FOLLOW_UP = re.compile(r"(?i)^\W*(?:(?:so|ok|okay)\W+)?(?:(?:what|how)\s+about|and)\b")
+# A question of its own ("is it safe?", "are you sure?", "why do you need a yes?"): it opens with
+# a word that asks, and ends with a question mark.
+_QUESTION = re.compile(
+    r"(?i)^\W*(?:is|are|was|were|will|would|can|could|do|does|did|should|shall|may|might|must|"
+    r"has|have|how|what|why|when|where|who|which)\b[^?]*\?\W*$"
+)
 #: Plan.flow of a plan a model made: it names no flow, so no intent it serves
 MODEL_FLOW = "model"
 #: what a held change is called when nothing better says what it does
@@ -561,16 +567,24 @@ class TurnRunner:
         said_yes = answer == CONFIRM_INTENT or (
             answer != DECLINE_INTENT and turn.intent.name == CONFIRM_INTENT
         )
-        confirming = bool(waiting.steps) and said_yes and passing
+        # A question about the change that waits ("is it safe?", "are you sure?") answers it
+        # neither way, whatever yes or no the classifier hears in it: what waits is said again.
+        asking = (
+            bool(waiting.steps)
+            and not answer
+            and turn.intent.name in (CONFIRM_INTENT, DECLINE_INTENT)
+            and _QUESTION.match(turn.masked_text) is not None
+        )
+        confirming = bool(waiting.steps) and said_yes and passing and not asking
         if confirming and await self._plain_yes(turn, answer):
             await self._run_confirmed(turn, waiting)
             return
         changed = None
-        if waiting.steps and answer != DECLINE_INTENT and passing:
+        if waiting.steps and answer != DECLINE_INTENT and passing and not asking:
             changed = await self._changed_request(turn, waiting)
-        if changed is None and (confirming or (restated and answer != DECLINE_INTENT)):
-            # A "yes" that is not one ("sure, but", or one the classifier is unsure of), or the
-            # customer back about the change that waits for their word ("did you manage to
+        if changed is None and (confirming or asking or (restated and answer != DECLINE_INTENT)):
+            # A "yes" that is not one ("sure, but", or one the classifier is unsure of), a
+            # question about the change, or the customer back about it ("did you manage to
             # rebook me?"): say what is waiting instead of acting or planning it afresh.
             turn.pending_plan = waiting
             await turn.say(
