@@ -569,11 +569,18 @@ class TurnRunner:
         )
         # A question about the change that waits ("is it safe?", "are you sure?") answers it
         # neither way, whatever yes or no the classifier hears in it: what waits is said again.
+        # A yes with a question mark anywhere ("yes?", "ok, how long will it take?") is no
+        # explicit yes either: a change that cannot be taken back waits for one without doubt.
         asking = (
             bool(waiting.steps)
             and not answer
-            and turn.intent.name in (CONFIRM_INTENT, DECLINE_INTENT)
-            and _QUESTION.match(turn.masked_text) is not None
+            and (
+                (turn.intent.name == CONFIRM_INTENT and "?" in turn.masked_text)
+                or (
+                    turn.intent.name in (CONFIRM_INTENT, DECLINE_INTENT)
+                    and _QUESTION.match(turn.masked_text) is not None
+                )
+            )
         )
         confirming = bool(waiting.steps) and said_yes and passing and not asking
         if confirming and await self._plain_yes(turn, answer):

@@ -135,12 +135,14 @@ def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: M
     assert withdrawals_made(mesh) == before + 1
 
 
-@pytest.mark.parametrize("question", ["is it safe?", "are you sure?", "is that ok?", "should I?"])
+@pytest.mark.parametrize(
+    "question", ["is it safe?", "are you sure?", "is that ok?", "should I?", "yes?"]
+)
 def test_a_question_about_a_held_withdrawal_is_no_answer_to_it(mesh: Mesh, question: str) -> None:
     """A question is neither a yes nor a no, whatever the classifier hears in it ("is it safe?"
     and "should I?" read as a no, "are you sure?" and "is that ok?" as a clear yes, which made
     the withdrawal): what waits is said again, and the next "yes" makes it, once."""
-    session = f"withdraw-question-{question.split()[0]}-{question.split()[-1].strip('?')}"
+    session = f"withdraw-question-{question.replace(' ', '-').strip('?')}"
     before = withdrawals_made(mesh)
     assert held_for_confirmation(turn(mesh, session, "withdraw 50 to my card", VERIFIED))
     asked = turn(mesh, session, question, VERIFIED)
