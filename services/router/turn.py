@@ -321,6 +321,14 @@ def _describe(plan: common_pb2.Plan) -> str:
     return plan.awaiting_confirmation or _SOME_CHANGE
 
 
+def _still_waiting(plan: common_pb2.Plan) -> str:
+    """What the router says while a plan still waits for the customer's yes or no."""
+    return (
+        f"Not yet: I'm waiting for your confirmation before I {_describe(plan)}. Reply yes to "
+        "go ahead, or no to cancel."
+    )
+
+
 def _measure(turn: _Turn, latency: float) -> None:
     intent = turn.intent.name if turn.intent is not None else ""
     metrics.TURN_DURATION.record(latency, {names.INTENT: intent})
@@ -571,6 +579,7 @@ class TurnRunner:
         # neither way, whatever yes or no the classifier hears in it: what waits is said again.
         # A yes with a question mark anywhere ("yes?", "ok, how long will it take?") is no
         # explicit yes either: a change that cannot be taken back waits for one without doubt.
+        # Nor is a no that hedges ("wait", "no, not yet", "hold on"): the change still waits.
         asking = (
             bool(waiting.steps)
             and not answer
@@ -578,7 +587,10 @@ class TurnRunner:
                 (turn.intent.name == CONFIRM_INTENT and "?" in turn.masked_text)
                 or (
                     turn.intent.name in (CONFIRM_INTENT, DECLINE_INTENT)
-                    and _QUESTION.match(turn.masked_text) is not None
+                    and (
+                        _QUESTION.match(turn.masked_text) is not None
+                        or _HEDGED.search(turn.masked_text) is not None
+                    )
                 )
             )
         )
@@ -594,10 +606,7 @@ class TurnRunner:
             # question about the change, or the customer back about it ("did you manage to
             # rebook me?"): say what is waiting instead of acting or planning it afresh.
             turn.pending_plan = waiting
-            await turn.say(
-                "Not yet: I'm waiting for your confirmation before I "
-                f"{_describe(waiting)}. Reply yes to go ahead, or no to cancel."
-            )
+            await turn.say(_still_waiting(waiting))
             return
         if changed is not None:
             plan = changed
@@ -1146,6 +1155,12 @@ class TurnRunner:
     async def _off_path(self, turn: _Turn, decision: governance_pb2.DecideResponse) -> None:
         if decision.HasField("fallback"):
             await turn.fall_back(decision.fallback)
+        waiting = turn.session.pending_plan if turn.session is not None else None
+        if waiting is not None and waiting.steps and decision.route in _ASKING_AGAIN:
+            # Asked again while a change waits for a yes ("hold on a sec", "hmm"): the change
+            # still waits (see _carried), and the two answers it waits for are the options.
+            await turn.say(_still_waiting(waiting))
+            return
         if decision.route == governance_pb2.DECISION_ROUTE_HANDOFF:
             turn.handoff = events_pb2.Handoff(
                 queue=decision.handoff_queue or "customer-care",

@@ -129,6 +129,10 @@ def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: M
     paused = turn(mesh, session, "hold on a sec", VERIFIED)
     fallbacks = [e.fallback for e in paused if e.WhichOneof("event") == "fallback"]
     assert [f.action for f in fallbacks] == [events_pb2.FALLBACK_ACTION_CLARIFY], reply(paused)
+    # The options are the two answers the change waits for, not other requests.
+    assert reply(paused).startswith(
+        "Not yet: I'm waiting for your confirmation before I withdraw 50.00 USD"
+    ), reply(paused)
     assert withdrawals_made(mesh) == before
     made = turn(mesh, session, "yes", VERIFIED)
     assert "50.00 USD to your Mastercard ending 5100" in reply(made), reply(made)
@@ -136,13 +140,15 @@ def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: M
 
 
 @pytest.mark.parametrize(
-    "question", ["is it safe?", "are you sure?", "is that ok?", "should I?", "yes?"]
+    "question",
+    ["is it safe?", "are you sure?", "is that ok?", "should I?", "yes?", "wait", "no, not yet"],
 )
 def test_a_question_about_a_held_withdrawal_is_no_answer_to_it(mesh: Mesh, question: str) -> None:
     """A question is neither a yes nor a no, whatever the classifier hears in it ("is it safe?"
     and "should I?" read as a no, "are you sure?" and "is that ok?" as a clear yes, which made
-    the withdrawal): what waits is said again, and the next "yes" makes it, once."""
-    session = f"withdraw-question-{question.replace(' ', '-').strip('?')}"
+    the withdrawal), nor is a no that hedges ("wait", "no, not yet", which dropped it): what
+    waits is said again, and the next "yes" makes it, once."""
+    session = f"withdraw-question-{question.replace(' ', '-').strip('?').replace(',', '')}"
     before = withdrawals_made(mesh)
     assert held_for_confirmation(turn(mesh, session, "withdraw 50 to my card", VERIFIED))
     asked = turn(mesh, session, question, VERIFIED)
