@@ -452,11 +452,6 @@ def _awaiting_answer(session: session_pb2.Session) -> bool:
     )
 
 
-def _served(session: session_pb2.Session | None) -> str:
-    """The customer the stored session serves ('' when none: an anonymous chat, or no session)."""
-    return session.customer_id if session is not None else ""
-
-
 def _verified_in_session(session: session_pb2.Session | None, customer_id: str) -> bool:
     """Whether the session holds a verification of ``customer_id`` (of its own customer when the
     turn names none): a verification of one customer never passes to another."""
@@ -1342,9 +1337,10 @@ class TurnRunner:
         lookup = await self._lookup_to_keep(turn)
         verified = turn.identity_verified
         customer = turn.input.customer_id
-        if not customer and not _served(turn.session):
+        if not customer and turn.session is not None and not turn.session.customer_id:
             # An anonymous chat whose caller proved whose account it is serves that customer
-            # from now on; whether their identity is verified stays the CRM's to say.
+            # from now on; whether their identity is verified stays the CRM's to say. (A session
+            # that already serves one, or one this turn could not read, is never changed by it.)
             customer = proven_customer(turn.results, self.identity_proofs)
         for attempt in range(2):
             try:
@@ -1360,6 +1356,9 @@ class TurnRunner:
                             ),
                         )
                         version = current.session.version
+                        if customer and current.session.customer_id not in ("", customer):
+                            # The write that won made the session another customer's.
+                            customer = turn.input.customer_id
                         if verified is False and _verified_in_session(current.session, customer):
                             # The write that won recorded a verification after this turn's
                             # lookup found none: the newer word stands.
