@@ -12,7 +12,7 @@ from mocks.common.app import Call, Handler, Reply, build_app
 from mocks.common.contract import Contract
 from mocks.common.faults import FaultConfig
 from mocks.common.jsonish import iso_date, iso_datetime, maybe_datetime
-from mocks.common.problems import conflict, not_found
+from mocks.common.problems import Problem, conflict, not_found
 from mocks.world import World, build_world
 from mocks.world.model import Case, Customer, Note, Redemption
 
@@ -50,6 +50,9 @@ BASE_PRICES = {
 }
 TIER_DISCOUNT = {"member": 0, "silver": 0, "gold": 20, "platinum": 40}
 MAX_MATCHES = 20
+#: failed checks of a caller's date of birth or email before the customer's checks are locked:
+#: a chat cannot guess at them (a colleague verifies a locked customer)
+MAX_FAILED_CHECKS = 5
 
 
 def redemption_price(tier: str, kind: str) -> int:
@@ -64,6 +67,8 @@ class Crm:
 
     def __init__(self, world: World) -> None:
         self.world = world
+        #: failed identity checks in a row, by customer
+        self._failed_checks: dict[str, int] = {}
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -105,12 +110,20 @@ class Crm:
 
     async def verify_customer_identity(self, call: Call) -> Reply:
         customer = self._customer(call)
+        failed = self._failed_checks.get(customer.customer_id, 0)
+        if failed >= MAX_FAILED_CHECKS:
+            raise Problem(
+                423, "locked", f"{failed} failed checks in a row: a colleague must verify them"
+            )
         email = call.arg("email")
         if email is not None:
             # Proves the caller holds the account, and only that: the state stays as it was.
             matched = email.casefold() == customer.email.casefold()
+        else:
+            matched = date.fromisoformat(call.arg("date_of_birth")) == customer.date_of_birth
+        self._failed_checks[customer.customer_id] = 0 if matched else failed + 1
+        if email is not None:
             return Reply({"matched": matched, "verification": self._verification(customer)})
-        matched = date.fromisoformat(call.arg("date_of_birth")) == customer.date_of_birth
         if matched:
             customer.verification.status = "verified"
             customer.verification.method = "date_of_birth"

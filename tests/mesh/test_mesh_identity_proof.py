@@ -107,3 +107,18 @@ def test_a_signed_in_customer_cannot_prove_to_be_another(mesh: Mesh) -> None:
     assert checked.arguments["customer_id"] == "C-1006"
     assert reply(other).startswith(MISMATCH), reply(other)
     assert session_of(mesh, session).customer_id == "C-1006"
+
+
+def test_five_failed_proofs_lock_the_checks_and_offer_a_colleague(mesh: Mesh) -> None:
+    # A generated customer of the world, so that no other test's checks meet the lock.
+    world = mesh.mocks.world
+    number = max(world.customers, key=lambda c: int(c.removeprefix("C-")))
+    email = world.customers[number].email
+    session = _session()
+    for attempt in range(5):
+        guess = turn(mesh, session, f"I'm {number}, my email is guess{attempt}@example.com", "")
+        assert reply(guess).startswith(MISMATCH), reply(guess)
+    locked = turn(mesh, session, f"I'm {number}, my email is {email}", "")
+    assert finished(locked)["verifyCustomerIdentity"].http_status == 423
+    assert reply(locked).startswith("I can't check those details"), reply(locked)
+    assert session_of(mesh, session).customer_id == ""

@@ -59,3 +59,18 @@ def test_the_date_of_birth_verifies_the_customer(crm: httpx.Client) -> None:
 def test_exactly_one_known_fact_is_checked(crm: httpx.Client, body: dict[str, str]) -> None:
     response = _verify(crm, "C-1006", body)
     assert response.status_code == 400, response.text
+
+
+def test_five_failed_checks_in_a_row_lock_the_customers_checks(crm: httpx.Client) -> None:
+    customer = "C-1003"
+    for _ in range(4):
+        assert _verify(crm, customer, {"email": "guess@example.com"}).json()["matched"] is False
+    # A match resets the count.
+    assert _verify(crm, customer, {"email": "jonathan.smith@example.com"}).json()["matched"]
+    for _ in range(5):
+        assert _verify(crm, customer, {"date_of_birth": "1970-01-01"}).json()["matched"] is False
+    locked = _verify(crm, customer, {"email": "jonathan.smith@example.com"})
+    assert locked.status_code == 423, locked.text
+    assert "jonathan" not in locked.text
+    # Only that customer's.
+    assert _verify(crm, "C-1005", {"email": "elena.rossi@example.com"}).json()["matched"]
