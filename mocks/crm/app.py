@@ -113,7 +113,7 @@ class Crm:
         failed = self._failed_checks.get(customer.customer_id, 0)
         if failed >= MAX_FAILED_CHECKS:
             raise Problem(
-                423, "locked", f"{failed} failed checks in a row: a colleague must verify them"
+                409, "locked", f"{failed} failed checks in a row: a colleague must verify them"
             )
         email = call.arg("email")
         if email is not None:

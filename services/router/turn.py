@@ -108,9 +108,8 @@ _FAILED_OUTCOMES = (
 )
 #: a backend's answers about the request itself, not failures to serve it: nothing by that
 #: reference (404), a state that does not allow it (409: a cancelled flight, a full cabin), a card
-#: that cannot pay (402), an account locked against it (423: too many failed identity checks).
-#: The flows' replies say what each means; they are no step onto the ladder.
-_ANSWERS = (402, 404, 409, 423)
+#: that cannot pay (402). The flows' replies say what each means; they are no step onto the ladder.
+_ANSWERS = (402, 404, 409)
 
 #: routes by which the ladder asks the customer again, rather than refusing or handing off
 _ASKING_AGAIN = (governance_pb2.DECISION_ROUTE_CLARIFY, governance_pb2.DECISION_ROUTE_SAFE_FLOW)

@@ -119,6 +119,6 @@ def test_five_failed_proofs_lock_the_checks_and_offer_a_colleague(mesh: Mesh) ->
         guess = turn(mesh, session, f"I'm {number}, my email is guess{attempt}@example.com", "")
         assert reply(guess).startswith(MISMATCH), reply(guess)
     locked = turn(mesh, session, f"I'm {number}, my email is {email}", "")
-    assert finished(locked)["verifyCustomerIdentity"].http_status == 423
+    assert finished(locked)["verifyCustomerIdentity"].http_status == 409
     assert reply(locked).startswith("I can't check those details"), reply(locked)
     assert session_of(mesh, session).customer_id == ""
