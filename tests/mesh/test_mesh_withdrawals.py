@@ -120,23 +120,28 @@ def test_a_new_amount_for_a_held_withdrawal_is_asked_about_again(mesh: Mesh, cha
     assert balance(mesh, VERIFIED) == money - 7_500
 
 
-def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: Mesh) -> None:
-    """ "Hold on a sec" is clarified; the withdrawal the confirmation described still waits, and
-    the next "yes" makes it, once."""
-    session = "withdraw-hold-on"
+def _still_waits_after(mesh: Mesh, session: str, message: str) -> list[events_pb2.TurnEvent]:
+    """Holds a withdrawal of 50.00 USD for a yes, sends ``message``: the reply says what still
+    waits, nothing is withdrawn, and the next "yes" makes it, once. The message's turn."""
     before = withdrawals_made(mesh)
     assert held_for_confirmation(turn(mesh, session, "withdraw 50 to my card", VERIFIED))
-    paused = turn(mesh, session, "hold on a sec", VERIFIED)
-    fallbacks = [e.fallback for e in paused if e.WhichOneof("event") == "fallback"]
-    assert [f.action for f in fallbacks] == [events_pb2.FALLBACK_ACTION_CLARIFY], reply(paused)
-    # The options are the two answers the change waits for, not other requests.
-    assert reply(paused).startswith(
+    answered = turn(mesh, session, message, VERIFIED)
+    assert reply(answered).startswith(
         "Not yet: I'm waiting for your confirmation before I withdraw 50.00 USD"
-    ), reply(paused)
+    ), reply(answered)
     assert withdrawals_made(mesh) == before
     made = turn(mesh, session, "yes", VERIFIED)
     assert "50.00 USD to your Mastercard ending 5100" in reply(made), reply(made)
     assert withdrawals_made(mesh) == before + 1
+    return answered
+
+
+def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: Mesh) -> None:
+    """ "Hold on a sec" is clarified, with the two answers the change waits for as the options
+    (not other requests); the withdrawal the confirmation described still waits."""
+    paused = _still_waits_after(mesh, "withdraw-hold-on", "hold on a sec")
+    fallbacks = [e.fallback for e in paused if e.WhichOneof("event") == "fallback"]
+    assert [f.action for f in fallbacks] == [events_pb2.FALLBACK_ACTION_CLARIFY], reply(paused)
 
 
 @pytest.mark.parametrize(
@@ -146,19 +151,9 @@ def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: M
 def test_a_question_about_a_held_withdrawal_is_no_answer_to_it(mesh: Mesh, question: str) -> None:
     """A question is neither a yes nor a no, whatever the classifier hears in it ("is it safe?"
     and "should I?" read as a no, "are you sure?" and "is that ok?" as a clear yes, which made
-    the withdrawal), nor is a no that hedges ("wait", "no, not yet", which dropped it): what
-    waits is said again, and the next "yes" makes it, once."""
+    the withdrawal), nor is a no that hedges ("wait", "no, not yet", which dropped it)."""
     session = f"withdraw-question-{question.replace(' ', '-').strip('?').replace(',', '')}"
-    before = withdrawals_made(mesh)
-    assert held_for_confirmation(turn(mesh, session, "withdraw 50 to my card", VERIFIED))
-    asked = turn(mesh, session, question, VERIFIED)
-    assert reply(asked).startswith(
-        "Not yet: I'm waiting for your confirmation before I withdraw 50.00 USD"
-    ), reply(asked)
-    assert withdrawals_made(mesh) == before
-    made = turn(mesh, session, "yes", VERIFIED)
-    assert "50.00 USD to your Mastercard ending 5100" in reply(made), reply(made)
-    assert withdrawals_made(mesh) == before + 1
+    _still_waits_after(mesh, session, question)
 
 
 def test_no_makes_no_withdrawal(mesh: Mesh) -> None:
