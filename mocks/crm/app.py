@@ -53,6 +53,9 @@ MAX_MATCHES = 20
 #: failed checks of a caller's date of birth or email before the customer's checks are locked:
 #: a chat cannot guess at them (a colleague verifies a locked customer)
 MAX_FAILED_CHECKS = 5
+#: verification states a date of birth check leaves as they are, match or not: verified, and
+#: waiting for the documents a colleague asked for (a date of birth does not replace them)
+_SETTLED_BY_OTHERS = ("verified", "pending_documents")
 
 
 def redemption_price(tier: str, kind: str) -> int:
@@ -124,11 +127,14 @@ class Crm:
         self._failed_checks[customer.customer_id] = 0 if matched else failed + 1
         if email is not None:
             return Reply({"matched": matched, "verification": self._verification(customer)})
-        if matched:
+        if customer.verification.status in _SETTLED_BY_OTHERS:
+            # Verified already, or waiting for documents that a date of birth does not replace.
+            pass
+        elif matched:
             customer.verification.status = "verified"
             customer.verification.method = "date_of_birth"
             customer.verification.verified_at = self.world.now
-        elif customer.verification.status != "verified":
+        else:
             customer.verification.status = "failed"
         return Reply({"matched": matched, "verification": self._verification(customer)})
 

@@ -3,12 +3,15 @@ caller holds the account."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from datetime import date
 
 import httpx
 import pytest
 
 from mocks.server import MockCluster
+from mocks.world.model import Verification
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +48,49 @@ def test_a_date_of_birth_mismatch_leaves_a_verified_customer_verified(crm: httpx
     assert wrong.json()["verification"]["status"] == "verified"
 
 
-def test_the_date_of_birth_verifies_the_customer(crm: httpx.Client) -> None:
+def test_a_date_of_birth_does_not_replace_the_documents_a_verification_waits_for(
+    crm: httpx.Client, cluster: MockCluster
+) -> None:
+    # C-1002 was asked for source-of-funds documents: matched or not, the verification waits.
+    assert cluster.world is not None
+    on_file = cluster.world.customers["C-1002"].date_of_birth.isoformat()
+    assert on_file != "1990-01-01"
+    for born in ("1990-01-01", on_file):
+        checked = _verify(crm, "C-1002", {"date_of_birth": born})
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["matched"] is (born != "1990-01-01")
+        assert checked.json()["verification"]["status"] == "pending_documents"
+    assert crm.get("/customers/C-1002").json()["verification_status"] == "pending_documents"
+
+
+def test_the_date_of_birth_verifies_the_customer(crm: httpx.Client, cluster: MockCluster) -> None:
+    # A customer of this test alone, never verified.
+    assert cluster.world is not None
+    customers = cluster.world.customers
+    customers["C-99001"] = dataclasses.replace(
+        customers["C-1005"],
+        customer_id="C-99001",
+        date_of_birth=date(1988, 3, 14),
+        verification=Verification(status="unverified"),
+    )
+    try:
+        wrong = _verify(crm, "C-99001", {"date_of_birth": "1988-03-15"})
+        assert wrong.json()["matched"] is False
+        assert wrong.json()["verification"]["status"] == "failed"
+        right = _verify(crm, "C-99001", {"date_of_birth": "1988-03-14"})
+        assert right.json()["matched"] is True
+        verification = right.json()["verification"]
+        assert (verification["status"], verification["method"]) == ("verified", "date_of_birth")
+    finally:
+        del customers["C-99001"]
+
+
+def test_a_date_of_birth_leaves_how_a_customer_was_verified_as_it_was(crm: httpx.Client) -> None:
+    # C-1005 was verified by a document: a matching date of birth does not replace it.
     right = _verify(crm, "C-1005", {"date_of_birth": "1988-03-14"})
     assert right.json()["matched"] is True
     verification = right.json()["verification"]
-    assert (verification["status"], verification["method"]) == ("verified", "date_of_birth")
+    assert (verification["status"], verification["method"]) == ("verified", "document")
 
 
 @pytest.mark.parametrize(
