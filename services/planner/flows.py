@@ -822,7 +822,8 @@ class Flow:
         made: list[Offer] = []
 
         def offer(intent: str, say: str = "") -> str:
-            made.append(Offer(str(intent), str(say)))
+            if intent:
+                made.append(Offer(str(intent), str(say)))
             return ""
 
         text = _normalise(_template(chosen.text).render(**context, offer=offer))
@@ -972,6 +973,7 @@ def reply_context(
         "customer_id": customer_id,
         "text": text,
         "choices": {},
+        "resumable": "",
     }
 
 
@@ -1467,14 +1469,25 @@ def _offered_in(text: str) -> list[str]:
 
 def _offer_errors(text: str) -> list[str]:
     """``offer`` takes one intent's name, written out (the flows it names are checked at load),
-    and optionally what the customer may say for it, written out too."""
+    and optionally what the customer may say for it, written out too. The one name it may take
+    unwritten is ``resumable``: the request a policy refused in the chat until the caller proved
+    who they are, which the router names on the proof's turn (a request that had a flow)."""
     return [
-        "offer() takes one intent's name as a quoted string, and optionally what to say for it"
+        "offer() takes one intent's name as a quoted string (or resumable), and optionally what "
+        "to say for it"
         for call in _offer_calls(text)
         if len(call.args) not in (1, 2)
         or call.kwargs
-        or not all(isinstance(arg, nodes.Const) and isinstance(arg.value, str) for arg in call.args)
+        or not (
+            _written(call.args[0])
+            or (isinstance(call.args[0], nodes.Name) and call.args[0].name == "resumable")
+        )
+        or not all(_written(arg) for arg in call.args[1:])
     ]
+
+
+def _written(arg: nodes.Expr) -> bool:
+    return isinstance(arg, nodes.Const) and isinstance(arg.value, str)
 
 
 def _template_errors(text: str, when: str | None) -> list[str]:

@@ -141,6 +141,8 @@ class ComposeInput:
     turn_id: str = ""
     #: say what the steps held for the customer's confirmation will do, not the reply
     awaiting_confirmation: bool = False
+    #: the request refused until the caller proved who they are, which this turn's proof did
+    resumable: str = ""
 
 
 def choose_tier(
@@ -530,6 +532,7 @@ class Planner:
                     missing = MissingSlots(flow=flow.name, slots=tuple(asked))
                 continue
             context = flow.context(plan.slots, results, text=request.text)
+            context["resumable"] = request.resumable
             texts.append(flow.reply(context, offers))
             for element in flow.media(context, self.tools):
                 media.append(replace(element, step_id=names.get(element.step_id, element.step_id)))

@@ -69,6 +69,7 @@ class PlannerServicer(planner_pb2_grpc.PlannerServiceServicer):
             session_id=request.session_id,
             turn_id=request.turn_id,
             awaiting_confirmation=request.awaiting_confirmation,
+            resumable=request.resumable,
         )
         async for item in self._planner.compose(composing):
             if isinstance(item, str):

@@ -46,6 +46,11 @@ class IdentityProof(BaseModel):
     the customer's identity is verified (for withdrawals, account changes) stays the CRM's word.
     A session that already serves a customer is not changed by one. The default reads the CRM's
     ``verifyCustomerIdentity``: the email address the caller gave matched the profile.
+
+    A request the rules of ``answers`` refused in the chat before the proof (a step they blocked)
+    waits for it in the session; the reply of the turn whose proof succeeds offers it again, so a
+    plain yes takes it up. The default answers the base pack's rule that holds an anonymous
+    chat's calls for a customer's records.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -54,6 +59,10 @@ class IdentityProof(BaseModel):
     argument: str = "customer_id"
     field: str = "matched"
     equals: bool | str = True
+    answers: list[str] = Field(
+        default_factory=lambda: ["base/customer-data-needs-a-known-caller"],
+        description="policy rules (pack/rule) whose refusals the proof answers",
+    )
 
 
 class RouterSettings(ServiceSettings):

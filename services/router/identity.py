@@ -90,3 +90,28 @@ def proven_customer(
             if same and isinstance(customer, str) and customer:
                 proven.add(customer)
     return proven.pop() if len(proven) == 1 else ""
+
+
+def awaiting_proof(
+    awaited: str,
+    results: Sequence[common_pb2.StepResult],
+    proofs: Sequence[IdentityProof],
+    served: str,
+) -> str:
+    """The request an anonymous session holds for the caller's proof after a turn that served
+    ``served`` with ``results``, when it held ``awaited`` before ("": none).
+
+    A step refused by a rule a proof answers makes the turn's request the one that waits. A turn
+    that only tried a proof (or ran no step at all: a question asked, a greeting) leaves the one
+    that waited; a turn that called other tools has moved on to another request, and nothing
+    waits any more. (A proof that succeeds ends the wait too: its reply offers the request.)
+    """
+    answered = {rule for proof in proofs for rule in proof.answers}
+    if served and any(
+        r.outcome == common_pb2.STEP_OUTCOME_REJECTED
+        and any(v.rule_id in answered for v in r.verdicts)
+        for r in results
+    ):
+        return served
+    proof_tools = {proof.tool for proof in proofs}
+    return "" if any(r.tool not in proof_tools for r in results) else awaited

@@ -26,7 +26,13 @@ from opentelemetry import trace
 from services.planner.choices import chosen_position
 from services.router.config import IdentityCheck, IdentityProof
 from services.router.events import EventFactory, duration
-from services.router.identity import new_lookup, proven_customer, recent_lookup, sent_tools
+from services.router.identity import (
+    awaiting_proof,
+    new_lookup,
+    proven_customer,
+    recent_lookup,
+    sent_tools,
+)
 from services.router.peers import DependencyFailure, Peers, stream, unary
 from services.runtime import deadline, metrics
 from services.runtime import telemetry_names as names
@@ -1240,8 +1246,20 @@ class TurnRunner:
     async def _answer(self, turn: _Turn) -> None:
         """Compose the reply and release it through the output checks, sentence by sentence."""
         assert turn.plan is not None
-        compose = self.peers.planner.Compose(_compose_request(turn, turn.plan))
+        request = _compose_request(turn, turn.plan)
+        request.resumable = self._resumable(turn)
+        compose = self.peers.planner.Compose(request)
         await self._release(turn, stream("planner", compose))
+
+    def _resumable(self, turn: _Turn) -> str:
+        """The request an anonymous chat held for its caller's proof, when this turn proved them
+        (:func:`awaiting_proof`): the reply may offer it again."""
+        session = turn.session
+        if turn.input.customer_id or session is None or session.customer_id:
+            return ""
+        if not proven_customer(turn.results, self.identity_proofs):
+            return ""
+        return session.proof_awaited_intent
 
     async def _release(
         self, turn: _Turn, composed: AsyncIterator[planner_pb2.ComposeResponse]
@@ -1337,11 +1355,22 @@ class TurnRunner:
         lookup = await self._lookup_to_keep(turn)
         verified = turn.identity_verified
         customer = turn.input.customer_id
-        if not customer and turn.session is not None and not turn.session.customer_id:
+        anonymous = not customer and turn.session is not None and not turn.session.customer_id
+        if anonymous:
             # An anonymous chat whose caller proved whose account it is serves that customer
             # from now on; whether their identity is verified stays the CRM's to say. (A session
             # that already serves one, or one this turn could not read, is never changed by it.)
             customer = proven_customer(turn.results, self.identity_proofs)
+        awaited = ""
+        if anonymous and not customer:
+            # Still anonymous: a request refused for want of a proof waits for one.
+            assert turn.session is not None
+            awaited = awaiting_proof(
+                turn.session.proof_awaited_intent,
+                turn.results,
+                self.identity_proofs,
+                turn.served_intent if turn.plan is not None and turn.plan.flow else "",
+            )
         for attempt in range(2):
             try:
                 async with asyncio.timeout(max(deadline.remaining() or 1.0, 0.2)):
@@ -1359,6 +1388,8 @@ class TurnRunner:
                         if customer and current.session.customer_id not in ("", customer):
                             # The write that won made the session another customer's.
                             customer = turn.input.customer_id
+                        if current.session.customer_id:
+                            awaited = ""
                         if verified is False and _verified_in_session(current.session, customer):
                             # The write that won recorded a verification after this turn's
                             # lookup found none: the newer word stands.
@@ -1392,6 +1423,7 @@ class TurnRunner:
                                 ]
                                 if len(turn.offered) > 1
                                 else [],
+                                proof_awaited_intent=awaited,
                             )
                         ),
                     )

@@ -44,6 +44,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             served_intent=request.served_intent,
             offered_intent=request.offered_intent,
             offered_choices=tuple(request.offered_choices),
+            proof_awaited_intent=request.proof_awaited_intent,
         )
         session = await self._sessions.append(request.session_id, request.expected_version, write)
         return session_pb2.AppendTurnResponse(session=session)

@@ -51,6 +51,8 @@ class TurnWrite:
     offered_intent: str = ""
     #: the alternatives this turn's reply offered (two or more); empty clears the session's
     offered_choices: tuple[session_pb2.OfferedRequest, ...] = ()
+    #: the request refused until the caller proves whose account it is; empty clears the session's
+    proof_awaited_intent: str = ""
 
 
 def parse_session(data: bytes) -> session_pb2.Session:
@@ -105,6 +107,7 @@ def apply_turn(
     session.offered_intent = write.offered_intent
     del session.offered_choices[:]
     session.offered_choices.extend(write.offered_choices)
+    session.proof_awaited_intent = write.proof_awaited_intent
     if any(f.action in _LADDER_ACTIONS for f in write.turn.fallbacks):
         session.fallbacks_in_a_row += 1
     else:

@@ -90,7 +90,12 @@ def render(session: session_pb2.Session, turns: Iterable[session_pb2.TurnRecord]
         f"customer {session.customer_id or '-'} · identity verified: {verified}",
         f"created {_when(session.created_at)} · updated {_when(session.updated_at)}",
         f"industry: {session.industry or '-'} · last request: {session.served_intent or '-'} · "
-        f"pending flow: {session.pending_flow or '-'} · offered: {offered or '-'}",
+        f"pending flow: {session.pending_flow or '-'} · offered: {offered or '-'}"
+        + (
+            f" · awaiting a proof: {session.proof_awaited_intent}"
+            if session.proof_awaited_intent
+            else ""
+        ),
         "slots: " + (", ".join(f"{k}={v}" for k, v in sorted(session.slots.items())) or "-"),
         "",
         "recent conversation",

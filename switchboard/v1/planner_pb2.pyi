@@ -55,7 +55,7 @@ class PlanResponse(_message.Message):
     def __init__(self, step: _Optional[_Union[_common_pb2.PlanStep, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ...) -> None: ...
 
 class ComposeRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "text", "intent", "plan", "results", "awaiting_confirmation")
+    __slots__ = ("session_id", "turn_id", "text", "intent", "plan", "results", "awaiting_confirmation", "resumable")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     TURN_ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -63,6 +63,7 @@ class ComposeRequest(_message.Message):
     PLAN_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     AWAITING_CONFIRMATION_FIELD_NUMBER: _ClassVar[int]
+    RESUMABLE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     text: str
@@ -70,7 +71,8 @@ class ComposeRequest(_message.Message):
     plan: _common_pb2.Plan
     results: _containers.RepeatedCompositeFieldContainer[_common_pb2.StepResult]
     awaiting_confirmation: bool
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.StepResult, _Mapping]]] = ..., awaiting_confirmation: _Optional[bool] = ...) -> None: ...
+    resumable: str
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., results: _Optional[_Iterable[_Union[_common_pb2.StepResult, _Mapping]]] = ..., awaiting_confirmation: _Optional[bool] = ..., resumable: _Optional[str] = ...) -> None: ...
 
 class ComposeResponse(_message.Message):
     __slots__ = ("text_delta", "rich_media", "usage", "missing_slots", "offer")

@@ -28,7 +28,7 @@ from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 from switchboard.v1 import events_pb2 as switchboard_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xef\x04\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x31\n\x05slots\x18\x04 \x03(\x0b\x32\".switchboard.v1.Session.SlotsEntry\x12-\n\x07history\x18\x05 \x03(\x0b\x32\x1c.switchboard.v1.HistoryEntry\x12\x14\n\x0cpending_flow\x18\x06 \x01(\t\x12\x19\n\x11identity_verified\x18\x07 \x01(\x08\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0cpending_plan\x18\n \x01(\x0b\x32\x14.switchboard.v1.Plan\x12\x37\n\x0fidentity_lookup\x18\x0b \x01(\x0b\x32\x1e.switchboard.v1.IdentityLookup\x12\x1a\n\x12\x66\x61llbacks_in_a_row\x18\x0c \x01(\x05\x12\x16\n\x0e\x63larified_text\x18\r \x01(\t\x12\x10\n\x08industry\x18\x0e \x01(\t\x12\x15\n\rserved_intent\x18\x0f \x01(\t\x12\x16\n\x0eoffered_intent\x18\x10 \x01(\t\x12\x37\n\x0foffered_choices\x18\x11 \x03(\x0b\x32\x1e.switchboard.v1.OfferedRequest\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\x0eOfferedRequest\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x0b\n\x03say\x18\x02 \x01(\t\"U\n\x0eIdentityLookup\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\nchecked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x04\n\nTurnRecord\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcustomer_text\x18\x05 \x01(\t\x12\x12\n\nreply_text\x18\x06 \x01(\t\x12.\n\x06intent\x18\x07 \x01(\x0b\x32\x1e.switchboard.v1.IntentDetected\x12/\n\x08verdicts\x18\x08 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12\"\n\x04plan\x18\t \x01(\x0b\x32\x14.switchboard.v1.Plan\x12)\n\x05steps\x18\n \x03(\x0b\x32\x1a.switchboard.v1.StepResult\x12+\n\tfallbacks\x18\x0b \x03(\x0b\x32\x18.switchboard.v1.Fallback\x12(\n\x07handoff\x18\x0c \x01(\x0b\x32\x17.switchboard.v1.Handoff\x12)\n\x05usage\x18\r \x01(\x0b\x32\x1a.switchboard.v1.TokenUsage\x12*\n\x06status\x18\x0e \x01(\x0e\x32\x1a.switchboard.v1.TurnStatus\x12\r\n\x05\x65rror\x18\x0f \x01(\t\x12\x0f\n\x07\x63hannel\x18\x10 \x01(\t\"7\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63reate\x18\x02 \x01(\x08\"O\n\x12GetSessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.switchboard.v1.Session\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x96\x04\n\x11\x41ppendTurnRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12(\n\x04turn\x18\x03 \x01(\x0b\x32\x1a.switchboard.v1.TurnRecord\x12;\n\x05slots\x18\x04 \x03(\x0b\x32,.switchboard.v1.AppendTurnRequest.SlotsEntry\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\x12\x14\n\x0cpending_flow\x18\x06 \x01(\t\x12\x1e\n\x11identity_verified\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12*\n\x0cpending_plan\x18\x08 \x01(\x0b\x32\x14.switchboard.v1.Plan\x12\x37\n\x0fidentity_lookup\x18\t \x01(\x0b\x32\x1e.switchboard.v1.IdentityLookup\x12\x10\n\x08industry\x18\n \x01(\t\x12\x15\n\rserved_intent\x18\x0b \x01(\t\x12\x16\n\x0eoffered_intent\x18\x0c \x01(\t\x12\x37\n\x0foffered_choices\x18\r \x03(\x0b\x32\x1e.switchboard.v1.OfferedRequest\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x14\n\x12_identity_verified\">\n\x12\x41ppendTurnResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.switchboard.v1.Session\"M\n\x10ListTurnsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x11ListTurnsResponse\x12)\n\x05turns\x18\x01 \x03(\x0b\x32\x1a.switchboard.v1.TurnRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"(\n\x15\x44\x65leteSessionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08*w\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMPLETED\x10\x01\x12\x16\n\x12TURN_STATUS_FAILED\x10\x02\x12\x19\n\x15TURN_STATUS_CANCELLED\x10\x03\x32\xea\x02\n\x0eSessionService\x12S\n\nGetSession\x12!.switchboard.v1.GetSessionRequest\x1a\".switchboard.v1.GetSessionResponse\x12S\n\nAppendTurn\x12!.switchboard.v1.AppendTurnRequest\x1a\".switchboard.v1.AppendTurnResponse\x12P\n\tListTurns\x12 .switchboard.v1.ListTurnsRequest\x1a!.switchboard.v1.ListTurnsResponse\x12\\\n\rDeleteSession\x12$.switchboard.v1.DeleteSessionRequest\x1a%.switchboard.v1.DeleteSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\x8d\x05\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\x12\x31\n\x05slots\x18\x04 \x03(\x0b\x32\".switchboard.v1.Session.SlotsEntry\x12-\n\x07history\x18\x05 \x03(\x0b\x32\x1c.switchboard.v1.HistoryEntry\x12\x14\n\x0cpending_flow\x18\x06 \x01(\t\x12\x19\n\x11identity_verified\x18\x07 \x01(\x08\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x0cpending_plan\x18\n \x01(\x0b\x32\x14.switchboard.v1.Plan\x12\x37\n\x0fidentity_lookup\x18\x0b \x01(\x0b\x32\x1e.switchboard.v1.IdentityLookup\x12\x1a\n\x12\x66\x61llbacks_in_a_row\x18\x0c \x01(\x05\x12\x16\n\x0e\x63larified_text\x18\r \x01(\t\x12\x10\n\x08industry\x18\x0e \x01(\t\x12\x15\n\rserved_intent\x18\x0f \x01(\t\x12\x16\n\x0eoffered_intent\x18\x10 \x01(\t\x12\x37\n\x0foffered_choices\x18\x11 \x03(\x0b\x32\x1e.switchboard.v1.OfferedRequest\x12\x1c\n\x14proof_awaited_intent\x18\x12 \x01(\t\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\x0eOfferedRequest\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x0b\n\x03say\x18\x02 \x01(\t\"U\n\x0eIdentityLookup\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12.\n\nchecked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x04\n\nTurnRecord\x12\x0f\n\x07turn_id\x18\x01 \x01(\t\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12.\n\nstarted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07latency\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rcustomer_text\x18\x05 \x01(\t\x12\x12\n\nreply_text\x18\x06 \x01(\t\x12.\n\x06intent\x18\x07 \x01(\x0b\x32\x1e.switchboard.v1.IntentDetected\x12/\n\x08verdicts\x18\x08 \x03(\x0b\x32\x1d.switchboard.v1.PolicyVerdict\x12\"\n\x04plan\x18\t \x01(\x0b\x32\x14.switchboard.v1.Plan\x12)\n\x05steps\x18\n \x03(\x0b\x32\x1a.switchboard.v1.StepResult\x12+\n\tfallbacks\x18\x0b \x03(\x0b\x32\x18.switchboard.v1.Fallback\x12(\n\x07handoff\x18\x0c \x01(\x0b\x32\x17.switchboard.v1.Handoff\x12)\n\x05usage\x18\r \x01(\x0b\x32\x1a.switchboard.v1.TokenUsage\x12*\n\x06status\x18\x0e \x01(\x0e\x32\x1a.switchboard.v1.TurnStatus\x12\r\n\x05\x65rror\x18\x0f \x01(\t\x12\x0f\n\x07\x63hannel\x18\x10 \x01(\t\"7\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0e\n\x06\x63reate\x18\x02 \x01(\x08\"O\n\x12GetSessionResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.switchboard.v1.Session\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\xb4\x04\n\x11\x41ppendTurnRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12(\n\x04turn\x18\x03 \x01(\x0b\x32\x1a.switchboard.v1.TurnRecord\x12;\n\x05slots\x18\x04 \x03(\x0b\x32,.switchboard.v1.AppendTurnRequest.SlotsEntry\x12\x13\n\x0b\x63ustomer_id\x18\x05 \x01(\t\x12\x14\n\x0cpending_flow\x18\x06 \x01(\t\x12\x1e\n\x11identity_verified\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12*\n\x0cpending_plan\x18\x08 \x01(\x0b\x32\x14.switchboard.v1.Plan\x12\x37\n\x0fidentity_lookup\x18\t \x01(\x0b\x32\x1e.switchboard.v1.IdentityLookup\x12\x10\n\x08industry\x18\n \x01(\t\x12\x15\n\rserved_intent\x18\x0b \x01(\t\x12\x16\n\x0eoffered_intent\x18\x0c \x01(\t\x12\x37\n\x0foffered_choices\x18\r \x03(\x0b\x32\x1e.switchboard.v1.OfferedRequest\x12\x1c\n\x14proof_awaited_intent\x18\x0e \x01(\t\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x14\n\x12_identity_verified\">\n\x12\x41ppendTurnResponse\x12(\n\x07session\x18\x01 \x01(\x0b\x32\x17.switchboard.v1.Session\"M\n\x10ListTurnsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x11ListTurnsResponse\x12)\n\x05turns\x18\x01 \x03(\x0b\x32\x1a.switchboard.v1.TurnRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"(\n\x15\x44\x65leteSessionResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x01(\x08*w\n\nTurnStatus\x12\x1b\n\x17TURN_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15TURN_STATUS_COMPLETED\x10\x01\x12\x16\n\x12TURN_STATUS_FAILED\x10\x02\x12\x19\n\x15TURN_STATUS_CANCELLED\x10\x03\x32\xea\x02\n\x0eSessionService\x12S\n\nGetSession\x12!.switchboard.v1.GetSessionRequest\x1a\".switchboard.v1.GetSessionResponse\x12S\n\nAppendTurn\x12!.switchboard.v1.AppendTurnRequest\x1a\".switchboard.v1.AppendTurnResponse\x12P\n\tListTurns\x12 .switchboard.v1.ListTurnsRequest\x1a!.switchboard.v1.ListTurnsResponse\x12\\\n\rDeleteSession\x12$.switchboard.v1.DeleteSessionRequest\x1a%.switchboard.v1.DeleteSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,36 +39,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSION_SLOTSENTRY']._serialized_options = b'8\001'
   _globals['_APPENDTURNREQUEST_SLOTSENTRY']._loaded_options = None
   _globals['_APPENDTURNREQUEST_SLOTSENTRY']._serialized_options = b'8\001'
-  _globals['_TURNSTATUS']._serialized_start=2491
-  _globals['_TURNSTATUS']._serialized_end=2610
+  _globals['_TURNSTATUS']._serialized_start=2551
+  _globals['_TURNSTATUS']._serialized_end=2670
   _globals['_SESSION']._serialized_start=172
-  _globals['_SESSION']._serialized_end=795
-  _globals['_SESSION_SLOTSENTRY']._serialized_start=751
-  _globals['_SESSION_SLOTSENTRY']._serialized_end=795
-  _globals['_OFFEREDREQUEST']._serialized_start=797
-  _globals['_OFFEREDREQUEST']._serialized_end=842
-  _globals['_IDENTITYLOOKUP']._serialized_start=844
-  _globals['_IDENTITYLOOKUP']._serialized_end=929
-  _globals['_TURNRECORD']._serialized_start=932
-  _globals['_TURNRECORD']._serialized_end=1496
-  _globals['_GETSESSIONREQUEST']._serialized_start=1498
-  _globals['_GETSESSIONREQUEST']._serialized_end=1553
-  _globals['_GETSESSIONRESPONSE']._serialized_start=1555
-  _globals['_GETSESSIONRESPONSE']._serialized_end=1634
-  _globals['_APPENDTURNREQUEST']._serialized_start=1637
-  _globals['_APPENDTURNREQUEST']._serialized_end=2171
-  _globals['_APPENDTURNREQUEST_SLOTSENTRY']._serialized_start=751
-  _globals['_APPENDTURNREQUEST_SLOTSENTRY']._serialized_end=795
-  _globals['_APPENDTURNRESPONSE']._serialized_start=2173
-  _globals['_APPENDTURNRESPONSE']._serialized_end=2235
-  _globals['_LISTTURNSREQUEST']._serialized_start=2237
-  _globals['_LISTTURNSREQUEST']._serialized_end=2314
-  _globals['_LISTTURNSRESPONSE']._serialized_start=2316
-  _globals['_LISTTURNSRESPONSE']._serialized_end=2403
-  _globals['_DELETESESSIONREQUEST']._serialized_start=2405
-  _globals['_DELETESESSIONREQUEST']._serialized_end=2447
-  _globals['_DELETESESSIONRESPONSE']._serialized_start=2449
-  _globals['_DELETESESSIONRESPONSE']._serialized_end=2489
-  _globals['_SESSIONSERVICE']._serialized_start=2613
-  _globals['_SESSIONSERVICE']._serialized_end=2975
+  _globals['_SESSION']._serialized_end=825
+  _globals['_SESSION_SLOTSENTRY']._serialized_start=781
+  _globals['_SESSION_SLOTSENTRY']._serialized_end=825
+  _globals['_OFFEREDREQUEST']._serialized_start=827
+  _globals['_OFFEREDREQUEST']._serialized_end=872
+  _globals['_IDENTITYLOOKUP']._serialized_start=874
+  _globals['_IDENTITYLOOKUP']._serialized_end=959
+  _globals['_TURNRECORD']._serialized_start=962
+  _globals['_TURNRECORD']._serialized_end=1526
+  _globals['_GETSESSIONREQUEST']._serialized_start=1528
+  _globals['_GETSESSIONREQUEST']._serialized_end=1583
+  _globals['_GETSESSIONRESPONSE']._serialized_start=1585
+  _globals['_GETSESSIONRESPONSE']._serialized_end=1664
+  _globals['_APPENDTURNREQUEST']._serialized_start=1667
+  _globals['_APPENDTURNREQUEST']._serialized_end=2231
+  _globals['_APPENDTURNREQUEST_SLOTSENTRY']._serialized_start=781
+  _globals['_APPENDTURNREQUEST_SLOTSENTRY']._serialized_end=825
+  _globals['_APPENDTURNRESPONSE']._serialized_start=2233
+  _globals['_APPENDTURNRESPONSE']._serialized_end=2295
+  _globals['_LISTTURNSREQUEST']._serialized_start=2297
+  _globals['_LISTTURNSREQUEST']._serialized_end=2374
+  _globals['_LISTTURNSRESPONSE']._serialized_start=2376
+  _globals['_LISTTURNSRESPONSE']._serialized_end=2463
+  _globals['_DELETESESSIONREQUEST']._serialized_start=2465
+  _globals['_DELETESESSIONREQUEST']._serialized_end=2507
+  _globals['_DELETESESSIONRESPONSE']._serialized_start=2509
+  _globals['_DELETESESSIONRESPONSE']._serialized_end=2549
+  _globals['_SESSIONSERVICE']._serialized_start=2673
+  _globals['_SESSIONSERVICE']._serialized_end=3035
 # @@protoc_insertion_point(module_scope)

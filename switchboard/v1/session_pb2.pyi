@@ -25,7 +25,7 @@ TURN_STATUS_FAILED: TurnStatus
 TURN_STATUS_CANCELLED: TurnStatus
 
 class Session(_message.Message):
-    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row", "clarified_text", "industry", "served_intent", "offered_intent", "offered_choices")
+    __slots__ = ("id", "version", "customer_id", "slots", "history", "pending_flow", "identity_verified", "created_at", "updated_at", "pending_plan", "identity_lookup", "fallbacks_in_a_row", "clarified_text", "industry", "served_intent", "offered_intent", "offered_choices", "proof_awaited_intent")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,7 @@ class Session(_message.Message):
     SERVED_INTENT_FIELD_NUMBER: _ClassVar[int]
     OFFERED_INTENT_FIELD_NUMBER: _ClassVar[int]
     OFFERED_CHOICES_FIELD_NUMBER: _ClassVar[int]
+    PROOF_AWAITED_INTENT_FIELD_NUMBER: _ClassVar[int]
     id: str
     version: int
     customer_id: str
@@ -67,7 +68,8 @@ class Session(_message.Message):
     served_intent: str
     offered_intent: str
     offered_choices: _containers.RepeatedCompositeFieldContainer[OfferedRequest]
-    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ..., clarified_text: _Optional[str] = ..., industry: _Optional[str] = ..., served_intent: _Optional[str] = ..., offered_intent: _Optional[str] = ..., offered_choices: _Optional[_Iterable[_Union[OfferedRequest, _Mapping]]] = ...) -> None: ...
+    proof_awaited_intent: str
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., customer_id: _Optional[str] = ..., slots: _Optional[_Mapping[str, str]] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., fallbacks_in_a_row: _Optional[int] = ..., clarified_text: _Optional[str] = ..., industry: _Optional[str] = ..., served_intent: _Optional[str] = ..., offered_intent: _Optional[str] = ..., offered_choices: _Optional[_Iterable[_Union[OfferedRequest, _Mapping]]] = ..., proof_awaited_intent: _Optional[str] = ...) -> None: ...
 
 class OfferedRequest(_message.Message):
     __slots__ = ("intent", "say")
@@ -138,7 +140,7 @@ class GetSessionResponse(_message.Message):
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class AppendTurnRequest(_message.Message):
-    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified", "pending_plan", "identity_lookup", "industry", "served_intent", "offered_intent", "offered_choices")
+    __slots__ = ("session_id", "expected_version", "turn", "slots", "customer_id", "pending_flow", "identity_verified", "pending_plan", "identity_lookup", "industry", "served_intent", "offered_intent", "offered_choices", "proof_awaited_intent")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +161,7 @@ class AppendTurnRequest(_message.Message):
     SERVED_INTENT_FIELD_NUMBER: _ClassVar[int]
     OFFERED_INTENT_FIELD_NUMBER: _ClassVar[int]
     OFFERED_CHOICES_FIELD_NUMBER: _ClassVar[int]
+    PROOF_AWAITED_INTENT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     expected_version: int
     turn: TurnRecord
@@ -172,7 +175,8 @@ class AppendTurnRequest(_message.Message):
     served_intent: str
     offered_intent: str
     offered_choices: _containers.RepeatedCompositeFieldContainer[OfferedRequest]
-    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., industry: _Optional[str] = ..., served_intent: _Optional[str] = ..., offered_intent: _Optional[str] = ..., offered_choices: _Optional[_Iterable[_Union[OfferedRequest, _Mapping]]] = ...) -> None: ...
+    proof_awaited_intent: str
+    def __init__(self, session_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., turn: _Optional[_Union[TurnRecord, _Mapping]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., pending_flow: _Optional[str] = ..., identity_verified: _Optional[bool] = ..., pending_plan: _Optional[_Union[_common_pb2.Plan, _Mapping]] = ..., identity_lookup: _Optional[_Union[IdentityLookup, _Mapping]] = ..., industry: _Optional[str] = ..., served_intent: _Optional[str] = ..., offered_intent: _Optional[str] = ..., offered_choices: _Optional[_Iterable[_Union[OfferedRequest, _Mapping]]] = ..., proof_awaited_intent: _Optional[str] = ...) -> None: ...
 
 class AppendTurnResponse(_message.Message):
     __slots__ = ("session",)

@@ -52,14 +52,18 @@ def test_an_anonymous_chat_reads_an_account_only_once_the_caller_proves_it_is_th
     assert session_of(mesh, session).customer_id == ""
 
     right = turn(mesh, session, "sorry, it's Maya.Chen@example.com", "")
+    # The request refused for want of the proof is offered again.
     assert reply(right) == (
-        "Thank you, that matches our records for account C-1001. What can I help you with?"
+        "Thank you, that matches our records for account C-1001. Shall I go on with what you "
+        "asked before?"
     )
     assert session_of(mesh, session).customer_id == "C-1001"
 
-    answered = turn(mesh, session, "what's my miles balance?", "")
+    answered = turn(mesh, session, "yes", "")
     assert finished(answered)["getLoyaltyAccount"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
     assert reply(answered).startswith("You're Gold tier with 84,000 miles."), reply(answered)
+    again = turn(mesh, session, "what's my miles balance?", "")
+    assert reply(again).startswith("You're Gold tier with 84,000 miles."), reply(again)
     # The chat serves C-1001 now: another customer's number reads nothing either.
     other = turn(mesh, session, "what's the miles balance of C-1005?", "")
     assert all(
@@ -67,6 +71,35 @@ def test_an_anonymous_chat_reads_an_account_only_once_the_caller_proves_it_is_th
         for r in finished(other).values()
     ), reply(other)
     assert "412,000" not in reply(other)
+
+
+def test_a_refused_request_goes_on_with_its_details_once_the_caller_proves_it(
+    mesh: Mesh,
+) -> None:
+    session = _session()
+    refused = turn(mesh, session, "what's the status of withdrawal W-5001? I'm C-1002", "")
+    assert finished(refused)["getWithdrawal"].outcome == common_pb2.STEP_OUTCOME_REJECTED
+    assert reply(refused).startswith(PROVE), reply(refused)
+    proven = turn(mesh, session, "jordan.patel@example.com", "")
+    assert "Shall I go on with what you asked before?" in reply(proven), reply(proven)
+    resumed = turn(mesh, session, "yes please", "")
+    status = finished(resumed)["getWithdrawal"]
+    assert status.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, reply(resumed)
+    assert status.arguments["withdrawal_id"] == "W-5001"
+    assert reply(resumed).startswith("Withdrawal W-5001 of 500.00 USD is pending"), reply(resumed)
+
+
+def test_a_request_the_chat_moved_on_from_is_not_offered_after_the_proof(mesh: Mesh) -> None:
+    session = _session()
+    refused = turn(mesh, session, "what's my miles balance? my number is C-1001", "")
+    assert reply(refused).startswith(PROVE), reply(refused)
+    moved_on = turn(mesh, session, "is flight UA 123 on time?", "")
+    assert finished(moved_on), reply(moved_on)
+    proven = turn(mesh, session, "my email is maya.chen@example.com", "")
+    assert reply(proven) == (
+        "Thank you, that matches our records for account C-1001. What can I help you with?"
+    )
+    assert session_of(mesh, session).offered_intent == ""
 
 
 def test_a_customer_number_that_is_not_a_customers_is_answered_as_a_mismatch(

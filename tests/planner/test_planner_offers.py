@@ -105,3 +105,39 @@ def test_an_offer_names_a_flow_written_out(tmp_path: Path, tools: ToolIndex) -> 
     with pytest.raises(ConfigError) as raised:
         _book(tmp_path, tools, said)
     assert "optionally what to say for it" in raised.value.message
+
+
+_RESUMING = """
+industry: general
+flows:
+  verify_identity:
+    replies:
+      - text: >
+          Thank you.{% if resumable %} Shall I go on?{{ offer(resumable) }}{% endif %}
+  loyalty_balance:
+    replies: [{text: 'Your balance.'}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("resumable", "text", "expected"),
+    [
+        ("loyalty_balance", "Thank you. Shall I go on?", [Offer("loyalty_balance")]),
+        ("", "Thank you.", []),
+    ],
+)
+def test_the_request_refused_until_a_proof_may_be_offered_by_name(
+    tmp_path: Path, tools: ToolIndex, resumable: str, text: str, expected: list[Offer]
+) -> None:
+    """``offer(resumable)``: the one name offer() takes unwritten, the request the router names
+    on the turn whose proof succeeded."""
+    planner = Planner(load_settings().planner, _book(tmp_path, tools, _RESUMING), tools, None)
+    plan = Plan(steps=[], flow="verify_identity", tier="embedded", slots={})
+
+    async def compose() -> list[object]:
+        request = ComposeInput(plan=plan, results=[], resumable=resumable)
+        return [i async for i in planner.compose(request)]
+
+    items = asyncio.run(compose())
+    assert [i for i in items if isinstance(i, str)][0] == text
+    assert [i for i in items if isinstance(i, Offer)] == expected

@@ -6,7 +6,13 @@ import pytest
 from google.protobuf import struct_pb2
 
 from services.router.config import IdentityProof
-from services.router.identity import new_lookup, proven_customer, recent_lookup, sent_tools
+from services.router.identity import (
+    awaiting_proof,
+    new_lookup,
+    proven_customer,
+    recent_lookup,
+    sent_tools,
+)
 from switchboard.v1 import common_pb2, session_pb2
 
 CHECKED_AT = 1_800_000_000.25
@@ -109,3 +115,52 @@ def test_anything_else_proves_no_one(results: list[common_pb2.StepResult]) -> No
 
 def test_two_proofs_of_one_customer_prove_them() -> None:
     assert proven_customer([_proof("C-1001", True), _proof("C-1001", True)], PROOFS) == "C-1001"
+
+
+def _refused(rule: str, tool: str = "getLoyaltyAccount") -> common_pb2.StepResult:
+    verdict = common_pb2.PolicyVerdict(action=common_pb2.POLICY_ACTION_BLOCK, rule_id=rule)
+    return common_pb2.StepResult(
+        tool=tool, outcome=common_pb2.STEP_OUTCOME_REJECTED, verdicts=[verdict]
+    )
+
+
+KNOWN_CALLER = "base/customer-data-needs-a-known-caller"
+
+
+def test_a_request_refused_for_want_of_a_proof_waits_for_one() -> None:
+    refused = [_refused(KNOWN_CALLER)]
+    assert awaiting_proof("", refused, PROOFS, "loyalty_balance") == "loyalty_balance"
+    # The latest refused request is the one that waits.
+    refused = [_refused(KNOWN_CALLER, "getWithdrawal")]
+    assert awaiting_proof("loyalty_balance", refused, PROOFS, "withdrawal_status") == (
+        "withdrawal_status"
+    )
+
+
+def test_a_refusal_for_another_reason_waits_for_no_proof() -> None:
+    refused = [_refused("base/verify-before-account-changes")]
+    assert awaiting_proof("", refused, PROOFS, "withdrawal_request") == ""
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        [],  # a question asked, a greeting
+        [_proof("C-1001", False)],  # a proof that did not match
+        [_proof("C-1001", True, common_pb2.STEP_OUTCOME_FAILED)],
+    ],
+)
+def test_a_turn_that_only_tried_a_proof_keeps_the_request_waiting(
+    results: list[common_pb2.StepResult],
+) -> None:
+    assert awaiting_proof("loyalty_balance", results, PROOFS, "verify_identity") == (
+        "loyalty_balance"
+    )
+    assert awaiting_proof("", results, PROOFS, "verify_identity") == ""
+
+
+def test_a_turn_that_called_other_tools_ends_the_wait() -> None:
+    status = common_pb2.StepResult(
+        tool="getFlightStatus", outcome=common_pb2.STEP_OUTCOME_SUCCEEDED
+    )
+    assert awaiting_proof("loyalty_balance", [status], PROOFS, "flight_status") == ""

@@ -421,3 +421,12 @@ async def test_an_offer_is_kept_until_the_next_write(sessions: Sessions) -> None
     stored = (await sessions.get("s1", create=False))[0]
     assert list(kept.offered_choices) == list(stored.offered_choices) == list(choices)
     assert not (await sessions.append("s1", 3, write("t4"))).offered_choices
+
+
+async def test_a_request_awaiting_a_proof_is_kept_only_as_each_write_says(
+    sessions: Sessions,
+) -> None:
+    kept = await sessions.append("s1", 0, write("t1", proof_awaited_intent="loyalty_balance"))
+    assert kept.proof_awaited_intent == "loyalty_balance"
+    assert (await sessions.get("s1", create=False))[0].proof_awaited_intent == "loyalty_balance"
+    assert (await sessions.append("s1", 1, write("t2"))).proof_awaited_intent == ""

@@ -136,8 +136,12 @@ type Session struct {
 	// two or more ("say 'rebook me' ... or 'refund my flight'"), in the reply's order: a plain yes
 	// cannot mean all of them, so the customer is asked which.
 	OfferedChoices []*OfferedRequest `protobuf:"bytes,17,rep,name=offered_choices,json=offeredChoices,proto3" json:"offered_choices,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// proof_awaited_intent is a request a policy refused in this anonymous chat until the caller
+	// proves whose account it is ("what's my miles balance?" for C-1001): the reply of the turn
+	// whose proof succeeds offers it again, and a yes takes it up. Empty when none waits.
+	ProofAwaitedIntent string `protobuf:"bytes,18,opt,name=proof_awaited_intent,json=proofAwaitedIntent,proto3" json:"proof_awaited_intent,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
@@ -287,6 +291,13 @@ func (x *Session) GetOfferedChoices() []*OfferedRequest {
 		return x.OfferedChoices
 	}
 	return nil
+}
+
+func (x *Session) GetProofAwaitedIntent() string {
+	if x != nil {
+		return x.ProofAwaitedIntent
+	}
+	return ""
 }
 
 // OfferedRequest is a request a reply offered to make, one of several.
@@ -721,8 +732,10 @@ type AppendTurnRequest struct {
 	OfferedIntent string `protobuf:"bytes,12,opt,name=offered_intent,json=offeredIntent,proto3" json:"offered_intent,omitempty"`
 	// offered_choices replace the session's offered alternatives (empty clears them).
 	OfferedChoices []*OfferedRequest `protobuf:"bytes,13,rep,name=offered_choices,json=offeredChoices,proto3" json:"offered_choices,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// proof_awaited_intent replaces the session's request awaiting a proof (empty clears it).
+	ProofAwaitedIntent string `protobuf:"bytes,14,opt,name=proof_awaited_intent,json=proofAwaitedIntent,proto3" json:"proof_awaited_intent,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AppendTurnRequest) Reset() {
@@ -844,6 +857,13 @@ func (x *AppendTurnRequest) GetOfferedChoices() []*OfferedRequest {
 		return x.OfferedChoices
 	}
 	return nil
+}
+
+func (x *AppendTurnRequest) GetProofAwaitedIntent() string {
+	if x != nil {
+		return x.ProofAwaitedIntent
+	}
+	return ""
 }
 
 // AppendTurnResponse is the session after the write.
@@ -1107,7 +1127,7 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xcd\x06\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\x1a\x1bswitchboard/v1/events.proto\"\xff\x06\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1f\n" +
@@ -1129,7 +1149,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\bindustry\x18\x0e \x01(\tR\bindustry\x12#\n" +
 	"\rserved_intent\x18\x0f \x01(\tR\fservedIntent\x12%\n" +
 	"\x0eoffered_intent\x18\x10 \x01(\tR\rofferedIntent\x12G\n" +
-	"\x0foffered_choices\x18\x11 \x03(\v2\x1e.switchboard.v1.OfferedRequestR\x0eofferedChoices\x1a8\n" +
+	"\x0foffered_choices\x18\x11 \x03(\v2\x1e.switchboard.v1.OfferedRequestR\x0eofferedChoices\x120\n" +
+	"\x14proof_awaited_intent\x18\x12 \x01(\tR\x12proofAwaitedIntent\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1169,7 +1190,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\x06create\x18\x02 \x01(\bR\x06create\"a\n" +
 	"\x12GetSessionResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated\"\xca\x05\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xfc\x05\n" +
 	"\x11AppendTurnRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12)\n" +
@@ -1186,7 +1207,8 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	" \x01(\tR\bindustry\x12#\n" +
 	"\rserved_intent\x18\v \x01(\tR\fservedIntent\x12%\n" +
 	"\x0eoffered_intent\x18\f \x01(\tR\rofferedIntent\x12G\n" +
-	"\x0foffered_choices\x18\r \x03(\v2\x1e.switchboard.v1.OfferedRequestR\x0eofferedChoices\x1a8\n" +
+	"\x0foffered_choices\x18\r \x03(\v2\x1e.switchboard.v1.OfferedRequestR\x0eofferedChoices\x120\n" +
+	"\x14proof_awaited_intent\x18\x0e \x01(\tR\x12proofAwaitedIntent\x1a8\n" +
 	"\n" +
 	"SlotsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
