@@ -48,8 +48,12 @@ CUSTOMER = "C-1001"
 BACKENDS = ("booking", "crm", "payments", "claims", "knowledge")
 
 PLAN: list[dict[str, Any]] = [
-    {"id": "reservation", "tool": "getReservation", "arguments": {"pnr": "SBX7Q2"}},
-    {"id": "fare", "tool": "getFareRules", "arguments": {"pnr": "SBX7Q2"}},
+    {
+        "id": "reservation",
+        "tool": "getReservation",
+        "arguments": {"customer_id": CUSTOMER, "pnr": "SBX7Q2"},
+    },
+    {"id": "fare", "tool": "getFareRules", "arguments": {"customer_id": CUSTOMER, "pnr": "SBX7Q2"}},
     {"id": "customer", "tool": "getCustomer", "arguments": {"customer_id": CUSTOMER}},
     {"id": "loyalty", "tool": "getLoyaltyAccount", "arguments": {"customer_id": CUSTOMER}},
     {"id": "cards", "tool": "listPaymentMethods", "arguments": {"customer_id": CUSTOMER}},

@@ -81,7 +81,13 @@ TOOL_CALLS: tuple[tuple[str, dict[str, Any], int, dict[str, Any]], ...] = (
     ("getMember", {"member_id": "<MEMBER_ID_1>", "provider_id": "P-7001"}, 0, {"id": "s-bench"}),
     (
         "assignSeat",
-        {"pnr": "SBX7Q2", "segment_id": "S1", "passenger_id": "P1", "seat": "12C"},
+        {
+            "customer_id": "C-1001",
+            "pnr": "SBX7Q2",
+            "segment_id": "S1",
+            "passenger_id": "P1",
+            "seat": "12C",
+        },
         3,
         FACTS,
     ),

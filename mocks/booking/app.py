@@ -107,7 +107,7 @@ class Booking:
         )
 
     async def get_reservation(self, call: Call) -> Reply:
-        return Reply(self._render(self._reservation(call.arg("pnr"))))
+        return Reply(self._render(self._reservation(call)))
 
     async def list_customer_reservations(self, call: Call) -> Reply:
         customer_id = call.arg("customer_id")
@@ -122,7 +122,7 @@ class Booking:
         return Reply({"customer_id": customer_id, "reservations": [self._render(r) for r in found]})
 
     async def get_fare_rules(self, call: Call) -> Reply:
-        reservation = self._reservation(call.arg("pnr"))
+        reservation = self._reservation(call)
         waiver = self._waiver(reservation)
         family = reservation.fare_family
         changeable = family != "basic" or waiver is not None
@@ -156,7 +156,7 @@ class Booking:
         )
 
     async def rebook_reservation(self, call: Call) -> Reply:
-        reservation = self._confirmed(call.arg("pnr"))
+        reservation = self._confirmed(call)
         segment = self._segment(reservation, call.arg("segment_id"))
         old = self._segment_flight(segment)
         new = self._flight(call.arg("flight_number"), call.arg("date"))
@@ -195,7 +195,7 @@ class Booking:
         )
 
     async def cancel_reservation(self, call: Call) -> Reply:
-        reservation = self._confirmed(call.arg("pnr"))
+        reservation = self._confirmed(call)
         refundable = reservation.fare_family == "flex" or self._waiver(reservation) is not None
         travellers = len(reservation.passengers)
         for segment in reservation.segments:
@@ -214,7 +214,7 @@ class Booking:
         )
 
     async def get_upgrade_offer(self, call: Call) -> Reply:
-        reservation = self._confirmed(call.arg("pnr"))
+        reservation = self._confirmed(call)
         segment = self._segment(
             reservation, call.arg("segment_id") or reservation.segments[0].segment_id
         )
@@ -231,7 +231,7 @@ class Booking:
         )
 
     async def upgrade_reservation(self, call: Call) -> Reply:
-        reservation = self._confirmed(call.arg("pnr"))
+        reservation = self._confirmed(call)
         segment = self._segment(reservation, call.arg("segment_id"))
         flight = self._upgradable(reservation, segment)
         redemption_id = call.arg("redemption_id")
@@ -251,7 +251,7 @@ class Booking:
         return Reply(self._render(reservation))
 
     async def assign_seat(self, call: Call) -> Reply:
-        reservation = self._confirmed(call.arg("pnr"))
+        reservation = self._confirmed(call)
         segment = self._segment(reservation, call.arg("segment_id"))
         passenger_id = call.arg("passenger_id")
         self._passenger(reservation, passenger_id)
@@ -274,7 +274,7 @@ class Booking:
         return Reply(self._render(reservation))
 
     async def get_boarding_pass(self, call: Call) -> Reply:
-        reservation = self._confirmed(call.arg("pnr"))
+        reservation = self._confirmed(call)
         passenger = self._passenger(reservation, call.arg("passenger_id"))
         segment = self._segment(
             reservation, call.arg("segment_id") or reservation.segments[0].segment_id
@@ -329,16 +329,19 @@ class Booking:
             raise Problem(500, "internal", f"segment {segment.segment_id} has no flight")
         return flight
 
-    def _reservation(self, pnr: str) -> Reservation:
+    def _reservation(self, call: Call) -> Reservation:
+        """The reservation the call names, when it is the customer's the call names: another
+        customer's answers as one that does not exist, so a record locator tells nothing of it."""
+        pnr = call.arg("pnr")
         reservation = self.world.reservations.get(pnr)
-        if reservation is None:
+        if reservation is None or reservation.customer_id != call.arg("customer_id"):
             raise not_found("reservation", pnr)
         return reservation
 
-    def _confirmed(self, pnr: str) -> Reservation:
-        reservation = self._reservation(pnr)
+    def _confirmed(self, call: Call) -> Reservation:
+        reservation = self._reservation(call)
         if reservation.status != "confirmed":
-            raise conflict(f"reservation {pnr} is {reservation.status}")
+            raise conflict(f"reservation {reservation.pnr} is {reservation.status}")
         return reservation
 
     @staticmethod

@@ -588,9 +588,10 @@ class Flow:
     def answers(self, known: Mapping[str, str], text: str, customer_id: str) -> bool:
         """Whether the text fills a slot the flow waits for (answers the question it asked), gives
         a slot that ``refines`` it a value ("what about the day after?"), or answers a choice the
-        last reply listed without naming one (it is asked again)."""
+        last reply listed without naming one (it is asked again). What the channel fills (the
+        caller's customer number) answers nothing: only the message's own words do."""
         awaited = self.awaited(known)
-        found = self.extract(text, customer_id, awaited, self.choices(known))
+        found = self.extract(text, "", awaited, self.choices(known))
         return (
             any(name in awaited for name in found)
             or self._refined(text)

@@ -50,7 +50,13 @@ CHARGE = {
 }
 REFUND = {"charge_id": "ch_10001", "reason": "flight_cancelled"}
 MILES = {"customer_id": "C-1001", "kind": "upgrade", "reference": "SBX7Q2"}
-SEAT = {"pnr": "SBX7Q2", "segment_id": "S1", "passenger_id": "P1", "seat": "12C"}
+SEAT = {
+    "customer_id": "C-1001",
+    "pnr": "SBX7Q2",
+    "segment_id": "S1",
+    "passenger_id": "P1",
+    "seat": "12C",
+}
 WITHDRAW = {"customer_id": "C-1002", "payment_method_id": "pm_1002_1"}
 MEMBER = {"member_id": "<MEMBER_ID_1>", "provider_id": "P-7001"}
 

@@ -147,7 +147,10 @@ def test_a_boarding_pass_reply_shows_no_placeholder(mesh: Mesh) -> None:
         and timedelta(hours=1) < flight.scheduled_departure - world.now < timedelta(hours=47)
     )
     events = turn(
-        mesh, "replies-pass-1", f"Can I get my boarding pass for reservation {trip.pnr}?", ""
+        mesh,
+        "replies-pass-1",
+        f"Can I get my boarding pass for reservation {trip.pnr}?",
+        trip.customer_id,
     )
     issued = finished(events)["getBoardingPass"]
     assert issued.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, issued.error

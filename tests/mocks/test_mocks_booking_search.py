@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from mocks_testing import owned
 
 from mocks.server import MockCluster
 from mocks.world.reference import TIMEZONES
@@ -29,7 +30,7 @@ def _search(booking: httpx.Client, **params: Any) -> list[dict[str, Any]]:
 
 
 def _trip_day(booking: httpx.Client, pnr: str) -> str:
-    day: str = booking.get(f"/reservations/{pnr}").json()["segments"][0]["date"]
+    day: str = booking.get(f"/reservations/{pnr}", params=owned(pnr)).json()["segments"][0]["date"]
     return day
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mocks_testing import owned
 
 from mocks.crm.app import redemption_price
 from mocks.server import MockCluster
@@ -66,8 +67,9 @@ def test_a_segment_moves_up_to_business_once_per_redemption(
     assert flight is not None
     sold = dict(flight.sold)
     booking = http["booking"]
+    owner = {"customer_id": trip.customer_id}
 
-    offer = booking.get(f"/reservations/{trip.pnr}/upgrade")
+    offer = booking.get(f"/reservations/{trip.pnr}/upgrade", params=owner)
     assert offer.status_code == 200, offer.text
     assert offer.json()["cabin"] == "business" and offer.json()["segment_id"] == "S1"
     assert offer.json()["seats_available"] == flight.seats_available("business")
@@ -75,18 +77,24 @@ def test_a_segment_moves_up_to_business_once_per_redemption(
     # Unpaid: no redemption, or one that pays for nothing of this reservation.
     unpaid = booking.post(
         f"/reservations/{trip.pnr}/upgrade",
+        params=owner,
         json={"segment_id": "S1", "redemption_id": "RD-1"},
         headers={"Idempotency-Key": "upgrade-unpaid"},
     )
     assert unpaid.status_code == 409, unpaid.text
-    unnamed = booking.post(f"/reservations/{trip.pnr}/upgrade", json={"segment_id": "S1"})
+    unnamed = booking.post(
+        f"/reservations/{trip.pnr}/upgrade", params=owner, json={"segment_id": "S1"}
+    )
     assert unnamed.status_code == 400, unnamed.text
     assert trip.segments[0].cabin == "economy"
 
     paid = _redeem(http, trip.customer_id, trip.pnr, "upgrade-redeem-1")
     body = {"segment_id": "S1", "redemption_id": paid}
     done = booking.post(
-        f"/reservations/{trip.pnr}/upgrade", json=body, headers={"Idempotency-Key": "upgrade-1"}
+        f"/reservations/{trip.pnr}/upgrade",
+        params=owner,
+        json=body,
+        headers={"Idempotency-Key": "upgrade-1"},
     )
     assert done.status_code == 200, done.text
     (segment,) = done.json()["segments"]
@@ -95,16 +103,22 @@ def test_a_segment_moves_up_to_business_once_per_redemption(
 
     # The same request again is the same answer; a new one with the spent redemption is refused.
     replayed = booking.post(
-        f"/reservations/{trip.pnr}/upgrade", json=body, headers={"Idempotency-Key": "upgrade-1"}
+        f"/reservations/{trip.pnr}/upgrade",
+        params=owner,
+        json=body,
+        headers={"Idempotency-Key": "upgrade-1"},
     )
     assert replayed.status_code == 200 and replayed.headers.get("Idempotent-Replayed") == "true"
     again = booking.post(
-        f"/reservations/{trip.pnr}/upgrade", json=body, headers={"Idempotency-Key": "upgrade-2"}
+        f"/reservations/{trip.pnr}/upgrade",
+        params=owner,
+        json=body,
+        headers={"Idempotency-Key": "upgrade-2"},
     )
     assert again.status_code == 409, again.text
     assert flight.sold["business"] == sold["business"] + 1
     # Now in business, there is nothing left to upgrade.
-    assert booking.get(f"/reservations/{trip.pnr}/upgrade").status_code == 409
+    assert booking.get(f"/reservations/{trip.pnr}/upgrade", params=owner).status_code == 409
 
 
 def test_a_trip_that_cannot_move_up_is_refused_with_a_conflict(
@@ -112,12 +126,14 @@ def test_a_trip_that_cannot_move_up_is_refused_with_a_conflict(
 ) -> None:
     assert cluster.world is not None
     booking = http["booking"]
+    maya = owned("SBX7Q2")
     # SBX7Q2's flight is cancelled by the storm.
-    cancelled = booking.get("/reservations/SBX7Q2/upgrade")
+    cancelled = booking.get("/reservations/SBX7Q2/upgrade", params=maya)
     assert cancelled.status_code == 409 and "cancelled" in cancelled.json()["detail"]
     paid = _redeem(http, "C-1001", "SBX7Q2", "upgrade-redeem-storm")
     refused = booking.post(
         "/reservations/SBX7Q2/upgrade",
+        params=maya,
         json={"segment_id": "S1", "redemption_id": paid},
         headers={"Idempotency-Key": "upgrade-storm"},
     )
@@ -128,6 +144,8 @@ def test_a_trip_that_cannot_move_up_is_refused_with_a_conflict(
         for r in cluster.world.reservations.values()
         if r.status == "confirmed" and r.fare_family == "basic"
     )
-    answer = booking.get(f"/reservations/{basic.pnr}/upgrade")
+    answer = booking.get(
+        f"/reservations/{basic.pnr}/upgrade", params={"customer_id": basic.customer_id}
+    )
     assert answer.status_code == 409 and "basic fare" in answer.json()["detail"]
-    assert booking.get("/reservations/ZZZZZ9/upgrade").status_code == 404
+    assert booking.get("/reservations/ZZZZZ9/upgrade", params=maya).status_code == 404

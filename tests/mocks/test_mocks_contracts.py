@@ -189,3 +189,4 @@ def test_a_path_parameter_of_a_line_break_or_tab_is_a_bad_request(path: str) -> 
         response = client.get(path)
     assert response.status_code == 400, response.text
     assert response.json()["type"].endswith("/invalid-request")
+    assert "path." in response.json()["errors"][0]["location"]

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from harness import LoopThread
-from mocks_testing import small_settings
+from mocks_testing import owned, small_settings
 from pydantic import ValidationError
 
 from mocks.common.faults import FaultConfig, FaultInjector, FaultSpec, Latency
@@ -76,7 +76,7 @@ def test_an_error_fault_set_by_the_admin_api_hits_only_its_operation(
     failed = booking.get("/flights/UA123/status")
     assert failed.status_code == 502
     assert failed.headers["content-type"] == "application/problem+json"
-    assert booking.get("/reservations/SBX7Q2").status_code == 200
+    assert booking.get("/reservations/SBX7Q2", params=owned("SBX7Q2")).status_code == 200
 
     log = booking.get("/_admin/requests").json()["requests"]
     assert [(r["operation_id"], r["status"], r["fault"]) for r in log] == [

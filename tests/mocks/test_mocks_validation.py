@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from mocks_testing import owned
 
 from mocks.server import MockCluster
 
@@ -47,7 +48,7 @@ def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
         (
             "booking",
             "POST",
-            "/reservations/SBX7Q2/rebook",
+            "/reservations/SBX7Q2/rebook?customer_id=C-1001",
             {"json": {"segment_id": "S1", "flight_number": "UA891"}},
             "body.date",
             "required",
@@ -55,7 +56,7 @@ def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
         (
             "booking",
             "POST",
-            "/reservations/SBX7Q2/cancel",
+            "/reservations/SBX7Q2/cancel?customer_id=C-1001",
             {"json": {"reason": "bored"}},
             "body.reason",
             "is not one of",
@@ -63,7 +64,7 @@ def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
         (
             "booking",
             "PUT",
-            "/reservations/SBX7Q2/seats",
+            "/reservations/SBX7Q2/seats?customer_id=C-1001",
             {"json": {"segment_id": "S1", "passenger_id": "P1", "seat": "12C", "extra": 1}},
             "body",
             "Additional properties",
@@ -150,10 +151,38 @@ def test_a_body_that_is_not_json_is_refused(http: dict[str, httpx.Client]) -> No
 
 
 def test_unknown_resources_and_paths_are_404_problems(http: dict[str, httpx.Client]) -> None:
-    assert "ZZZZZZ" in _problem(http["booking"].get("/reservations/ZZZZZZ"), 404)["detail"]
+    unknown = http["booking"].get("/reservations/ZZZZZZ", params=owned("SBX7Q2"))
+    assert "ZZZZZZ" in _problem(unknown, 404)["detail"]
     _problem(http["crm"].get("/customers/C-99999999"), 404)
     _problem(http["knowledge"].get("/articles/KB-0000"), 404)
     _problem(http["booking"].get("/no/such/path"), 404)
+
+
+def test_a_record_locator_is_no_key_to_another_customers_trip(
+    http: dict[str, httpx.Client],
+) -> None:
+    booking = http["booking"]
+    maya = owned("SBX7Q2")  # C-1001, asking after K4M9TZ: C-1005's trip
+    for method, tail, query, body in [
+        ("GET", "", {}, None),
+        ("GET", "/fare-rules", {}, None),
+        ("GET", "/boarding-pass", {"passenger_id": "P1"}, None),
+        ("POST", "/cancel", {}, {"reason": "customer_request"}),
+    ]:
+        foreign, unknown = (
+            booking.request(
+                method, f"/reservations/{pnr}{tail}", params={**maya, **query}, json=body
+            )
+            for pnr in ("K4M9TZ", "ZZZZZZ")
+        )
+        _problem(unknown, 404)
+        # The same answer as for a code that does not exist, but for the code itself.
+        assert _problem(foreign, 404)["detail"] == "reservation 'K4M9TZ' does not exist"
+        assert foreign.text.replace("K4M9TZ", "ZZZZZZ") == unknown.text
+    # Nothing was cancelled: its owner still finds it confirmed.
+    kept = booking.get("/reservations/K4M9TZ", params=owned("K4M9TZ"))
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["status"] == "confirmed"
 
 
 def test_a_method_the_contract_does_not_offer_is_405_with_allow(
@@ -179,6 +208,7 @@ def test_business_rules_answer_with_problems_too(http: dict[str, httpx.Client]) 
     assert "expired" in _problem(response, 402)["detail"]
     response = http["booking"].post(
         "/reservations/SBX7Q2/rebook",
+        params=owned("SBX7Q2"),
         json={"segment_id": "S1", "flight_number": "UA457", "date": _tomorrow(http)},
     )
     assert "0 economy seats" in _problem(response, 409)["detail"]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from harness import LoopThread
-from mocks_testing import NOW, small_settings
+from mocks_testing import NOW, owned, small_settings
 
 from mocks.server import MockCluster, start_mocks
 from mocks.world import build_world
@@ -31,7 +31,7 @@ def test_c1001_is_gold_with_a_storm_cancelled_flight_and_a_later_open_one(
     customer = http["crm"].get("/customers/C-1001").json()
     assert (customer["tier"], customer["miles"]) == ("gold", 84_000)
 
-    reservation = http["booking"].get("/reservations/SBX7Q2").json()
+    reservation = http["booking"].get("/reservations/SBX7Q2", params=owned("SBX7Q2")).json()
     assert reservation["customer_id"] == "C-1001"
     (segment,) = reservation["segments"]
     assert segment["flight_number"] == "UA123"
@@ -144,14 +144,16 @@ def test_a_customers_reservations_can_be_narrowed_to_one_flight(
 
 
 def test_the_messy_cases_are_there(http: dict[str, httpx.Client]) -> None:
-    mismatch = http["booking"].get("/reservations/LQ3X8N").json()
+    mismatch = http["booking"].get("/reservations/LQ3X8N", params=owned("LQ3X8N")).json()
     profile = http["crm"].get(f"/customers/{mismatch['customer_id']}").json()
     assert mismatch["passengers"][0]["first_name"] != profile["first_name"]
 
     expired = http["payments"].get("/customers/C-1004/payment-methods").json()
     assert {c["status"] for c in expired["payment_methods"]} == {"expired"}
 
-    stranded = http["booking"].get("/reservations/K4M9TZ").json()["segments"][0]
+    stranded = (
+        http["booking"].get("/reservations/K4M9TZ", params=owned("K4M9TZ")).json()["segments"][0]
+    )
     assert stranded["flight_status"] == "cancelled"
     same_day = (
         http["booking"]
@@ -270,8 +272,9 @@ def test_the_c1001_scenario_can_be_acted_out_on_the_mocks(loop_thread: LoopThrea
     try:
         booking = httpx.Client(base_url=cluster.base_urls["booking"])
         crm = httpx.Client(base_url=cluster.base_urls["crm"])
-        segment = booking.get("/reservations/SBX7Q2").json()["segments"][0]
-        rules = booking.get("/reservations/SBX7Q2/fare-rules").json()
+        maya = owned("SBX7Q2")
+        segment = booking.get("/reservations/SBX7Q2", params=maya).json()["segments"][0]
+        rules = booking.get("/reservations/SBX7Q2/fare-rules", params=maya).json()
         assert rules["waiver"] and rules["change_fee_cents"] == 0
         flights = booking.get(
             "/flights", params={"origin": "ORD", "destination": "SFO", "date": segment["date"]}
@@ -279,6 +282,7 @@ def test_the_c1001_scenario_can_be_acted_out_on_the_mocks(loop_thread: LoopThrea
         open_flight = next(f for f in flights if f["seats_available"]["economy"] > 0)
         rebooked = booking.post(
             "/reservations/SBX7Q2/rebook",
+            params=maya,
             json={
                 "segment_id": "S1",
                 "flight_number": open_flight["flight_number"],
@@ -302,12 +306,14 @@ def test_the_c1001_scenario_can_be_acted_out_on_the_mocks(loop_thread: LoopThrea
         )
         assert note.status_code == 201
 
-        boarding = booking.get("/reservations/SBX7Q2/boarding-pass", params={"passenger_id": "P1"})
+        boarding = booking.get(
+            "/reservations/SBX7Q2/boarding-pass", params={**maya, "passenger_id": "P1"}
+        )
         assert boarding.status_code == 200, boarding.text
         assert boarding.json()["flight_number"] == open_flight["flight_number"]
         assert boarding.json()["image"].startswith("data:image/svg+xml;base64,")
         # The pass and the trip tell the departure in the origin's local time too.
-        trip = booking.get("/reservations/SBX7Q2").json()
+        trip = booking.get("/reservations/SBX7Q2", params=maya).json()
         for told in (boarding.json(), trip["segments"][0]):
             assert told["scheduled_departure_local"] == open_flight["scheduled_departure_local"]
         booking.close()

@@ -219,8 +219,10 @@ def test_a_reservation_code_is_looked_up_for_a_known_customer_and_asked_for_othe
     for intent in ("seat_selection", "boarding_pass"):
         flow = book.get(intent)
         assert flow is not None
+        # A reservation is read only as its customer's: the customer is asked for first.
         anonymous = flow.fill({}, "my trip on UA 457 please", "")
-        assert flow.missing(anonymous) == ["pnr"]
+        assert flow.missing(anonymous) == ["customer_id", "pnr"]
+        assert flow.missing(flow.fill({}, "seat 12C on SBX7Q2", "")) == ["customer_id"]
         known = flow.fill({}, "my trip on UA 457 please", "C-5607")
         assert flow.missing(known, "C-5607") == []
         trips, trip, *_ = flow.steps(known, "C-5607")
@@ -229,10 +231,16 @@ def test_a_reservation_code_is_looked_up_for_a_known_customer_and_asked_for_othe
             {"customer_id": "C-5607", "status": "confirmed", "flight_number": "UA457"},
         )
         # Only an unambiguous answer is used: with several reservations the step does not run.
-        assert trip.arguments == {"pnr": "${steps.trips.reservations.only.pnr}"}
+        assert trip.arguments == {
+            "customer_id": "C-5607",
+            "pnr": "${steps.trips.reservations.only.pnr}",
+        }
         assert trip.depends_on == ("trips",)
         named = flow.steps(flow.fill(known, "it's SBX7Q2", "C-5607"), "C-5607")
-        assert (named[0].tool, named[0].arguments) == ("getReservation", {"pnr": "SBX7Q2"})
+        assert (named[0].tool, named[0].arguments) == (
+            "getReservation",
+            {"customer_id": "C-5607", "pnr": "SBX7Q2"},
+        )
 
 
 @pytest.mark.parametrize("intent", ["cancel_reservation", "seat_selection", "boarding_pass"])

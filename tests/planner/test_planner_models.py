@@ -82,8 +82,12 @@ def _plan_call(steps: list[dict[str, Any]]) -> ScriptEntry:
 
 
 REBOOK_PLAN = [
-    {"id": "res", "tool": "getReservation", "arguments": {"pnr": "SBX7Q2"}},
-    {"id": "fare", "tool": "getFareRules", "arguments": {"pnr": "SBX7Q2"}},
+    {
+        "id": "res",
+        "tool": "getReservation",
+        "arguments": {"customer_id": "C-1001", "pnr": "SBX7Q2"},
+    },
+    {"id": "fare", "tool": "getFareRules", "arguments": {"customer_id": "C-1001", "pnr": "SBX7Q2"}},
     {
         "id": "alts",
         "tool": "searchFlights",

@@ -263,11 +263,14 @@ def test_baggage_rules_come_from_the_knowledge_base(turn: Turn) -> None:
 
 
 def test_an_unknown_reservation_gets_a_not_found_reply(turn: Turn) -> None:
-    _, results, reply, media = turn(
-        PlanInput(intent="boarding_pass", text="boarding pass for ZZ9Z9Z")
-    )
-    assert results[0].http_status == 404
-    assert reply == "I couldn't find reservation ZZ9Z9Z. Could you check the code?" and media == []
+    for pnr, customer in (("ZZ9Z9Z", "C-1001"), ("K4M9TZ", "C-1001")):
+        # One that does not exist, and another customer's (C-1005's): answered alike.
+        _, results, reply, media = turn(
+            PlanInput(intent="boarding_pass", text=f"boarding pass for {pnr}", customer_id=customer)
+        )
+        assert results[0].http_status == 404
+        assert reply == f"I couldn't find reservation {pnr}. Could you check the code?"
+        assert media == []
 
 
 def test_two_intents_in_one_message_are_both_served_responsible_gaming_first(turn: Turn) -> None:
@@ -437,11 +440,12 @@ def test_with_no_trip_or_no_customer_the_seat_request_asks_for_the_code(turn: Tu
         "I couldn't find a confirmed reservation on your account on flight UA457. "
         "What is the reservation code?"
     )
+    # Without a customer nothing is read: a reservation is read only as its customer's.
     plan, results, reply, _ = turn(
         PlanInput(intent="seat_selection", text="I want a window seat on UA457")
     )
-    assert plan.missing_slots == ["pnr"] and results == []
-    assert reply.startswith("What is the reservation code?")
+    assert plan.missing_slots == ["customer_id", "pnr"] and results == []
+    assert reply.startswith("Could you give me your customer number?"), reply
 
 
 def _boarding_pass(turn: Turn, text: str, customer_id: str = "") -> tuple[StepResult, str]:
@@ -472,7 +476,7 @@ def test_a_boarding_pass_that_cannot_be_issued_is_explained_in_our_words(
         and flights[(r.segments[0].flight_number, r.segments[0].date)].status == "landed"
         and re.search("[0-9]", r.pnr)  # a code of letters only is not read as one from text
     )
-    _, reply = _boarding_pass(turn, f"boarding pass for {landed.pnr}")
+    _, reply = _boarding_pass(turn, f"boarding pass for {landed.pnr}", landed.customer_id)
     assert reply == (
         f"Flight {landed.segments[0].flight_number} has already landed, so its boarding pass "
         "can no longer be issued."
@@ -563,14 +567,20 @@ def test_with_no_trip_found_the_code_is_asked_for_and_waited_for(turn: Turn) -> 
 def test_a_code_of_letters_only_is_read_after_a_cue(turn: Turn, world: MockCluster) -> None:
     assert world.world is not None
     trip = next(r for r in world.world.reservations.values() if r.pnr.isalpha())
+    owner = trip.customer_id
     for text in (f"I'd like a window seat on reservation {trip.pnr}", f"Booking code: {trip.pnr}"):
-        plan, results, reply, _ = turn(PlanInput(intent="seat_selection", text=text))
+        plan, results, reply, _ = turn(
+            PlanInput(intent="seat_selection", text=text, customer_id=owner)
+        )
         assert plan.missing_slots == [] and plan.slots["pnr"] == trip.pnr, text
         assert results[0].tool == "getReservation" and results[0].ok, results
         assert f"reservation {trip.pnr}" in reply
-    # Without a cue, and with no question waiting, six capitals are no code.
-    plan, _, reply, _ = turn(PlanInput(intent="seat_selection", text=f"a seat on {trip.pnr}"))
-    assert plan.missing_slots == ["pnr"] and reply.startswith("What is the reservation code?")
+    # Without a cue, and with no question waiting, six capitals are no code: the customer's
+    # reservations are looked up instead.
+    _, results, _, _ = turn(
+        PlanInput(intent="seat_selection", text=f"a seat on {trip.pnr}", customer_id=owner)
+    )
+    assert results[0].tool == "listCustomerReservations", results
 
 
 def test_which_reservation_is_answered_by_its_position_in_the_list_shown(

@@ -106,9 +106,9 @@ def test_the_scenario_reads_run_concurrently(
     plan = common_pb2.Plan(
         id="p1",
         steps=[
-            _step("reservation", "getReservation", pnr="SBX7Q2"),
+            _step("reservation", "getReservation", customer_id="C-1001", pnr="SBX7Q2"),
             _step("status", "getFlightStatus", flight_number="UA123"),
-            _step("fares", "getFareRules", pnr="SBX7Q2"),
+            _step("fares", "getFareRules", customer_id="C-1001", pnr="SBX7Q2"),
         ],
     )
     request = tool_broker_pb2.ExecutePlanRequest(session_id="s1", turn_id="t2", plan=plan)
