@@ -106,6 +106,21 @@ class Catalogue:
             errors = (e for e in errors if not _is_placeholder_error(e))
         return _messages(name, "", errors)
 
+    def malformed_dates(self, name: str, arguments: Mapping[str, Any]) -> list[JsonPath]:
+        """Where the arguments hold a string that the contract wants as a calendar date
+        (``format: date``, YYYY-MM-DD) and that is not one; [] for an unknown tool."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return []
+        return [
+            tuple(error.absolute_path)
+            for error in entry.arguments.iter_errors(dict(arguments))
+            if error.validator == "format"
+            and error.validator_value == "date"
+            and isinstance(error.instance, str)
+            and error.absolute_path
+        ]
+
     def validate_response(self, name: str, status: int, body: Any) -> list[str]:
         """Why a response breaks the tool's contract; [] when it is what the contract promises."""
         entry = self._entries.get(name)

@@ -45,6 +45,7 @@ from services.tool_broker import telemetry
 from services.tool_broker.backends import BackendClient, BackendRequest, Exchange, Failure
 from services.tool_broker.config import ToolBrokerSettings
 from services.tool_broker.dag import PlanGraph
+from services.tool_broker.dates import iso_date
 from services.tool_broker.model import (
     CallContext,
     JsonObject,
@@ -408,6 +409,8 @@ class Broker:
                 )
             except PeerUnavailable as error:
                 raise self._peer_failure(f"pii could not restore the arguments: {error}") from None
+        if not refused:
+            restored = self._written_dates(spec.name, arguments, restored)
         if refused:
             allowed = ", ".join(sorted(spec.pii_types)) or "none"
             raise _StepRefused(
@@ -422,6 +425,22 @@ class Broker:
                 f"{spec.name}: a restored PII value does not have the form the contract requires",
             )
         return restored
+
+    def _written_dates(self, tool: str, masked: JsonObject, restored: JsonObject) -> JsonObject:
+        """The restored arguments with each date the customer wrote in their own form ("14 March
+        1988" for a ``format: date`` argument) in the contract's YYYY-MM-DD, where its reading is
+        certain (:func:`~services.tool_broker.dates.iso_date`). Only values restored from a
+        placeholder, the customer's own words, are rewritten; an uncertain one is left to break
+        the contract, and the call is never sent."""
+        rewritten: JsonObject | None = None
+        for path in self.catalogue.malformed_dates(tool, restored):
+            if not _placeholders(get(masked, path)):
+                continue
+            iso = iso_date(get(restored, path))
+            if iso is not None:
+                rewritten = rewritten or copy.deepcopy(restored)
+                put(rewritten, path, iso)
+        return rewritten or restored
 
     def _request(
         self,
