@@ -34,7 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from services.planner.dates import MONTHS, ORDINAL_DAY, WEEKDAYS, day_number
+from services.planner.dates import ORDINAL_DAY, WEEKDAYS, day_number
+from services.tool_broker.dates import MONTHS
 
 #: shown facts with a meaning of their own; any other kind is a word matched as written
 DATE, TIME, ORIGIN, DESTINATION = "date", "time", "origin", "destination"

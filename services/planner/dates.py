@@ -13,29 +13,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from services.tool_broker.dates import MONTHS
 from services.tool_broker.references import DAY_OFFSET
 
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ],
-        start=1,
-    )
-    for name in names
-}
 WEEKDAYS = {
     name: number
     for number, names in enumerate(

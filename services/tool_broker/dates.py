@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-#: month names and their common abbreviations ("sept" too), lower case
-_MONTHS = {
+#: month names and their common abbreviations ("sept" too), lower case: month number
+MONTHS = {
     name: number
     for number, names in enumerate(
         (
@@ -35,7 +35,7 @@ _MONTHS = {
     )
     for name in names
 }
-_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = "(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>[0-9]{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>[0-9]{4})"
 _WRITTEN = (
@@ -57,7 +57,7 @@ def iso_date(text: str) -> str | None:
         return _iso(found["year"], found["month"], found["day"])
     for pattern in _WRITTEN:
         if (found := pattern.fullmatch(written)) is not None:
-            return _iso(found["year"], str(_MONTHS[found["month"].lower()]), found["day"])
+            return _iso(found["year"], str(MONTHS[found["month"].lower()]), found["day"])
     if (found := _NUMERIC.fullmatch(written)) is not None:
         first, second = int(found["a"]), int(found["b"])
         if first > 12 >= second:
