@@ -127,15 +127,14 @@ class Crm:
         self._failed_checks[customer.customer_id] = 0 if matched else failed + 1
         if email is not None:
             return Reply({"matched": matched, "verification": self._verification(customer)})
-        if customer.verification.status in _SETTLED_BY_OTHERS:
-            # Verified already, or waiting for documents that a date of birth does not replace.
-            pass
-        elif matched:
-            customer.verification.status = "verified"
-            customer.verification.method = "date_of_birth"
-            customer.verification.verified_at = self.world.now
-        else:
-            customer.verification.status = "failed"
+        if customer.verification.status not in _SETTLED_BY_OTHERS:
+            # Not verified already, nor waiting for documents a date of birth does not replace.
+            if matched:
+                customer.verification.status = "verified"
+                customer.verification.method = "date_of_birth"
+                customer.verification.verified_at = self.world.now
+            else:
+                customer.verification.status = "failed"
         return Reply({"matched": matched, "verification": self._verification(customer)})
 
     async def get_loyalty_account(self, call: Call) -> Reply:

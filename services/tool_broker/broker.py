@@ -409,8 +409,6 @@ class Broker:
                 )
             except PeerUnavailable as error:
                 raise self._peer_failure(f"pii could not restore the arguments: {error}") from None
-        if not refused:
-            restored = self._written_dates(spec.name, arguments, restored)
         if refused:
             allowed = ", ".join(sorted(spec.pii_types)) or "none"
             raise _StepRefused(
@@ -418,6 +416,7 @@ class Broker:
                 f"{spec.name} may not receive {', '.join(refused)} (PII types it may receive: "
                 f"{allowed}); a placeholder would be sent instead of the value",
             )
+        restored = self._written_dates(spec.name, arguments, restored)
         if self.catalogue.validate_arguments(spec.name, restored):
             # The messages would quote restored values, so they are not repeated here.
             raise _StepRefused(
