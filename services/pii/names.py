@@ -43,7 +43,19 @@ _CODE_AFTER_RE = re.compile(r"[ \t]?\d")
 KNOWN_NAME_SCORE = 0.95
 
 # After these a name may be written in lower case ("my name is anna").
-_STRONG_CUES = ("my name is", "my name's", "name is", "name:", "named", "maiden name is")
+_STRONG_CUES = (
+    "my name is",
+    "my name's",
+    "name is",
+    "name:",
+    "named",
+    "maiden name is",
+    "surname is",
+    "surname:",
+    "last name is",
+    "last name:",
+    "family name is",
+)
 _CUE_RES = [
     (re.compile(rf"(?<![a-z]){re.escape(cue)}[ \t]*\n?[ \t]*$"), cue in _STRONG_CUES)
     for cue in wordlists.NAME_CUES

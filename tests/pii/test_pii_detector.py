@@ -67,6 +67,12 @@ def found(detector: Detector, text: str, known_names: tuple[str, ...] = ()) -> s
         ("I'm in Jordan next week", ("LOCATION", "Jordan")),
         # The answer to a question about a name, and an employer after its cue.
         ("What's your last name? Boyle", ("PERSON", "Boyle")),
+        # A booking's code with the traveller's surname, the label never part of the name.
+        ("booking K4M9TZ, last name Rossi", ("PERSON", "Rossi")),
+        ("K4M9TZ, family name Rossi", ("PERSON", "Rossi")),
+        ("K4M9TZ, surname Rossi", ("PERSON", "Rossi")),
+        ("my surname is rossi", ("PERSON", "rossi")),
+        ("Last name: Okafor", ("PERSON", "Okafor")),
         ("I work for Citigroup in the city", ("ORGANIZATION", "Citigroup")),
         # Organisations the deployment names, short and long.
         ("Hello Delta, my flight is late", ("ORGANIZATION", "Delta")),
