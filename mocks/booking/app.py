@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,11 @@ CONTRACT = Path(__file__).with_name("openapi.yaml")
 CHANGE_FEE_CENTS = {"basic": 0, "main": 7_500, "flex": 0}
 INVOLUNTARY_DELAY_MINUTES = 180
 CHECK_IN_HOURS = 48
+#: Surnames in a row that name no passenger of a reservation code before the code's surname
+#: checks lock (counted for any code, so a lock tells nothing of whether the code exists)
+SURNAME_TRIES = 5
+#: How long they stay locked, in seconds
+SURNAME_LOCK_SECONDS = 15 * 60
 # Upgrades close an hour before departure (the knowledge base's "Upgrading with miles").
 UPGRADE_CLOSES = timedelta(hours=1)
 
@@ -35,6 +42,10 @@ class Booking:
         self.world = world
         #: the miles redemptions that have paid for an upgrade: each pays for one
         self.spent_redemptions: set[str] = set()
+        #: surnames in a row that did not match, and locks until, by reservation code
+        self._misses: dict[str, int] = {}
+        self._locked_until: dict[str, float] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -330,13 +341,44 @@ class Booking:
         return flight
 
     def _reservation(self, call: Call) -> Reservation:
-        """The reservation the call names, when it is the customer's the call names: another
-        customer's answers as one that does not exist, so a record locator tells nothing of it."""
+        """The reservation the call names, when it is the customer's the call names, or (no
+        customer named) a passenger on it has the surname the call gives: any other answers as
+        one that does not exist, so a record locator tells nothing of it."""
         pnr = call.arg("pnr")
+        customer, surname = call.arg("customer_id"), call.arg("last_name")
+        if customer is None and surname is None:
+            raise Problem(
+                403,
+                "names-no-one",
+                f"{call.operation.operation_id} needs customer_id or last_name with the record "
+                "locator: a record locator alone opens no reservation",
+            )
         reservation = self.world.reservations.get(pnr)
-        if reservation is None or reservation.customer_id != call.arg("customer_id"):
+        if customer is None:
+            return self._by_surname(pnr, reservation, surname)
+        if reservation is None or reservation.customer_id != customer:
             raise not_found("reservation", pnr)
         return reservation
+
+    def _by_surname(self, pnr: str, reservation: Reservation | None, surname: str) -> Reservation:
+        """The reservation a passenger's surname opens; after SURNAME_TRIES that named no one in
+        a row, the code's surname checks are locked (403, problem type ``locked``) for a while,
+        so a code found on a luggage tag cannot be tried against a list of names."""
+        if self.clock() < self._locked_until.get(pnr, 0.0):
+            raise Problem(
+                403,
+                "locked",
+                f"too many surnames did not match reservation {pnr!r}: its surname checks are "
+                f"locked for {SURNAME_LOCK_SECONDS // 60} minutes",
+            )
+        if reservation is not None and _names_a_passenger(reservation, surname):
+            self._misses.pop(pnr, None)
+            return reservation
+        self._misses[pnr] = self._misses.get(pnr, 0) + 1
+        if self._misses[pnr] >= SURNAME_TRIES:
+            del self._misses[pnr]
+            self._locked_until[pnr] = self.clock() + SURNAME_LOCK_SECONDS
+        raise not_found("reservation", pnr)
 
     def _confirmed(self, call: Call) -> Reservation:
         reservation = self._reservation(call)
@@ -535,4 +577,14 @@ def create_app(
     booking = Booking(world or build_world())
     return build_app(
         "booking", Contract.load(CONTRACT), booking.handlers(), faults, validate_responses
+    )
+
+
+def _names_a_passenger(reservation: Reservation, name: str) -> bool:
+    """Whether ``name`` is a passenger's surname, or their full name, as ticketed: case and
+    spacing aside (a check-in desk's reading of "rossi" or "Elena  Rossi")."""
+    given = " ".join(name.split()).casefold()
+    return any(
+        given in (p.last_name.casefold(), f"{p.first_name} {p.last_name}".casefold())
+        for p in reservation.passengers
     )

@@ -57,6 +57,8 @@ SEAT = {
     "passenger_id": "P1",
     "seat": "12C",
 }
+# A seat on a trip named by its code and a passenger's surname, no customer named.
+BY_SURNAME = {**{k: v for k, v in SEAT.items() if k != "customer_id"}, "last_name": "Rossi"}
 WITHDRAW = {"customer_id": "C-1002", "payment_method_id": "pm_1002_1"}
 MEMBER = {"member_id": "<MEMBER_ID_1>", "provider_id": "P-7001"}
 
@@ -219,6 +221,41 @@ CASES = [
         "tool",
         tool="getCustomer",
         args={"customer_id": "C-1001"},
+    ),
+    # A trip named by its code and surname, in a chat that serves no customer: moved or seated
+    # (the booking system checks the name), never cancelled; a chat that serves a customer
+    # never skips the verification by naming a trip that way.
+    Case(
+        "airline/account-change-needs-verified-identity",
+        False,
+        "tool",
+        tool="assignSeat",
+        args=BY_SURNAME,
+        session={"customer_id": ""},
+    ),
+    Case(
+        "airline/account-change-needs-verified-identity",
+        True,
+        "tool",
+        tool="cancelReservation",
+        args={"pnr": "K4M9TZ", "last_name": "Rossi", "reason": "customer_request"},
+        session={"customer_id": ""},
+    ),
+    Case(
+        "airline/account-change-needs-verified-identity",
+        True,
+        "tool",
+        tool="assignSeat",
+        args=BY_SURNAME,
+        session={"customer_id": "C-1002"},
+    ),
+    Case(
+        "airline/account-change-needs-verified-identity",
+        True,
+        "tool",
+        tool="assignSeat",
+        args={**BY_SURNAME, "customer_id": "C-1005"},
+        session={"customer_id": ""},
     ),
     Case(
         "airline/miles-within-balance",

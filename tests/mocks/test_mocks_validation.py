@@ -185,6 +185,33 @@ def test_a_record_locator_is_no_key_to_another_customers_trip(
     assert kept.json()["status"] == "confirmed"
 
 
+def test_a_record_locator_with_a_passengers_surname_opens_the_trip(
+    http: dict[str, httpx.Client],
+) -> None:
+    booking = http["booking"]
+    # K4M9TZ is Elena Rossi's: her surname or full name, in any case, opens it.
+    for name in ("Rossi", "rossi", "ROSSI", "Elena  Rossi"):
+        found = booking.get("/reservations/K4M9TZ", params={"last_name": name})
+        assert found.status_code == 200, (name, found.text)
+        assert found.json()["pnr"] == "K4M9TZ"
+    fare = booking.get("/reservations/K4M9TZ/fare-rules", params={"last_name": "Rossi"})
+    assert fare.status_code == 200, fare.text
+    # Another surname answers as a code that does not exist, and cancels nothing.
+    for method, tail, body in [("GET", "", None), ("POST", "/cancel", {"reason": "other"})]:
+        wrong = booking.request(
+            method, f"/reservations/K4M9TZ{tail}", params={"last_name": "Chen"}, json=body
+        )
+        assert _problem(wrong, 404)["detail"] == "reservation 'K4M9TZ' does not exist"
+    # A customer named decides, whatever surname comes with it.
+    mixed = booking.get("/reservations/K4M9TZ", params={**owned("SBX7Q2"), "last_name": "Rossi"})
+    _problem(mixed, 404)
+    # Neither: a record locator alone opens nothing, and says what is missing.
+    bare = _problem(booking.get("/reservations/K4M9TZ"), 403)
+    assert "customer_id or last_name" in bare["detail"]
+    kept = booking.get("/reservations/K4M9TZ", params=owned("K4M9TZ"))
+    assert kept.json()["status"] == "confirmed"
+
+
 def test_a_method_the_contract_does_not_offer_is_405_with_allow(
     http: dict[str, httpx.Client],
 ) -> None:

@@ -219,10 +219,17 @@ def test_a_reservation_code_is_looked_up_for_a_known_customer_and_asked_for_othe
     for intent in ("seat_selection", "boarding_pass"):
         flow = book.get(intent)
         assert flow is not None
-        # A reservation is read only as its customer's: the customer is asked for first.
+        # A reservation is read as its customer's, or by its code and a passenger's surname:
+        # a chat that names no customer is asked for the code and the surname.
         anonymous = flow.fill({}, "my trip on UA 457 please", "")
-        assert flow.missing(anonymous) == ["customer_id", "pnr"]
-        assert flow.missing(flow.fill({}, "seat 12C on SBX7Q2", "")) == ["customer_id"]
+        assert flow.missing(anonymous) == ["pnr", "last_name"]
+        assert flow.missing(flow.fill({}, "seat 12C on SBX7Q2", "")) == ["last_name"]
+        by_surname = flow.fill({}, "seat 12C on SBX7Q2, surname <PERSON_1>", "")
+        assert flow.missing(by_surname) == []
+        trip = next(s for s in flow.steps(by_surname, "") if s.id == "trip")
+        assert trip.arguments == {"last_name": "<PERSON_1>", "pnr": "SBX7Q2"}
+        # A number given instead: the customer's reservation is looked up (after the proof).
+        assert flow.missing(flow.fill({}, "my trip on UA 457, I'm C-5607", "")) == []
         known = flow.fill({}, "my trip on UA 457 please", "C-5607")
         assert flow.missing(known, "C-5607") == []
         trips, trip, *_ = flow.steps(known, "C-5607")

@@ -440,12 +440,14 @@ def test_with_no_trip_or_no_customer_the_seat_request_asks_for_the_code(turn: Tu
         "I couldn't find a confirmed reservation on your account on flight UA457. "
         "What is the reservation code?"
     )
-    # Without a customer nothing is read: a reservation is read only as its customer's.
+    # Without a customer nothing is read: a reservation is read as its customer's, or by its
+    # code and a passenger's surname, which are asked for.
     plan, results, reply, _ = turn(
         PlanInput(intent="seat_selection", text="I want a window seat on UA457")
     )
-    assert plan.missing_slots == ["customer_id", "pnr"] and results == []
-    assert reply.startswith("Could you give me your customer number?"), reply
+    assert plan.missing_slots == ["pnr", "last_name"] and results == []
+    assert reply.startswith("What is the reservation code?"), reply
+    assert "What's the surname on the booking?" in reply, reply
 
 
 def _boarding_pass(turn: Turn, text: str, customer_id: str = "") -> tuple[StepResult, str]:
