@@ -381,6 +381,12 @@ class FlowSpec(BaseModel):
     steps: list[StepSpec] = Field(default_factory=list)
     replies: list[ReplySpec] = Field(min_length=1)
     media: list[MediaSpec] = Field(default_factory=list)
+    asked_in_refusals: list[str] = Field(
+        default_factory=list,
+        description="policy rules (pack/rule) whose refusal asks for what this flow's questions "
+        "ask: when one refused another request of the same message, the refusal's words ask it "
+        "and the flow's question is left out of the reply (the flow still waits for the answer)",
+    )
     confirm: str | None = Field(
         default=None,
         description="what the steps a policy holds for the customer's confirmation will do, as "

@@ -522,12 +522,15 @@ class Planner:
         offers: list[Offer] = []
         media: list[Media] = []
         missing: MissingSlots | None = None
+        refused_by = {r.refused_by for r in request.results if r.refused_by}
         for flow, names, results in parts:
             # A request of the message that could not be served yet: its question, after the
-            # answers, and the flow waits for the answer.
+            # answers, and the flow waits for the answer. A refusal that already asks it (the
+            # proof a customer's records wait for) is not followed by the same question.
             asked = [] if results or len(parts) == 1 else flow.missing(plan.slots)
             if asked:
-                texts.append(flow.questions(asked, plan.slots, request.text))
+                if not refused_by & set(flow.spec.asked_in_refusals):
+                    texts.append(flow.questions(asked, plan.slots, request.text))
                 if missing is None:
                     missing = MissingSlots(flow=flow.name, slots=tuple(asked))
                 continue

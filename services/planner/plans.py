@@ -102,6 +102,8 @@ class StepResult:
     error: str = ""
     http_status: int = 0
     refusal: str = ""
+    #: the refusing rule ("base/customer-data-needs-a-known-caller") when ``refusal`` is set
+    refused_by: str = ""
     #: what the step was checked and called with (references resolved, masked); {} when it never
     #: got that far. A held step's are what the customer is asked to confirm.
     arguments: dict[str, Any] = field(default_factory=dict)

@@ -177,25 +177,27 @@ def result_from_proto(result: common_pb2.StepResult) -> StepResult:
         result=struct_to_dict(result.result),
         error=message or result.error,
         http_status=result.http_status,
-        refusal=refusal(result),
+        refusal=refused.message if (refused := refusing_verdict(result)) else "",
+        refused_by=refused.rule_id if refused else "",
         arguments=struct_to_dict(result.arguments),
     )
 
 
-def refusal(result: common_pb2.StepResult) -> str:
-    """The customer-facing message of the policy that refused the step, or "".
+def refusing_verdict(result: common_pb2.StepResult) -> common_pb2.PolicyVerdict | None:
+    """The verdict of the policy that refused the step (its customer-facing message and rule), or
+    None.
 
     Only a rejected step's block or hand-off counts (the strictest first): those are what a
     customer's "yes" cannot lift. A confirmation the router asks for instead is no refusal, and a
     contract check's verdict carries no message for the customer.
     """
     if result.outcome != common_pb2.STEP_OUTCOME_REJECTED:
-        return ""
+        return None
     for action in _REFUSALS:
         for verdict in result.verdicts:
             if verdict.action == action and verdict.message:
-                return verdict.message
-    return ""
+                return verdict
+    return None
 
 
 def media_to_proto(media: Media) -> common_pb2.RichMedia:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 
-from test_mesh_scenarios import calls, finished, intent, reply, session_of, turn
+from test_mesh_scenarios import calls, finished, intent, pending_flow, reply, session_of, turn
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
@@ -87,6 +87,17 @@ def test_a_refused_request_goes_on_with_its_details_once_the_caller_proves_it(
     assert status.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, reply(resumed)
     assert status.arguments["withdrawal_id"] == "W-5001"
     assert reply(resumed).startswith("Withdrawal W-5001 of 500.00 USD is pending"), reply(resumed)
+
+
+def test_a_number_given_with_the_request_is_asked_for_the_proof_once(mesh: Mesh) -> None:
+    session = _session()
+    refused = turn(mesh, session, "what's my miles balance? my number is C-1001", "")
+    # The refusal asks for the email address; the proof's own question does not follow it, and
+    # the proof still waits for the address.
+    assert reply(refused) == PROVE
+    assert pending_flow(mesh, session) == "verify_identity"
+    proven = turn(mesh, session, "maya.chen@example.com", "")
+    assert "Shall I go on with what you asked before?" in reply(proven), reply(proven)
 
 
 def test_a_request_the_chat_moved_on_from_is_not_offered_after_the_proof(mesh: Mesh) -> None:

@@ -53,11 +53,14 @@ def test_a_refused_step_carries_the_refusing_rules_message_and_nothing_else() ->
     # Held for a confirmation and blocked: the block is the refusal, whatever the order.
     assert result_from_proto(_proto(rejected, held, blocked)).refusal == VERIFY
     assert result_from_proto(_proto(rejected, blocked, held)).refusal == VERIFY
+    # ... and its rule is the refusing one.
+    assert result_from_proto(_proto(rejected, held, blocked)).refused_by == "airline/account-change"
     handed = (common_pb2.POLICY_ACTION_HANDOFF, "sportsbook/limits", "A colleague does this.")
     assert result_from_proto(_proto(rejected, handed)).refusal == "A colleague does this."
     # A confirmation is asked for, not refused; a contract check has no words for the customer;
     # a backend's failure is no policy's refusal.
     assert result_from_proto(_proto(rejected, held)).refusal == ""
+    assert result_from_proto(_proto(rejected, held)).refused_by == ""
     contract = (common_pb2.POLICY_ACTION_BLOCK, "contract/arguments", "")
     assert result_from_proto(_proto(rejected, contract)).refusal == ""
     assert result_from_proto(_proto(common_pb2.STEP_OUTCOME_FAILED)).refusal == ""
