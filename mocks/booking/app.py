@@ -364,13 +364,15 @@ class Booking:
         """The reservation a passenger's surname opens; after SURNAME_TRIES that named no one in
         a row, the code's surname checks are locked (403, problem type ``locked``) for a while,
         so a code found on a luggage tag cannot be tried against a list of names."""
-        if self.clock() < self._locked_until.get(pnr, 0.0):
+        until = self._locked_until.get(pnr)
+        if until is not None and self.clock() < until:
             raise Problem(
                 403,
                 "locked",
                 f"too many surnames did not match reservation {pnr!r}: its surname checks are "
                 f"locked for {SURNAME_LOCK_SECONDS // 60} minutes",
             )
+        self._locked_until.pop(pnr, None)
         if reservation is not None and _names_a_passenger(reservation, surname):
             self._misses.pop(pnr, None)
             return reservation
