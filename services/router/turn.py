@@ -87,8 +87,12 @@ _HEDGED = re.compile(
 # teaching it "y" made "x" a yes), so they are read here, exactly.
 _SHORTHAND = {"y": CONFIRM_INTENT, "n": DECLINE_INTENT}
 # A message that names only a new detail of the request before it: "what about a crown?", "how
-# about UA 891?", "and for tomorrow?", "and a filling?".
-_FOLLOW_UP = re.compile(r"(?i)^\W*(?:(?:so|ok|okay)\W+)?(?:(?:what|how)\s+about|and)\b")
+# about UA 891?", "and for tomorrow?", "and a filling?"; or asks when of what it just heard, by a
+# pronoun: "how long will it take?", "when will it arrive?".
+_FOLLOW_UP = re.compile(
+    r"(?i)^\W*(?:(?:so|ok|okay)\W+)?(?:(?:what|how)\s+about|and)\b"
+    r"|^\W*(?:how\s+long|how\s+soon|when)\b[^?.!]*\b(?:it|that|this|they)\b"
+)
 # A question of its own ("is it safe?", "are you sure?", "why do you need a yes?"): it opens with
 # a word that asks, and ends with a question mark.
 _QUESTION = re.compile(
