@@ -11,7 +11,9 @@ Per turn:
    when it answers that flow's question, and an empty plan (no flow) otherwise. One marked
    ``follow_up`` ("what about a crown?" after a coverage check) gets the named intent's flow when
    the text gives one of its slots a value, the known slots kept under it (its ``until_answered``
-   ones too when the text gives none of those), and an empty plan otherwise.
+   ones too when the text gives none of those), and an empty plan otherwise. One marked ``again``
+   ("why is it pending?" after a withdrawal's status) gets the named intent's flow once more, as
+   the known slots stand, when every step of it only reads, and an empty plan otherwise.
 2. **Tier**, when a model is configured (the rule, in :func:`choose_tier`):
    - the request's ``tier`` ("fast" or "deep"), set by governance, wins;
    - else **deep** when the turn is multi-step: another intent is likely too, the intent has no
@@ -116,6 +118,9 @@ class PlanInput:
     #: the message follows up the last served request (``intent``) with a new detail: plan it
     #: only if the text gives one of its flow's slots a value; else an empty plan
     follow_up: bool = False
+    #: the message asks about what the last served request (``intent``) showed: plan it once
+    #: more as the slots stand, only if its flow only reads; else an empty plan
+    again: bool = False
 
     def also_meant(self, threshold: float) -> list[str]:
         """The intents beside the top one this turn should serve: those the classifier found
@@ -201,6 +206,14 @@ class Planner:
                 yield self._final(request, [], "", EMBEDDED, dict(request.slots))
                 return
             # "What about a crown?": the request served last, once more, with this detail.
+            request = replace(request, candidates=[], intents=[])
+        if request.again:
+            shown = self.flows.get(request.intent)
+            if shown is None or shown.spec.aside or not self._only_reads(shown):
+                yield self._final(request, [], "", EMBEDDED, dict(request.slots))
+                return
+            # "Why is it pending?": what was shown, shown again (its reply says why); a flow
+            # that changes something is never run again by a question about it.
             request = replace(request, candidates=[], intents=[])
         flow = self._flow(request)
         if flow is not None and request.clarified_text and not request.only_if_answered:
@@ -362,6 +375,11 @@ class Planner:
         if own is None or pending.answers(request.slots, request.text, request.customer_id):
             return pending
         return own
+
+    def _only_reads(self, flow: Flow) -> bool:
+        """Whether the flow looks something up and every step it may take only reads."""
+        specs = [self.tools.get(step.tool) for step in flow.spec.steps]
+        return bool(specs) and all(spec is not None and spec.read_only for spec in specs)
 
     async def _model_plan(
         self, request: PlanInput, flow: Flow | None, slots: dict[str, str], usage: list[Usage]

@@ -110,6 +110,7 @@ def plan_input(request: planner_pb2.PlanRequest) -> PlanInput:
         only_if_answered=request.only_if_answered,
         clarified_text=request.clarified_text,
         follow_up=request.follow_up,
+        again=request.again,
     )
 
 

@@ -93,6 +93,12 @@ _FOLLOW_UP = re.compile(
     r"(?i)^\W*(?:(?:so|ok|okay)\W+)?(?:(?:what|how)\s+about|and)\b"
     r"|^\W*(?:how\s+long|how\s+soon|when)\b[^?.!]*\b(?:it|that|this|they)\b"
 )
+# A message that asks why of what it just heard: "why is it pending?", "how come it's on hold?",
+# "why?".
+_ASKS_WHY = re.compile(
+    r"(?i)^\W*(?:(?:so|but|ok|okay|and)\W+)?(?:why|how\s+come)\b"
+    r"(?:[^?.!]*\b(?:it|it's|its|that|this|they|they're|still)\b|\W*$)"
+)
 # A question of its own ("is it safe?", "are you sure?", "why do you need a yes?"): it opens with
 # a word that asks, and ends with a question mark.
 _QUESTION = re.compile(
@@ -781,15 +787,18 @@ class TurnRunner:
         packs' ("and for tomorrow?" reads as a goodbye), or nothing clear enough to act on ("and
         rebook me on UA 891" after a flight's status is a rebooking). The planner says whether
         the words give the request's flow a detail; if not, the message goes its usual way.
+        A question asking why of what was shown ("why is it pending?") gets the same request
+        again as it stands, its reply saying why, when the planner finds its flow only reads.
         """
         assert turn.intent is not None and turn.session is not None
         session = turn.session
         served = session.served_intent
+        again = bool(_ASKS_WHY.match(turn.masked_text))
         if (
             not served
             or session.pending_flow
             or session.pending_plan.steps
-            or not _FOLLOW_UP.match(turn.masked_text)
+            or not (again or _FOLLOW_UP.match(turn.masked_text))
         ):
             return None
         own = turn.intent.name
@@ -798,7 +807,7 @@ class TurnRunner:
             return None
         turn.answers_flow = served
         async with _Stage(turn, "plan"):
-            plan = await self._plan(turn, "", follow_up=True)
+            plan = await self._plan(turn, "", follow_up=not again, again=again)
         if not plan.flow:
             turn.answers_flow = ""
             return None
@@ -1182,6 +1191,7 @@ class TurnRunner:
         *,
         only_if_answered: bool = False,
         follow_up: bool = False,
+        again: bool = False,
         pending_flow: str = "",
     ) -> common_pb2.Plan:
         assert turn.intent is not None and turn.session is not None
@@ -1203,6 +1213,7 @@ class TurnRunner:
             only_if_answered=only_if_answered,
             clarified_text=session.clarified_text,
             follow_up=follow_up,
+            again=again,
         )
         plan: common_pb2.Plan | None = None
         # Read the stream to its end (the plan is its last message), so the call closes now.

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/planner.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\"\xc1\x03\n\x0bPlanRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12+\n\x06intent\x18\x04 \x01(\x0b\x32\x1b.switchboard.v1.IntentScore\x12/\n\ncandidates\x18\x05 \x03(\x0b\x32\x1b.switchboard.v1.IntentScore\x12\x35\n\x05slots\x18\x06 \x03(\x0b\x32&.switchboard.v1.PlanRequest.SlotsEntry\x12\x13\n\x0b\x63ustomer_id\x18\x07 \x01(\t\x12-\n\x07history\x18\x08 \x03(\x0b\x32\x1c.switchboard.v1.HistoryEntry\x12\x0c\n\x04tier\x18\t \x01(\t\x12\x14\n\x0cpending_flow\x18\n \x01(\t\x12\x0f\n\x07intents\x18\x0b \x03(\t\x12\x18\n\x10only_if_answered\x18\x0c \x01(\x08\x12\x16\n\x0e\x63larified_text\x18\r \x01(\t\x12\x11\n\tfollow_up\x18\x0e \x01(\x08\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"f\n\x0cPlanResponse\x12(\n\x04step\x18\x01 \x01(\x0b\x32\x18.switchboard.v1.PlanStepH\x00\x12$\n\x04plan\x18\x02 \x01(\x0b\x32\x14.switchboard.v1.PlanH\x00\x42\x06\n\x04item\"\xf3\x01\n\x0e\x43omposeRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12+\n\x06intent\x18\x04 \x01(\x0b\x32\x1b.switchboard.v1.IntentScore\x12\"\n\x04plan\x18\x05 \x01(\x0b\x32\x14.switchboard.v1.Plan\x12+\n\x07results\x18\x06 \x03(\x0b\x32\x1a.switchboard.v1.StepResult\x12\x1d\n\x15\x61waiting_confirmation\x18\x07 \x01(\x08\x12\x11\n\tresumable\x18\x08 \x01(\t\"\xec\x01\n\x0f\x43omposeResponse\x12\x14\n\ntext_delta\x18\x01 \x01(\tH\x00\x12/\n\nrich_media\x18\x02 \x01(\x0b\x32\x19.switchboard.v1.RichMediaH\x00\x12+\n\x05usage\x18\x03 \x01(\x0b\x32\x1a.switchboard.v1.TokenUsageH\x00\x12\x35\n\rmissing_slots\x18\x04 \x01(\x0b\x32\x1c.switchboard.v1.MissingSlotsH\x00\x12&\n\x05offer\x18\x05 \x01(\x0b\x32\x15.switchboard.v1.OfferH\x00\x42\x06\n\x04item\"$\n\x05Offer\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x0b\n\x03say\x18\x02 \x01(\t\"\x8e\x01\n\x0cMissingSlots\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\r\n\x05slots\x18\x02 \x03(\t\x12\x34\n\x04keep\x18\x03 \x03(\x0b\x32&.switchboard.v1.MissingSlots.KeepEntry\x1a+\n\tKeepEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xa3\x01\n\x0ePlannerService\x12\x43\n\x04Plan\x12\x1b.switchboard.v1.PlanRequest\x1a\x1c.switchboard.v1.PlanResponse0\x01\x12L\n\x07\x43ompose\x12\x1e.switchboard.v1.ComposeRequest\x1a\x1f.switchboard.v1.ComposeResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/planner.proto\x12\x0eswitchboard.v1\x1a\x1bswitchboard/v1/common.proto\"\xd0\x03\n\x0bPlanRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12+\n\x06intent\x18\x04 \x01(\x0b\x32\x1b.switchboard.v1.IntentScore\x12/\n\ncandidates\x18\x05 \x03(\x0b\x32\x1b.switchboard.v1.IntentScore\x12\x35\n\x05slots\x18\x06 \x03(\x0b\x32&.switchboard.v1.PlanRequest.SlotsEntry\x12\x13\n\x0b\x63ustomer_id\x18\x07 \x01(\t\x12-\n\x07history\x18\x08 \x03(\x0b\x32\x1c.switchboard.v1.HistoryEntry\x12\x0c\n\x04tier\x18\t \x01(\t\x12\x14\n\x0cpending_flow\x18\n \x01(\t\x12\x0f\n\x07intents\x18\x0b \x03(\t\x12\x18\n\x10only_if_answered\x18\x0c \x01(\x08\x12\x16\n\x0e\x63larified_text\x18\r \x01(\t\x12\x11\n\tfollow_up\x18\x0e \x01(\x08\x12\r\n\x05\x61gain\x18\x0f \x01(\x08\x1a,\n\nSlotsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"f\n\x0cPlanResponse\x12(\n\x04step\x18\x01 \x01(\x0b\x32\x18.switchboard.v1.PlanStepH\x00\x12$\n\x04plan\x18\x02 \x01(\x0b\x32\x14.switchboard.v1.PlanH\x00\x42\x06\n\x04item\"\xf3\x01\n\x0e\x43omposeRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07turn_id\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12+\n\x06intent\x18\x04 \x01(\x0b\x32\x1b.switchboard.v1.IntentScore\x12\"\n\x04plan\x18\x05 \x01(\x0b\x32\x14.switchboard.v1.Plan\x12+\n\x07results\x18\x06 \x03(\x0b\x32\x1a.switchboard.v1.StepResult\x12\x1d\n\x15\x61waiting_confirmation\x18\x07 \x01(\x08\x12\x11\n\tresumable\x18\x08 \x01(\t\"\xec\x01\n\x0f\x43omposeResponse\x12\x14\n\ntext_delta\x18\x01 \x01(\tH\x00\x12/\n\nrich_media\x18\x02 \x01(\x0b\x32\x19.switchboard.v1.RichMediaH\x00\x12+\n\x05usage\x18\x03 \x01(\x0b\x32\x1a.switchboard.v1.TokenUsageH\x00\x12\x35\n\rmissing_slots\x18\x04 \x01(\x0b\x32\x1c.switchboard.v1.MissingSlotsH\x00\x12&\n\x05offer\x18\x05 \x01(\x0b\x32\x15.switchboard.v1.OfferH\x00\x42\x06\n\x04item\"$\n\x05Offer\x12\x0e\n\x06intent\x18\x01 \x01(\t\x12\x0b\n\x03say\x18\x02 \x01(\t\"\x8e\x01\n\x0cMissingSlots\x12\x0c\n\x04\x66low\x18\x01 \x01(\t\x12\r\n\x05slots\x18\x02 \x03(\t\x12\x34\n\x04keep\x18\x03 \x03(\x0b\x32&.switchboard.v1.MissingSlots.KeepEntry\x1a+\n\tKeepEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x32\xa3\x01\n\x0ePlannerService\x12\x43\n\x04Plan\x12\x1b.switchboard.v1.PlanRequest\x1a\x1c.switchboard.v1.PlanResponse0\x01\x12L\n\x07\x43ompose\x12\x1e.switchboard.v1.ComposeRequest\x1a\x1f.switchboard.v1.ComposeResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,21 +37,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MISSINGSLOTS_KEEPENTRY']._loaded_options = None
   _globals['_MISSINGSLOTS_KEEPENTRY']._serialized_options = b'8\001'
   _globals['_PLANREQUEST']._serialized_start=78
-  _globals['_PLANREQUEST']._serialized_end=527
-  _globals['_PLANREQUEST_SLOTSENTRY']._serialized_start=483
-  _globals['_PLANREQUEST_SLOTSENTRY']._serialized_end=527
-  _globals['_PLANRESPONSE']._serialized_start=529
-  _globals['_PLANRESPONSE']._serialized_end=631
-  _globals['_COMPOSEREQUEST']._serialized_start=634
-  _globals['_COMPOSEREQUEST']._serialized_end=877
-  _globals['_COMPOSERESPONSE']._serialized_start=880
-  _globals['_COMPOSERESPONSE']._serialized_end=1116
-  _globals['_OFFER']._serialized_start=1118
-  _globals['_OFFER']._serialized_end=1154
-  _globals['_MISSINGSLOTS']._serialized_start=1157
-  _globals['_MISSINGSLOTS']._serialized_end=1299
-  _globals['_MISSINGSLOTS_KEEPENTRY']._serialized_start=1256
-  _globals['_MISSINGSLOTS_KEEPENTRY']._serialized_end=1299
-  _globals['_PLANNERSERVICE']._serialized_start=1302
-  _globals['_PLANNERSERVICE']._serialized_end=1465
+  _globals['_PLANREQUEST']._serialized_end=542
+  _globals['_PLANREQUEST_SLOTSENTRY']._serialized_start=498
+  _globals['_PLANREQUEST_SLOTSENTRY']._serialized_end=542
+  _globals['_PLANRESPONSE']._serialized_start=544
+  _globals['_PLANRESPONSE']._serialized_end=646
+  _globals['_COMPOSEREQUEST']._serialized_start=649
+  _globals['_COMPOSEREQUEST']._serialized_end=892
+  _globals['_COMPOSERESPONSE']._serialized_start=895
+  _globals['_COMPOSERESPONSE']._serialized_end=1131
+  _globals['_OFFER']._serialized_start=1133
+  _globals['_OFFER']._serialized_end=1169
+  _globals['_MISSINGSLOTS']._serialized_start=1172
+  _globals['_MISSINGSLOTS']._serialized_end=1314
+  _globals['_MISSINGSLOTS_KEEPENTRY']._serialized_start=1271
+  _globals['_MISSINGSLOTS_KEEPENTRY']._serialized_end=1314
+  _globals['_PLANNERSERVICE']._serialized_start=1317
+  _globals['_PLANNERSERVICE']._serialized_end=1480
 # @@protoc_insertion_point(module_scope)

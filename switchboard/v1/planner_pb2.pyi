@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PlanRequest(_message.Message):
-    __slots__ = ("session_id", "turn_id", "text", "intent", "candidates", "slots", "customer_id", "history", "tier", "pending_flow", "intents", "only_if_answered", "clarified_text", "follow_up")
+    __slots__ = ("session_id", "turn_id", "text", "intent", "candidates", "slots", "customer_id", "history", "tier", "pending_flow", "intents", "only_if_answered", "clarified_text", "follow_up", "again")
     class SlotsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class PlanRequest(_message.Message):
     ONLY_IF_ANSWERED_FIELD_NUMBER: _ClassVar[int]
     CLARIFIED_TEXT_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_UP_FIELD_NUMBER: _ClassVar[int]
+    AGAIN_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     turn_id: str
     text: str
@@ -44,7 +45,8 @@ class PlanRequest(_message.Message):
     only_if_answered: bool
     clarified_text: str
     follow_up: bool
-    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., tier: _Optional[str] = ..., pending_flow: _Optional[str] = ..., intents: _Optional[_Iterable[str]] = ..., only_if_answered: _Optional[bool] = ..., clarified_text: _Optional[str] = ..., follow_up: _Optional[bool] = ...) -> None: ...
+    again: bool
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., text: _Optional[str] = ..., intent: _Optional[_Union[_common_pb2.IntentScore, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[_common_pb2.IntentScore, _Mapping]]] = ..., slots: _Optional[_Mapping[str, str]] = ..., customer_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[_common_pb2.HistoryEntry, _Mapping]]] = ..., tier: _Optional[str] = ..., pending_flow: _Optional[str] = ..., intents: _Optional[_Iterable[str]] = ..., only_if_answered: _Optional[bool] = ..., clarified_text: _Optional[str] = ..., follow_up: _Optional[bool] = ..., again: _Optional[bool] = ...) -> None: ...
 
 class PlanResponse(_message.Message):
     __slots__ = ("step", "plan")

@@ -3,12 +3,22 @@
 "What about an extraction?" after a coverage check reads as nothing clear on its own (out of
 scope, 0.87); the session remembers the request served last (`Session.served_intent`), and the
 router asks the planner whether the words give that request's flow a detail. A message that is a
-request of its own ("and rebook me on UA 891") goes its usual way.
+request of its own ("and rebook me on UA 891") goes its usual way. A question asking why of what
+was shown ("why is it pending?") gets the last request again when its flow only reads.
 """
 
 from __future__ import annotations
 
-from test_mesh_scenarios import calls, finished, intent, reply, session_of, turn
+from test_mesh_scenarios import (
+    calls,
+    finished,
+    intent,
+    reply,
+    session_of,
+    trip_restored,
+    turn,
+    world_of,
+)
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
@@ -89,3 +99,35 @@ def test_how_long_will_it_take_after_a_withdrawals_status_is_its_timing(mesh: Me
     assert len(calls(mesh, "knowledge", "searchArticles")) == articles + 1
     assert "Withdrawal W-5001 of 500.00 USD is pending after" in reply(timing), reply(timing)
     assert not reply(timing).startswith("Withdrawal W-5001"), reply(timing)  # the article first
+
+
+def test_why_after_a_withdrawals_status_shows_it_again(mesh: Mesh) -> None:
+    # Alone "why is it pending?" is unclear (withdrawal_status under the pack's threshold) and
+    # was asked to clarify; after the status, it is a question about what was shown.
+    session = "follow-up-why-1"
+    turn(mesh, session, "where is my withdrawal?", "C-1002")
+    listed = len(calls(mesh, "payments", "listWithdrawals"))
+    why = turn(mesh, session, "why is it pending?", "C-1002")
+    assert len(calls(mesh, "payments", "listWithdrawals")) == listed + 1
+    assert "on hold: source-of-funds documents requested" in reply(why), reply(why)
+    assert not [e for e in why if e.WhichOneof("event") == "fallback"]
+
+
+def test_why_after_a_rebooking_does_nothing_again(mesh: Mesh) -> None:
+    # Other tests rely on SBX7Q2 staying on cancelled UA123: the trip is put back afterwards.
+    world = world_of(mesh)
+    (segment,) = world.reservations["SBX7Q2"].segments
+    flights = [world.flight(number, segment.date) for number in ("UA123", "UA891")]
+    assert None not in flights
+    with trip_restored(mesh, "SBX7Q2", "C-1001", [f for f in flights if f is not None]):
+        session = "follow-up-why-2"
+        turn(mesh, session, "rebook me, reservation SBX7Q2", "C-1001")
+        turn(mesh, session, "book UA891", "C-1001")
+        done = turn(mesh, session, "yes", "C-1001")
+        assert "rebookReservation" in finished(done)
+        assert len(calls(mesh, "booking", "rebookReservation")) == 1
+        after = turn(mesh, session, "why is that?", "C-1001")
+        # Not the rebooking again, not even its look-ups (which would offer flights anew).
+        assert not finished(after), list(finished(after))
+        assert len(calls(mesh, "booking", "rebookReservation")) == 1
+        assert not session_of(mesh, session).pending_plan.steps

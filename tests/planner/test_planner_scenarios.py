@@ -1033,3 +1033,31 @@ def test_a_follow_up_is_the_request_served_last_with_its_new_detail(turn: Turn) 
     # An aside (a greeting) has no detail to follow up.
     empty, _, _, _ = turn(replace(follow, intent="greeting"))
     assert empty.flow == ""
+
+
+def test_a_why_question_shows_a_reading_request_again_and_never_a_change(turn: Turn) -> None:
+    plan, _, first, _ = turn(
+        PlanInput(intent="withdrawal_status", text="where is my withdrawal?", customer_id="C-1002")
+    )
+    assert "W-5001" in first, first
+    why = PlanInput(
+        intent="withdrawal_status",
+        text="why is it pending?",
+        customer_id="C-1002",
+        slots=plan.slots,
+        again=True,
+    )
+    shown, results, reply, _ = turn(why)
+    assert shown.flow == "withdrawal_status"
+    assert [s.tool for s in shown.steps] == ["listWithdrawals"]
+    assert "on hold: source-of-funds documents requested" in reply, reply
+
+    # A flow that changes something is not run again by a question about it, nor is an aside.
+    for intent, slots in (
+        ("cancel_reservation", {"pnr": "SBX7Q2"}),
+        ("greeting", {}),
+    ):
+        empty, results, _, _ = turn(
+            PlanInput(intent=intent, text="why?", customer_id="C-1001", slots=slots, again=True)
+        )
+        assert (empty.flow, empty.steps, results) == ("", [], []), intent
