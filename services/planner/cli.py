@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from services.config import Settings, load_settings
+from services.governance.packs import load_packs
 from services.planner.flows import FlowBook
 from services.planner.planner import PlanInput, Planner
 from services.planner.plans import Plan
@@ -55,6 +56,7 @@ def check(config: Path | None, flows_dir: Path | None) -> None:
     """Load every flow against the tool catalogue and the prompts; list what each flow does."""
     settings = _settings(config, flows_dir)
     tools, flows = _load(settings)
+    _check_rule_names(settings, flows)
     for name in flows.names():
         flow = flows.get(name)
         assert flow is not None
@@ -65,6 +67,24 @@ def check(config: Path | None, flows_dir: Path | None) -> None:
         f"{len(flows.names())} flows OK against {len(tools.names())} tools; "
         f"prompts {settings.planner.prompt_version} OK"
     )
+
+
+def _check_rule_names(settings: Settings, flows: FlowBook) -> None:
+    """Fail when a flow's ``asked_in_refusals`` names a rule no policy pack in force has: the
+    reply would then ask twice what the refusal already asked."""
+    try:
+        policy = load_packs(settings.governance)
+    except SwitchboardError as error:
+        raise click.ClickException(error.message) from None
+    packs = ", ".join(pack.name for pack in policy.packs)
+    unknown = [
+        f"flow {flow.name}: asked_in_refusals: no rule {rule_id!r} in the packs in force ({packs})"
+        for flow in filter(None, map(flows.get, flows.names()))
+        for rule_id in flow.spec.asked_in_refusals
+        if policy.rule(rule_id) is None
+    ]
+    if unknown:
+        raise click.ClickException("\n  ".join(["unknown policy rules:", *unknown]))
 
 
 @planner.command("plan")

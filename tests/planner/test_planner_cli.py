@@ -48,3 +48,22 @@ def test_plan_prints_the_embedded_plan() -> None:
             "depends_on": [],
         }
     ]
+
+
+def test_check_fails_on_a_refusal_rule_no_pack_has(tmp_path: Path) -> None:
+    flow = (
+        "industry: general\n"
+        "flows:\n"
+        "  proof:\n"
+        "    asked_in_refusals: [{rule}]\n"
+        "    replies: [{{text: hi}}]\n"
+    )
+    (tmp_path / "proof.yaml").write_text(flow.format(rule="base/no-such-rule"), encoding="utf-8")
+    result = CliRunner().invoke(planner, ["check", "--flows-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "flow proof: asked_in_refusals: no rule 'base/no-such-rule'" in result.output
+
+    known = "base/customer-data-needs-a-known-caller"
+    (tmp_path / "proof.yaml").write_text(flow.format(rule=known), encoding="utf-8")
+    result = CliRunner().invoke(planner, ["check", "--flows-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
