@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -51,8 +53,10 @@ BASE_PRICES = {
 TIER_DISCOUNT = {"member": 0, "silver": 0, "gold": 20, "platinum": 40}
 MAX_MATCHES = 20
 #: failed checks of a caller's date of birth or email before the customer's checks are locked:
-#: a chat cannot guess at them (a colleague verifies a locked customer)
+#: a chat cannot guess at them (a colleague verifies a locked customer meanwhile)
 MAX_FAILED_CHECKS = 5
+#: how long a lock holds; the count starts again after it
+CHECK_LOCK_SECONDS = 30 * 60
 #: verification states a date of birth check leaves as they are, match or not: verified, and
 #: waiting for the documents a colleague asked for (a date of birth does not replace them)
 _SETTLED_BY_OTHERS = ("verified", "pending_documents")
@@ -70,8 +74,10 @@ class Crm:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        #: failed identity checks in a row, by customer
+        #: failed identity checks in a row, and locks until, by customer
         self._failed_checks: dict[str, int] = {}
+        self._locked_until: dict[str, float] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -113,11 +119,16 @@ class Crm:
 
     async def verify_customer_identity(self, call: Call) -> Reply:
         customer = self._customer(call)
-        failed = self._failed_checks.get(customer.customer_id, 0)
-        if failed >= MAX_FAILED_CHECKS:
+        until = self._locked_until.get(customer.customer_id)
+        if until is not None and self.clock() < until:
             raise Problem(
-                409, "locked", f"{failed} failed checks in a row: a colleague must verify them"
+                409,
+                "locked",
+                f"{MAX_FAILED_CHECKS} failed checks in a row: the customer's checks are locked for "
+                f"{CHECK_LOCK_SECONDS // 60} minutes; a colleague can verify them meanwhile",
             )
+        self._locked_until.pop(customer.customer_id, None)
+        failed = self._failed_checks.get(customer.customer_id, 0)
         email = call.arg("email")
         if email is not None:
             # Proves the caller holds the account, and only that: the state stays as it was.
@@ -125,6 +136,9 @@ class Crm:
         else:
             matched = date.fromisoformat(call.arg("date_of_birth")) == customer.date_of_birth
         self._failed_checks[customer.customer_id] = 0 if matched else failed + 1
+        if failed + 1 >= MAX_FAILED_CHECKS and not matched:
+            self._failed_checks[customer.customer_id] = 0
+            self._locked_until[customer.customer_id] = self.clock() + CHECK_LOCK_SECONDS
         if email is not None:
             return Reply({"matched": matched, "verification": self._verification(customer)})
         if customer.verification.status not in _SETTLED_BY_OTHERS:

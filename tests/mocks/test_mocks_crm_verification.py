@@ -9,8 +9,13 @@ from datetime import date
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
+from mocks.common.app import build_app
+from mocks.common.contract import Contract
+from mocks.crm.app import CHECK_LOCK_SECONDS, CONTRACT, MAX_FAILED_CHECKS, Crm
 from mocks.server import MockCluster
+from mocks.world import build_world
 from mocks.world.model import Verification
 
 
@@ -20,7 +25,7 @@ def crm(cluster: MockCluster) -> Iterator[httpx.Client]:
         yield client
 
 
-def _verify(crm: httpx.Client, customer: str, body: dict[str, str]) -> httpx.Response:
+def _verify(crm: httpx.Client | TestClient, customer: str, body: dict[str, str]) -> httpx.Response:
     return crm.post(f"/customers/{customer}/verification", json=body)
 
 
@@ -115,3 +120,29 @@ def test_five_failed_checks_in_a_row_lock_the_customers_checks(crm: httpx.Client
     assert "jonathan" not in locked.text
     # Only that customer's.
     assert _verify(crm, "C-1005", {"email": "elena.rossi@example.com"}).json()["matched"]
+
+
+def test_a_lock_lifts_after_its_time_and_the_count_starts_again() -> None:
+    crm = Crm(build_world(seed=11, customers=50, members=10))
+    clock = _Clock()
+    crm.clock = clock
+    client = TestClient(build_app("crm", Contract.load(CONTRACT), crm.handlers()))
+    customer, email = "C-1005", "elena.rossi@example.com"
+    for _ in range(MAX_FAILED_CHECKS):
+        wrong = _verify(client, customer, {"email": "guess@example.com"})
+        assert wrong.json()["matched"] is False
+    clock.now += CHECK_LOCK_SECONDS - 1
+    assert _verify(client, customer, {"email": email}).status_code == 409
+    clock.now += 1
+    assert _verify(client, customer, {"email": email}).json()["matched"] is True
+    # Unlocked with a clean count: one more miss locks nothing.
+    assert _verify(client, customer, {"email": "guess@example.com"}).json()["matched"] is False
+    assert _verify(client, customer, {"email": email}).json()["matched"] is True
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
