@@ -789,6 +789,8 @@ class TurnRunner:
         the words give the request's flow a detail; if not, the message goes its usual way.
         A question asking why of what was shown ("why is it pending?") gets the same request
         again as it stands, its reply saying why, when the planner finds its flow only reads.
+        When the words give the served request nothing, the classifier's unsure reading of the
+        same industry is asked the same ("how long until I get it?" after a withdrawal).
         """
         assert turn.intent is not None and turn.session is not None
         session = turn.session
@@ -805,13 +807,21 @@ class TurnRunner:
         shared = self.industries.get(own, "") in self.shared_industries
         if own != served and not shared and await self._clear(turn):
             return None
-        turn.answers_flow = served
-        async with _Stage(turn, "plan"):
-            plan = await self._plan(turn, "", follow_up=not again, again=again)
-        if not plan.flow:
-            turn.answers_flow = ""
-            return None
-        return plan
+        # "How long until I get it?" after a withdrawal was requested gives that request no
+        # detail, but gives one to the reading the classifier was unsure of, of the same industry
+        # (a withdrawal's status): the conversation makes it the likely one.
+        followed = [served]
+        industry = self.industries.get(own)
+        if own != served and not shared and industry and industry == self.industries.get(served):
+            followed.append(own)
+        for flow in followed:
+            turn.answers_flow = flow
+            async with _Stage(turn, "plan"):
+                plan = await self._plan(turn, "", follow_up=not again, again=again)
+            if plan.flow:
+                return plan
+        turn.answers_flow = ""
+        return None
 
     async def _plain_yes(self, turn: _Turn, answer: str) -> bool:
         """Whether a message read as a yes is one to act on: no hedging word in it ("sure, but",

@@ -19,6 +19,7 @@ from test_mesh_scenarios import (
     turn,
     world_of,
 )
+from wallet_customers import AskedWithdrawal
 
 from services.mesh import Mesh
 from switchboard.v1 import common_pb2
@@ -131,3 +132,18 @@ def test_why_after_a_rebooking_does_nothing_again(mesh: Mesh) -> None:
         assert not finished(after), list(finished(after))
         assert len(calls(mesh, "booking", "rebookReservation")) == 1
         assert not session_of(mesh, session).pending_plan.steps
+
+
+def test_how_long_after_a_withdrawal_is_made_is_that_withdrawals_timing(
+    mesh: Mesh, asked: AskedWithdrawal
+) -> None:
+    # "How long until I get it?" gives the withdrawal just made no detail; the classifier's
+    # unsure reading of it, a withdrawal's status, is of the same industry and takes its timing.
+    made = asked.say("yes")
+    assert finished(made)["createWithdrawal"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    articles = len(calls(mesh, "knowledge", "searchArticles"))
+    timing = asked.say("how long until I get it?")
+    assert len(calls(mesh, "knowledge", "searchArticles")) == articles + 1
+    assert "Withdrawals are paid within" in reply(timing), reply(timing)
+    assert "of 50.00 USD is pending" in reply(timing), reply(timing)
+    assert not [e for e in timing if e.WhichOneof("event") == "fallback"]
