@@ -94,3 +94,31 @@ def test_a_code_tried_against_many_surnames_is_locked(mesh: Mesh) -> None:
     assert reply(locked).startswith("I can't open reservation QQ7Q7Q by a surname just now"), reply(
         locked
     )
+
+
+def test_my_flights_status_by_code_and_surname(mesh: Mesh) -> None:
+    # Both in one message: the trip is read for its flight, whose status is the answer.
+    session = _session()
+    reads = len(calls(mesh, "booking", "getReservation"))
+    status = turn(
+        mesh, session, f"is my flight on time? booking {ELENAS}, surname Rossi", ANONYMOUS
+    )
+    assert finished(status)["getFlightStatus"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+    sent = calls(mesh, "booking", "getReservation")[reads:]
+    assert [r.query.get("last_name") for r in sent] == ["Rossi"]
+    said = reply(status)
+    assert "your flight DL2207 from BOS to DEN" in said and "is cancelled" in said, said
+    assert "Rossi" not in str(session_of(mesh, session))
+    # The surname is kept with the code: the next request on the trip needs neither again.
+    seats = turn(mesh, session, "which seats are free?", ANONYMOUS)
+    assert finished(seats)["getReservation"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
+
+    # The code alone: the surname is asked for, not the flight number, and then answers.
+    session = _session()
+    asked = turn(
+        mesh, session, f"what time does my flight leave? my booking is {ELENAS}", ANONYMOUS
+    )
+    assert reply(asked).startswith("What's the surname on the booking?"), reply(asked)
+    assert not finished(asked)
+    answered = turn(mesh, session, "Rossi", ANONYMOUS)
+    assert "your flight DL2207" in reply(answered), reply(answered)
