@@ -50,7 +50,9 @@ class IdentityProof(BaseModel):
     A request the rules of ``answers`` refused in the chat before the proof (a step they blocked)
     waits for it in the session; the reply of the turn whose proof succeeds offers it again, so a
     plain yes takes it up. The default answers the base pack's rule that holds an anonymous
-    chat's calls for a customer's records.
+    chat's calls for a customer's records. A message that gives the proof and asks for something
+    else ("C-1002, jordan.patel@example.com: where's my withdrawal?") is the proof's ``intent``
+    alone, the other request waiting for it as if refused.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -62,6 +64,13 @@ class IdentityProof(BaseModel):
     answers: list[str] = Field(
         default_factory=lambda: ["base/customer-data-needs-a-known-caller"],
         description="policy rules (pack/rule) whose refusals the proof answers",
+    )
+    intent: str = Field(
+        default="verify_identity",
+        description=(
+            "the request whose flow tries the proof: in a chat that serves no customer it is "
+            "served alone, and what the same message asks beside it waits for the proof"
+        ),
     )
 
 

@@ -214,6 +214,9 @@ class _Turn:
     pending_plan: common_pb2.Plan | None = None
     #: the pending flow this turn answers, when it is not the intent the classifier found
     answers_flow: str = ""
+    #: what the message asked beside an identity proof it gave in an anonymous chat: it waits
+    #: for the proof (:meth:`TurnRunner._proof_first`)
+    after_proof: str = ""
     #: the pending flow's plan for this message by tier, once asked whether it answers that
     #: flow (a plan without a flow: it does not)
     answer_plans: dict[str, common_pb2.Plan] = field(default_factory=dict)
@@ -862,8 +865,14 @@ class TurnRunner:
             if verdict.action != common_pb2.POLICY_ACTION_ALLOW:
                 await turn.verdict(verdict)
         if decision.route == governance_pb2.DECISION_ROUTE_PROCEED:
+            asked = self._proof_first(turn)
             async with _Stage(turn, "plan"):
                 plan = await self._plan(turn, decision.tier)
+                if asked is not None and not plan.steps:
+                    # No proof to try in the message ("my balance? my number is C-1001"): the
+                    # requests together, whose refusal says what proof to give.
+                    turn.intent, turn.after_proof = asked, ""
+                    plan = await self._plan(turn, decision.tier)
         else:
             answer = await self._answer_to_pending(turn, decision)
             if answer is None:
@@ -871,6 +880,35 @@ class TurnRunner:
                 return None
             plan = answer
         return plan
+
+    def _proof_first(self, turn: _Turn) -> events_pb2.IntentDetected | None:
+        """Serve only the identity proof of a message that also asks for something else, in a
+        chat that serves no customer: "C-1002, jordan.patel@example.com: where's my withdrawal?".
+        Planned together, the withdrawal's call would be refused (the chat does not know the
+        caller yet) and, with it, the proof. The other request waits for the proof, and the reply
+        of a proof that succeeds offers it. Returns the reading it replaced (None: it did not)."""
+        assert turn.intent is not None and turn.session is not None
+        if turn.input.customer_id or turn.session.customer_id or len(turn.intent.intents) < 2:
+            return None
+        proofs = {proof.intent for proof in self.identity_proofs}
+        proof = next((name for name in turn.intent.intents if name in proofs), "")
+        others = [name for name in turn.intent.intents if name != proof]
+        if not proof or not others:
+            return None
+        read = turn.intent
+        turn.after_proof = others[0]
+        confidence = next(
+            (c.confidence for c in turn.intent.candidates if c.name == proof),
+            turn.intent.confidence,
+        )
+        turn.intent = events_pb2.IntentDetected(
+            name=proof,
+            confidence=confidence,
+            candidates=[common_pb2.IntentScore(name=proof, confidence=confidence)],
+            classifier=turn.intent.classifier,
+            intents=[proof],
+        )
+        return read
 
     async def _run_confirmed(self, turn: _Turn, plan: common_pb2.Plan) -> None:
         """Run the plan the customer just confirmed, as it was proposed.
@@ -1284,7 +1322,7 @@ class TurnRunner:
             return ""
         if not proven_customer(turn.results, self.identity_proofs):
             return ""
-        return session.proof_awaited_intent
+        return turn.after_proof or session.proof_awaited_intent
 
     async def _release(
         self, turn: _Turn, composed: AsyncIterator[planner_pb2.ComposeResponse]
@@ -1391,7 +1429,7 @@ class TurnRunner:
             # Still anonymous: a request refused for want of a proof waits for one.
             assert turn.session is not None
             awaited = awaiting_proof(
-                turn.session.proof_awaited_intent,
+                turn.after_proof or turn.session.proof_awaited_intent,
                 turn.results,
                 self.identity_proofs,
                 turn.served_intent if turn.plan is not None and turn.plan.flow else "",

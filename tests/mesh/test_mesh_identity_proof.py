@@ -89,6 +89,33 @@ def test_a_refused_request_goes_on_with_its_details_once_the_caller_proves_it(
     assert reply(resumed).startswith("Withdrawal W-5001 of 500.00 USD is pending"), reply(resumed)
 
 
+def test_a_proof_given_with_a_request_is_tried_alone_and_the_request_offered_after_it(
+    mesh: Mesh,
+) -> None:
+    # Planned together, the withdrawals' call was refused (the chat did not know the caller)
+    # and the proof with it: "I couldn't check your details just now", then the email asked.
+    session = _session()
+    asked = "customer C-1002, email wrong@example.com. where's my withdrawal?"
+    mismatch = turn(mesh, session, asked, "")
+    assert list(finished(mismatch)) == ["verifyCustomerIdentity"], reply(mismatch)
+    assert reply(mismatch).startswith(MISMATCH), reply(mismatch)
+    # The withdrawal still waits for the proof.
+    assert session_of(mesh, session).proof_awaited_intent == "withdrawal_status"
+
+    session = _session()
+    asked = (
+        "hi, I'm Jordan, customer C-1002, email jordan.patel@example.com. where's my withdrawal?"
+    )
+    proven = turn(mesh, session, asked, "")
+    checked = finished(proven)["verifyCustomerIdentity"]
+    assert checked.outcome == common_pb2.STEP_OUTCOME_SUCCEEDED, reply(proven)
+    assert "listWithdrawals" not in finished(proven)
+    assert "Shall I go on with what you asked before?" in reply(proven), reply(proven)
+    assert session_of(mesh, session).customer_id == "C-1002"
+    resumed = turn(mesh, session, "yes", "")
+    assert reply(resumed).startswith("Withdrawal W-5001 of 500.00 USD is pending"), reply(resumed)
+
+
 def test_a_number_given_with_the_request_is_asked_for_the_proof_once(mesh: Mesh) -> None:
     session = _session()
     refused = turn(mesh, session, "what's my miles balance? my number is C-1001", "")
