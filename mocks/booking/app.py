@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from mocks.common.app import Call, Handler, Reply, build_app
 from mocks.common.contract import Contract
 from mocks.common.faults import FaultConfig
 from mocks.common.jsonish import iso_date, iso_datetime, local_datetime, parse_date
+from mocks.common.lockout import Lockout
 from mocks.common.problems import Problem, conflict, not_found
 from mocks.world import World, build_world
 from mocks.world.model import Flight, Reservation, Segment
@@ -42,10 +41,8 @@ class Booking:
         self.world = world
         #: the miles redemptions that have paid for an upgrade: each pays for one
         self.spent_redemptions: set[str] = set()
-        #: surnames in a row that did not match, and locks until, by reservation code
-        self._misses: dict[str, int] = {}
-        self._locked_until: dict[str, float] = {}
-        self.clock: Callable[[], float] = time.monotonic
+        #: surnames in a row that named no passenger, and the locks they set, by reservation code
+        self.surname_checks = Lockout(SURNAME_TRIES, SURNAME_LOCK_SECONDS)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -364,23 +361,18 @@ class Booking:
         """The reservation a passenger's surname opens; after SURNAME_TRIES that named no one in
         a row, the code's surname checks are locked (403, problem type ``locked``) for a while,
         so a code found on a luggage tag cannot be tried against a list of names."""
-        until = self._locked_until.get(pnr)
-        if until is not None and self.clock() < until:
+        if self.surname_checks.locked(pnr):
             raise Problem(
                 403,
                 "locked",
                 f"too many surnames did not match reservation {pnr!r}: its surname checks are "
                 f"locked for {SURNAME_LOCK_SECONDS // 60} minutes",
             )
-        self._locked_until.pop(pnr, None)
-        if reservation is not None and _names_a_passenger(reservation, surname):
-            self._misses.pop(pnr, None)
-            return reservation
-        self._misses[pnr] = self._misses.get(pnr, 0) + 1
-        if self._misses[pnr] >= SURNAME_TRIES:
-            del self._misses[pnr]
-            self._locked_until[pnr] = self.clock() + SURNAME_LOCK_SECONDS
-        raise not_found("reservation", pnr)
+        opened = reservation is not None and _names_a_passenger(reservation, surname)
+        self.surname_checks.record(pnr, opened)
+        if reservation is None or not opened:
+            raise not_found("reservation", pnr)
+        return reservation
 
     def _confirmed(self, call: Call) -> Reservation:
         reservation = self._reservation(call)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from mocks.common.app import Call, Handler, Reply, build_app
 from mocks.common.contract import Contract
 from mocks.common.faults import FaultConfig
 from mocks.common.jsonish import iso_date, iso_datetime, maybe_datetime
+from mocks.common.lockout import Lockout
 from mocks.common.problems import Problem, conflict, not_found
 from mocks.world import World, build_world
 from mocks.world.model import Case, Customer, Note, Redemption
@@ -74,10 +73,8 @@ class Crm:
 
     def __init__(self, world: World) -> None:
         self.world = world
-        #: failed identity checks in a row, and locks until, by customer
-        self._failed_checks: dict[str, int] = {}
-        self._locked_until: dict[str, float] = {}
-        self.clock: Callable[[], float] = time.monotonic
+        #: failed identity checks in a row, and the locks they set, by customer
+        self.identity_checks = Lockout(MAX_FAILED_CHECKS, CHECK_LOCK_SECONDS)
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -119,26 +116,20 @@ class Crm:
 
     async def verify_customer_identity(self, call: Call) -> Reply:
         customer = self._customer(call)
-        until = self._locked_until.get(customer.customer_id)
-        if until is not None and self.clock() < until:
+        if self.identity_checks.locked(customer.customer_id):
             raise Problem(
                 409,
                 "locked",
                 f"{MAX_FAILED_CHECKS} failed checks in a row: the customer's checks are locked for "
                 f"{CHECK_LOCK_SECONDS // 60} minutes; a colleague can verify them meanwhile",
             )
-        self._locked_until.pop(customer.customer_id, None)
-        failed = self._failed_checks.get(customer.customer_id, 0)
         email = call.arg("email")
         if email is not None:
             # Proves the caller holds the account, and only that: the state stays as it was.
             matched = email.casefold() == customer.email.casefold()
         else:
             matched = date.fromisoformat(call.arg("date_of_birth")) == customer.date_of_birth
-        self._failed_checks[customer.customer_id] = 0 if matched else failed + 1
-        if failed + 1 >= MAX_FAILED_CHECKS and not matched:
-            self._failed_checks[customer.customer_id] = 0
-            self._locked_until[customer.customer_id] = self.clock() + CHECK_LOCK_SECONDS
+        self.identity_checks.record(customer.customer_id, matched)
         if email is not None:
             return Reply({"matched": matched, "verification": self._verification(customer)})
         if customer.verification.status not in _SETTLED_BY_OTHERS:

@@ -22,7 +22,7 @@ class _Clock:
 def _client() -> tuple[TestClient, _Clock]:
     booking = Booking(build_world(seed=11, customers=50, members=10))
     clock = _Clock()
-    booking.clock = clock
+    booking.surname_checks.clock = clock
     return TestClient(build_app("booking", Contract.load(CONTRACT), booking.handlers())), clock
 
 

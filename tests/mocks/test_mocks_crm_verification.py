@@ -125,7 +125,7 @@ def test_five_failed_checks_in_a_row_lock_the_customers_checks(crm: httpx.Client
 def test_a_lock_lifts_after_its_time_and_the_count_starts_again() -> None:
     crm = Crm(build_world(seed=11, customers=50, members=10))
     clock = _Clock()
-    crm.clock = clock
+    crm.identity_checks.clock = clock
     client = TestClient(build_app("crm", Contract.load(CONTRACT), crm.handlers()))
     customer, email = "C-1005", "elena.rossi@example.com"
     for _ in range(MAX_FAILED_CHECKS):
