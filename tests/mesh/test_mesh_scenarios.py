@@ -342,6 +342,29 @@ def test_a_seat_request_finds_the_customers_reservation_on_the_flight_named(mesh
     assert [m.kind for m in media] == [common_pb2.MEDIA_KIND_FORM]
 
 
+def test_the_seat_map_says_the_seat_the_traveller_has(mesh: Mesh) -> None:
+    world = mesh.mocks.world
+    trip = next(
+        r
+        for r in world.reservations.values()
+        if r.customer_id.startswith("C-2")
+        and len(world.reservations_of(r.customer_id)) == 1
+        and r.status == "confirmed"
+        and not r.segments[0].seats
+    )
+    (segment,) = trip.segments[:1]
+    passenger = trip.passengers[0].passenger_id
+    none = turn(mesh, "seat-mine-1", "what seat am I in?", trip.customer_id)
+    assert reply(none).startswith("You have no seat on this flight yet."), reply(none)
+    segment.seats[passenger] = "14C"
+    try:
+        mine = turn(mesh, "seat-mine-2", "what seat am I in?", trip.customer_id)
+    finally:
+        del segment.seats[passenger]
+    assert reply(mine).startswith("Your seat on this flight is 14C."), reply(mine)
+    assert f"(reservation {trip.pnr})" in reply(mine), reply(mine)
+
+
 def test_a_boarding_pass_refusal_is_explained_without_the_backends_words(mesh: Mesh) -> None:
     events = turn(mesh, "pass-1", "Can I get my boarding pass for K4M9TZ?", "C-1005")
     issued = finished(events)["getBoardingPass"]
