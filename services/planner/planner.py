@@ -200,20 +200,22 @@ class Planner:
                 return
             # An answer to the flow's question is one request: that flow's, nothing beside it.
             request = replace(request, intent=pending.name, candidates=[], intents=[])
-        if request.follow_up:
-            followed = self.flows.get(request.intent)
-            if followed is None or followed.spec.aside or not followed.details(request.text):
-                yield self._final(request, [], "", EMBEDDED, dict(request.slots))
-                return
+        if request.follow_up or request.again:
             # "What about a crown?": the request served last, once more, with this detail.
-            request = replace(request, candidates=[], intents=[])
-        if request.again:
-            shown = self.flows.get(request.intent)
-            if shown is None or shown.spec.aside or not self._only_reads(shown):
-                yield self._final(request, [], "", EMBEDDED, dict(request.slots))
-                return
             # "Why is it pending?": what was shown, shown again (its reply says why); a flow
             # that changes something is never run again by a question about it.
+            followed = self.flows.get(request.intent)
+            if (
+                followed is None
+                or followed.spec.aside
+                or not (
+                    followed.details(request.text)
+                    if request.follow_up
+                    else self._only_reads(followed)
+                )
+            ):
+                yield self._final(request, [], "", EMBEDDED, dict(request.slots))
+                return
             request = replace(request, candidates=[], intents=[])
         flow = self._flow(request)
         if flow is not None and request.clarified_text and not request.only_if_answered:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +16,7 @@ from harness import LoopThread
 from mocks.common.app import backend_of
 from mocks.common.faults import FaultConfig, FaultSpec, Latency
 from mocks.world import World
-from mocks.world.model import Flight, Segment
+from mocks.world.model import Flight, Reservation, Segment
 from mocks.world.reference import TIMEZONES
 from services.mesh import Mesh
 from services.runtime.server import GrpcServer
@@ -130,6 +130,20 @@ def trip_restored(mesh: Mesh, pnr: str, customer: str, flights: list[Flight]) ->
             flight.sold.update(sold[flight.key])
         del world.customers[customer].notes[notes:]
         clear_logs(mesh, "booking", "crm")
+
+
+def only_trip(mesh: Mesh, fits: Callable[[Reservation], bool]) -> Reservation:
+    """A generated customer's only reservation, confirmed, that ``fits``: a trip the customer's
+    "my flight" finds without a code, and that no demo scenario relies on."""
+    world = world_of(mesh)
+    return next(
+        r
+        for r in world.reservations.values()
+        if r.customer_id.startswith("C-2")
+        and len(world.reservations_of(r.customer_id)) == 1
+        and r.status == "confirmed"
+        and fits(r)
+    )
 
 
 def listed(mesh: Mesh, number: str, day: date) -> str:
@@ -343,16 +357,8 @@ def test_a_seat_request_finds_the_customers_reservation_on_the_flight_named(mesh
 
 
 def test_the_seat_map_says_the_seat_the_traveller_has(mesh: Mesh) -> None:
-    world = mesh.mocks.world
-    trip = next(
-        r
-        for r in world.reservations.values()
-        if r.customer_id.startswith("C-2")
-        and len(world.reservations_of(r.customer_id)) == 1
-        and r.status == "confirmed"
-        and not r.segments[0].seats
-    )
-    (segment,) = trip.segments[:1]
+    trip = only_trip(mesh, lambda r: not r.segments[0].seats)
+    segment = trip.segments[0]
     passenger = trip.passengers[0].passenger_id
     none = turn(mesh, "seat-mine-1", "what seat am I in?", trip.customer_id)
     assert reply(none).startswith("You have no seat on this flight yet."), reply(none)
@@ -378,16 +384,17 @@ def test_a_boarding_pass_refusal_is_explained_without_the_backends_words(mesh: M
 
     # Check-in not open yet, for the customer's only trip (found without a code).
     world = mesh.mocks.world
-    trip = next(
-        r
-        for r in world.reservations.values()
-        if r.customer_id.startswith("C-2")
-        and len(world.reservations_of(r.customer_id)) == 1
-        and r.status == "confirmed"
-        and (flight := world.flight(r.segments[0].flight_number, r.segments[0].date))
-        and flight.status != "cancelled"
-        and flight.scheduled_departure - world.now > timedelta(hours=49)
-    )
+
+    def far_off(trip: Reservation) -> bool:
+        segment = trip.segments[0]
+        flight = world.flight(segment.flight_number, segment.date)
+        return (
+            flight is not None
+            and flight.status != "cancelled"
+            and flight.scheduled_departure - world.now > timedelta(hours=49)
+        )
+
+    trip = only_trip(mesh, far_off)
     events = turn(mesh, "pass-2", "Can I get my boarding pass?", trip.customer_id)
     issued = finished(events)["getBoardingPass"]
     assert issued.http_status == 409 and "check-in opens" in issued.error
