@@ -564,7 +564,8 @@ class Planner:
             open_slots, keep = flow.waiting(context, plan.slots, results)
             if open_slots:
                 missing = MissingSlots(flow=flow.name, slots=tuple(open_slots), keep=keep)
-        return "\n\n".join(t for t in texts if t), media, missing, offers
+        # Two requests can have the same answer (a trip that opens for neither): said once.
+        return "\n\n".join(dict.fromkeys(t for t in texts if t)), media, missing, offers
 
     def _context(self, request: PlanInput, slots: dict[str, str]) -> Context:
         others = [name for name, _ in request.candidates if name != request.intent]

@@ -307,6 +307,23 @@ def test_several_requests_are_answered_in_the_order_the_customer_raised_them(tur
     assert "Gold tier with 84,000 miles" in balance
 
 
+def test_two_requests_with_the_same_answer_say_it_once(turn: Turn) -> None:
+    # Both flows read the trip by its code and a surname no passenger has (the mock gets the
+    # placeholder, as no broker puts a name back here): each flow's reply is the unknown trip's.
+    request = PlanInput(
+        intent="flight_status",
+        text="is my flight on time? can you rebook me? booking SBX7Q2, last name <PERSON_1>",
+        intents=["flight_status", "rebook_flight"],
+    )
+    plan, results, reply, _ = turn(request)
+    assert plan.flow == "flight_status+rebook_flight"
+    assert [r.http_status for r in results if r.tool == "getReservation"] == [404, 404]
+    assert reply == (
+        "I couldn't find reservation SBX7Q2 under that surname. "
+        "Could you check the code and the surname on the booking?"
+    )
+
+
 def test_a_second_intent_missing_its_slots_does_not_hold_up_the_first(turn: Turn) -> None:
     request = PlanInput(
         intent="flight_status",
