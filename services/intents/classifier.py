@@ -413,14 +413,26 @@ class IntentClassifier:
         row, support = scores.message
         result = replace(self._decide(among(row), support, scores.top_k, allowed), scores=scores)
         found: list[tuple[str, float]] = []
-        for clause_row, near in scores.clauses:
-            part = self._decide(among(clause_row), near, 1, allowed)
+        parts = [self._decide(among(clause), near, 1, allowed) for clause, near in scores.clauses]
+        for part in parts:
             if (
                 not part.out_of_scope
                 and part.confidence >= self.clause_confidence
                 and part.intent not in (name for name, _ in found)
             ):
                 found.append((part.intent, part.confidence))
+        asking = [index for index, part in enumerate(parts) if not part.out_of_scope]
+        if (
+            len(found) == 1
+            and len(asking) == 1
+            and (result.out_of_scope or result.intent == found[0][0])
+        ):
+            # One request, and the other clauses read as nothing: details that dilute the whole
+            # ("rebook me please. booking K4M9TZ, surname Rossi"). The request alone is as sure.
+            clause, near = scores.clauses[asking[0]]
+            alone = self._decide(among(clause), near, scores.top_k, allowed)
+            if result.out_of_scope or alone.confidence > result.confidence:
+                return replace(alone, scores=scores)
         if len(found) < 2:
             return result
         names = [name for name, _ in found]

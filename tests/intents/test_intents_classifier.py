@@ -134,6 +134,37 @@ def test_single_request_with_and_stays_single(classifier: IntentClassifier) -> N
     assert result.intents == ["flight_status"]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("is my flight on time? booking SBX7Q2, last name Chen", "flight_status"),
+        ("boarding pass please, code LQ3X8N, last name Patel", "boarding_pass"),
+        ("can I get a refund? reservation SBX7Q2, surname Chen", "refund_request"),
+    ],
+)
+def test_details_given_with_a_request_are_no_request_of_their_own(
+    classifier: IntentClassifier, text: str, intent: str
+) -> None:
+    result = classifier.classify(text)
+    assert result.intents == [intent]
+    assert classifier.classify("booking SBX7Q2, last name Chen").out_of_scope
+
+
+def test_details_in_a_sentence_of_their_own_do_not_dilute_the_request(
+    classifier: IntentClassifier,
+) -> None:
+    # Read whole, the details weigh as much as the request (rebook_flight 0.59); the clause that
+    # asks is as sure alone, and the details' clause reads as nothing.
+    for text, intent in (
+        ("rebook me please. booking K4M9TZ, surname Rossi", "rebook_flight"),
+        ("I need a new seat. my code is K4M9TZ and my surname is Rossi", "seat_selection"),
+    ):
+        result = classifier.classify(text)
+        assert (result.intent, result.intents) == (intent, [intent])
+        assert result.confidence > 0.9, result
+        assert result.candidates[0] == (intent, result.confidence)
+
+
 def test_dental_coverage_of_a_treatment_is_eligibility_not_benefits(
     classifier: IntentClassifier,
 ) -> None:

@@ -113,6 +113,14 @@ def test_my_flights_status_by_code_and_surname(mesh: Mesh) -> None:
     seats = turn(mesh, session, "which seats are free?", ANONYMOUS)
     assert finished(seats)["getReservation"].outcome == common_pb2.STEP_OUTCOME_SUCCEEDED
 
+    # Worded so that the details alone read as a rebooking once: still one request, the
+    # status, and nothing left waiting (no rebooking's look-ups, no flight choice asked for).
+    session = _session()
+    status = turn(mesh, session, "is my flight on time? booking SBX7Q2, last name Chen", ANONYMOUS)
+    assert set(finished(status)) == {"getReservation", "getFlightStatus"}, finished(status)
+    assert "your flight UA123" in reply(status), reply(status)
+    assert not session_of(mesh, session).pending_flow
+
     # The code alone: the surname is asked for, not the flight number, and then answers.
     session = _session()
     asked = turn(

@@ -89,14 +89,16 @@ def test_another_day_checks_the_same_treatment_again(mesh: Mesh) -> None:
 
 
 def test_how_long_will_it_take_after_a_withdrawals_status_is_its_timing(mesh: Mesh) -> None:
-    # Alone the question reads as no request (out of scope); after the status, "it" is the
-    # withdrawal just shown, and the status flow answers how long withdrawals take.
+    # Alone the question is no request clear enough to act on (out of scope, or a withdrawal's
+    # status under the sportsbook pack's 0.60); after the status, "it" is the withdrawal just
+    # shown, and the status flow answers how long withdrawals take.
     session = "follow-up-withdrawal-1"
     status = turn(mesh, session, "where is my withdrawal?", "C-1002")
     assert reply(status).startswith("Withdrawal W-5001 of 500.00 USD is pending"), reply(status)
     articles = len(calls(mesh, "knowledge", "searchArticles"))
     timing = turn(mesh, session, "how long will it take?", "C-1002")
-    assert intent(timing) != "withdrawal_status"  # alone, the words are no request
+    (read,) = [e.intent for e in timing if e.WhichOneof("event") == "intent"]
+    assert read.out_of_scope or read.confidence < 0.60, read
     assert len(calls(mesh, "knowledge", "searchArticles")) == articles + 1
     assert "Withdrawal W-5001 of 500.00 USD is pending after" in reply(timing), reply(timing)
     assert not reply(timing).startswith("Withdrawal W-5001"), reply(timing)  # the article first

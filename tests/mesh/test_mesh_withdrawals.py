@@ -136,17 +136,29 @@ def _still_waits_after(mesh: Mesh, session: str, message: str) -> list[events_pb
     return answered
 
 
-def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(mesh: Mesh) -> None:
-    """ "Hold on a sec" is clarified, with the two answers the change waits for as the options
-    (not other requests); the withdrawal the confirmation described still waits."""
-    paused = _still_waits_after(mesh, "withdraw-hold-on", "hold on a sec")
+@pytest.mark.parametrize("message", ["hmm", "one moment"])
+def test_a_held_withdrawal_still_waits_after_a_message_asked_about_again(
+    mesh: Mesh, message: str
+) -> None:
+    """A message that reads as nothing is clarified, with the two answers the change waits for as
+    the options (not other requests); the withdrawal the confirmation described still waits."""
+    paused = _still_waits_after(mesh, f"withdraw-unclear-{message.replace(' ', '-')}", message)
     fallbacks = [e.fallback for e in paused if e.WhichOneof("event") == "fallback"]
     assert [f.action for f in fallbacks] == [events_pb2.FALLBACK_ACTION_CLARIFY], reply(paused)
 
 
 @pytest.mark.parametrize(
     "question",
-    ["is it safe?", "are you sure?", "is that ok?", "should I?", "yes?", "wait", "no, not yet"],
+    [
+        "is it safe?",
+        "are you sure?",
+        "is that ok?",
+        "should I?",
+        "yes?",
+        "wait",
+        "no, not yet",
+        "hold on a sec",
+    ],
 )
 def test_a_question_about_a_held_withdrawal_is_no_answer_to_it(mesh: Mesh, question: str) -> None:
     """A question is neither a yes nor a no, whatever the classifier hears in it ("is it safe?"
