@@ -69,7 +69,7 @@ class PlannerSettings(ServiceSettings):
     port: int = Field(default=50052, ge=0, le=65535)
     flows_dir: Path = Field(default=PACKS_DIR / "flows", description="folder of flow YAML files")
     prompts_dir: Path = Field(default=PROMPTS_DIR, description="folder of prompt templates")
-    prompt_version: str = Field(default="v1", description="version of the prompt templates")
+    prompt_version: str = Field(default="v2", description="version of the prompt templates")
     brand: str = Field(default="the company", description="who the assistant speaks for")
     multi_intent_confidence: float = Field(
         default=0.3,

@@ -78,7 +78,7 @@ from services.planner.plans import (
     Usage,
     renamed,
 )
-from services.planner.tiers import Context, MediaSignal, ModelTiers, PlanRejected
+from services.planner.tiers import Context, MediaSignal, ModelTiers, OfferSignal, PlanRejected
 from services.planner.tools import ToolIndex
 from services.runtime.errors import FailedPrecondition, InvalidArgument
 
@@ -401,7 +401,23 @@ class Planner:
         usage.extend(deep_usage)
         return steps, "deep"
 
-    async def _model_compose(self, request: ComposeInput) -> AsyncIterator[str | Media | Usage]:
+    def _offerable(self, request: ComposeInput) -> dict[str, str]:
+        """The requests a model-written reply may offer next, with what each does: those the
+        turn's flows may offer in their own replies (a cancelled flight's status: a rebooking, a
+        refund, a colleague)."""
+        names = [request.intent, *request.plan.flow.split(FLOW_SEPARATOR)]
+        flows = [flow for name in dict.fromkeys(names) if (flow := self.flows.get(name))]
+        # The request refused until the caller proved who they are, which this turn's proof did.
+        resumed = {request.resumable} if request.resumable else set()
+        offerable: dict[str, str] = {}
+        for intent in sorted({name for flow in flows for name in flow.offers()} | resumed):
+            offered = self.flows.get(intent)
+            offerable[intent] = offered.spec.description if offered is not None else ""
+        return offerable
+
+    async def _model_compose(
+        self, request: ComposeInput
+    ) -> AsyncIterator[str | Media | Offer | Usage]:
         assert self.tiers is not None
         results = {r.step_id: r for r in request.results}
         tools = {s.id: s.tool for s in request.plan.steps}
@@ -417,8 +433,12 @@ class Planner:
         ]
         context = self._context_for_compose(request)
         usage: Usage | None = None
-        async for item in self.tiers.compose(context, request.results, described):
-            if isinstance(item, MediaSignal):
+        offers: dict[str, Offer] = {}
+        offerable = self._offerable(request)
+        async for item in self.tiers.compose(context, request.results, described, offerable):
+            if isinstance(item, OfferSignal):
+                offers.setdefault(item.intent, Offer(item.intent))
+            elif isinstance(item, MediaSignal):
                 result = results[item.step_id]
                 media = default_media(item.kind, item.step_id, tools.get(item.step_id, ""), {})
                 default[item.step_id] = Media(
@@ -435,6 +455,8 @@ class Planner:
                 yield item
         for element in default.values():
             yield element
+        for offer in offers.values():
+            yield offer
         yield usage or Usage(model=self.tiers.settings.fast_model)
 
     def _embedded(

@@ -9,7 +9,8 @@
   dependencies, references); an invalid plan is sent back once with its errors for repair, and
   a second invalid plan raises :class:`PlanRejected`.
 - **compose** (fast model): streams the reply grounded in the step results; the model may signal
-  rich media with ``show_media``.
+  rich media with ``show_media``, and a request its reply offers to make next with
+  ``offer_next`` (one of those the turn's flow may offer), so that a plain yes takes it up.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,25 @@ SHOW_MEDIA_TOOL: dict[str, Any] = {
     },
 }
 
+OFFER_NEXT = "offer_next"
+
+
+def offer_next_tool(offers: Sequence[str]) -> dict[str, Any]:
+    """The tool the composing model calls when its reply offers one of ``offers`` next."""
+    return {
+        "type": "function",
+        "function": {
+            "name": OFFER_NEXT,
+            "description": "Say that the reply offers to make this request for the customer next.",
+            "parameters": {
+                "type": "object",
+                "properties": {"intent": {"type": "string", "enum": list(offers)}},
+                "required": ["intent"],
+                "additionalProperties": False,
+            },
+        },
+    }
+
 
 @dataclass
 class Context:
@@ -142,6 +162,13 @@ class MediaSignal:
     step_id: str
     kind: str
     title: str
+
+
+@dataclass(frozen=True)
+class OfferSignal:
+    """The model's reply offers to make this request next."""
+
+    intent: str
 
 
 class ModelTiers:
@@ -231,8 +258,11 @@ class ModelTiers:
         context: Context,
         results: Sequence[StepResult],
         media: Sequence[dict[str, str]],
-    ) -> AsyncIterator[str | MediaSignal | Usage]:
-        """Text deltas as they stream, then the media the model signalled, then the usage."""
+        offers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[str | MediaSignal | OfferSignal | Usage]:
+        """Text deltas as they stream, then the media and the offers the model signalled, then
+        the usage. ``offers``: the requests the reply may offer next, with what each does."""
+        offers = offers or {}
         system = self.prompts.render(
             "compose",
             brand=self.brand,
@@ -250,16 +280,18 @@ class ModelTiers:
                 for r in results
             ],
             media=media,
+            offers=offers,
         )
         messages = context.messages(system)
         model = self.settings.fast_model
-        async for item in self.client.stream(model, messages, [SHOW_MEDIA_TOOL], "auto"):
+        tools = [SHOW_MEDIA_TOOL] + ([offer_next_tool(list(offers))] if offers else [])
+        async for item in self.client.stream(model, messages, tools, "auto"):
             if isinstance(item, str):
                 yield item
                 continue
             succeeded = {r.step_id for r in results if r.ok}
             for call in item.tool_calls:
-                signal = _media_signal(call, succeeded)
+                signal = _signal(call, succeeded, offers)
                 if signal is not None:
                     yield signal
             yield item.usage or Usage(model=model)
@@ -328,15 +360,26 @@ def _step_id(tool: str, taken: set[str]) -> str:
     return candidate
 
 
-def _media_signal(call: ToolCall, succeeded: set[str]) -> MediaSignal | None:
-    if call.name != SHOW_MEDIA:
+def _signal(
+    call: ToolCall, succeeded: set[str], offers: Mapping[str, str]
+) -> MediaSignal | OfferSignal | None:
+    """What a call the composing model made asks for; None (logged) when it asks for nothing it
+    may: an unknown tool, arguments that are not JSON, a step that did not succeed, a request
+    the turn's flow does not offer."""
+    if call.name not in (SHOW_MEDIA, OFFER_NEXT) or (call.name == OFFER_NEXT and not offers):
         log.warning("compose: ignoring call of unknown tool %r", call.name)
         return None
     try:
         arguments = call.parsed()
     except ValueError:
-        log.warning("compose: ignoring show_media with arguments that are not JSON")
+        log.warning("compose: ignoring %s with arguments that are not JSON", call.name)
         return None
+    if call.name == OFFER_NEXT:
+        intent = arguments.get("intent")
+        if intent not in offers:
+            log.warning("compose: ignoring offer_next of %r, not on offer", intent)
+            return None
+        return OfferSignal(str(intent))
     step_id, kind = arguments.get("step_id"), arguments.get("kind")
     if step_id not in succeeded or kind not in ("image", "video", "form", "card"):
         log.warning("compose: ignoring show_media for step %r kind %r", step_id, kind)

@@ -12,7 +12,15 @@ from harness import LoopThread, ephemeral_settings, free_port
 from pydantic import SecretStr
 
 from mocks.common.app import backend_of
-from mocks.model.script import Match, ScriptEntry, error_status, text_reply, tool_reply
+from mocks.model.script import (
+    Match,
+    Reply,
+    ScriptEntry,
+    ToolCallSpec,
+    error_status,
+    text_reply,
+    tool_reply,
+)
 from services.mesh import Mesh, start_mesh
 from switchboard.v1 import common_pb2, events_pb2, router_pb2, router_pb2_grpc
 
@@ -39,10 +47,10 @@ def _script(mesh: Mesh, entries: list[ScriptEntry]) -> None:
     httpx.delete(f"{mesh.mocks.base_urls['model']}/_admin/requests")
 
 
-def _turn(mesh: Mesh, text: str) -> list[events_pb2.TurnEvent]:
+def _turn(mesh: Mesh, text: str, session: str = "model-1") -> list[events_pb2.TurnEvent]:
     with grpc.insecure_channel(mesh.target("router")) as channel:
         stub = router_pb2_grpc.RouterServiceStub(channel)
-        request = router_pb2.SendTurnRequest(session_id="model-1", text=text)
+        request = router_pb2.SendTurnRequest(session_id=session, text=text)
         return [r.event for r in stub.SendTurn(request, timeout=60)]
 
 
@@ -99,6 +107,41 @@ def test_a_failing_model_lands_on_the_embedded_engine_and_says_so(model_mesh: Me
     (plan,) = [e.plan.plan for e in events if e.WhichOneof("event") == "plan"]
     assert plan.tier == "embedded" and plan.fallback_reason
     assert "cancelled" in events[-1].turn_completed.reply
+
+
+def test_a_yes_takes_up_what_the_models_reply_offered(model_mesh: Mesh) -> None:
+    offered = Reply(
+        content="Flight UA123 is cancelled because of the winter storm. Shall I rebook you?",
+        tool_calls=[ToolCallSpec(name="offer_next", arguments={"intent": "rebook_flight"})],
+    )
+    _script(
+        model_mesh,
+        [
+            ScriptEntry(match=Match(system_contains="Tool results"), reply=offered),
+            tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST, last_role="user"),
+            tool_reply(
+                "submit_plan",
+                {
+                    "steps": [
+                        {
+                            "id": "status",
+                            "tool": "getFlightStatus",
+                            "arguments": {"flight_number": "UA123"},
+                        }
+                    ]
+                },
+                model=DEEP,
+            ),
+        ],
+    )
+    status = _turn(model_mesh, "Is flight UA 123 on time?", "model-offer")
+    assert status[-1].turn_completed.reply == offered.content
+    # The yes is the rebooking, which asks this chat (no customer) for the trip.
+    rebook = _turn(model_mesh, "yes please", "model-offer")
+    (plan,) = [e.plan.plan for e in rebook if e.WhichOneof("event") == "plan"]
+    assert plan.flow == "rebook_flight", rebook[-1].turn_completed.reply
+    asked = rebook[-1].turn_completed.reply
+    assert asked.startswith("What is the reservation code?"), asked
 
 
 def test_scripted_entries_match_as_documented() -> None:

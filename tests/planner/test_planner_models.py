@@ -373,6 +373,59 @@ def test_compose_streams_a_grounded_reply_with_media_and_usage(
     assert "weather: winter storm" in sent["messages"][0]["content"]
 
 
+def test_a_composed_reply_names_the_request_it_offers_so_a_yes_takes_it_up(
+    planner: Planner, model: ModelServer
+) -> None:
+    # The model may offer what the status flow's own replies offer (a rebooking, a refund, a
+    # colleague); an offer of anything else is ignored, as is a repeated one.
+    reply = Reply(
+        content="Flight UA123 is cancelled because of a winter storm. Shall I rebook you?",
+        tool_calls=[
+            ToolCallSpec(name="offer_next", arguments={"intent": "rebook_flight"}),
+            ToolCallSpec(name="offer_next", arguments={"intent": "cancel_reservation"}),
+            ToolCallSpec(name="offer_next", arguments={"intent": "rebook_flight"}),
+        ],
+    )
+    model.model.script.set(
+        [ScriptEntry(match=Match(model=FAST, system_contains="Tool results"), reply=reply)]
+    )
+    plan = common_pb2.Plan(
+        id="p",
+        tier="fast",
+        flow="model",
+        steps=[common_pb2.PlanStep(id="status", tool="getFlightStatus")],
+    )
+    result = common_pb2.StepResult(
+        step_id="status",
+        tool="getFlightStatus",
+        outcome=common_pb2.STEP_OUTCOME_SUCCEEDED,
+        result=dict_to_struct({"flight_number": "UA123", "status": "cancelled"}),
+    )
+    request = planner_pb2.ComposeRequest(
+        text=STATUS_TEXT,
+        plan=plan,
+        results=[result],
+        intent=common_pb2.IntentScore(name="flight_status", confidence=0.99),
+    )
+    items = list(planner().Compose(request, timeout=30))
+    offers = [i.offer.intent for i in items if i.WhichOneof("item") == "offer"]
+    assert offers == ["rebook_flight"]
+    assert items[-1].WhichOneof("item") == "usage"
+    (sent,) = _requests(model)
+    (tool,) = [t for t in sent["tools"] if t["function"]["name"] == "offer_next"]
+    offerable = tool["function"]["parameters"]["properties"]["intent"]["enum"]
+    assert offerable == ["human_agent", "rebook_flight", "refund_request"]
+    assert "`rebook_flight`" in sent["messages"][0]["content"]
+
+    # A request whose flow offers nothing: the tool is not offered, and a call of it is ignored.
+    model.model.clear_requests()
+    request.intent.name = "withdrawal_status"
+    items = list(planner().Compose(request, timeout=30))
+    assert [i for i in items if i.WhichOneof("item") == "offer"] == []
+    (sent,) = _requests(model)
+    assert [t["function"]["name"] for t in sent["tools"]] == ["show_media"]
+
+
 def test_the_model_receives_only_the_masked_text_it_is_given(
     planner: Planner, model: ModelServer
 ) -> None:
