@@ -165,6 +165,17 @@ def test_details_in_a_sentence_of_their_own_do_not_dilute_the_request(
         assert result.candidates[0] == (intent, result.confidence)
 
 
+def test_upgrading_a_flight_is_the_miles_upgrade_not_a_rebooking(
+    classifier: IntentClassifier,
+) -> None:
+    # The airline's only upgrade is with miles; "my next flight" made it a rebooking (0.76).
+    for text in ("can I upgrade my next flight?", "and can I upgrade my next flight with them?"):
+        result = classifier.classify(text)
+        assert result.intents == ["upgrade_with_miles"], result
+        assert result.confidence > 0.8, result
+    assert classifier.classify("I need to change my next flight").intent == "rebook_flight"
+
+
 def test_dental_coverage_of_a_treatment_is_eligibility_not_benefits(
     classifier: IntentClassifier,
 ) -> None:
