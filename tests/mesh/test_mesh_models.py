@@ -54,33 +54,24 @@ def _turn(mesh: Mesh, text: str, session: str = "model-1") -> list[events_pb2.Tu
         return [r.event for r in stub.SendTurn(request, timeout=60)]
 
 
+def _status_plans() -> list[ScriptEntry]:
+    """The fast model's call of UA123's status; should the planner choose the deep tier, the deep
+    model's plan of the same step."""
+    step = {"id": "status", "tool": "getFlightStatus", "arguments": {"flight_number": "UA123"}}
+    return [
+        tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST, last_role="user"),
+        tool_reply("submit_plan", {"steps": [step]}, model=DEEP),
+    ]
+
+
 def test_the_fast_tier_plans_the_tool_call_and_composes_the_reply(model_mesh: Mesh) -> None:
-    _script(
-        model_mesh,
-        [
-            # Composing comes first: its request also ends with the customer's message.
-            text_reply(
-                "Flight UA123 is cancelled because of the winter storm.",
-                model=FAST,
-                system_contains="Tool results",
-            ),
-            tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST, last_role="user"),
-            # Should the planner choose the deep tier, the deep model plans the same step.
-            tool_reply(
-                "submit_plan",
-                {
-                    "steps": [
-                        {
-                            "id": "status",
-                            "tool": "getFlightStatus",
-                            "arguments": {"flight_number": "UA123"},
-                        }
-                    ]
-                },
-                model=DEEP,
-            ),
-        ],
+    # Composing comes first: its request also ends with the customer's message.
+    composed = text_reply(
+        "Flight UA123 is cancelled because of the winter storm.",
+        model=FAST,
+        system_contains="Tool results",
     )
+    _script(model_mesh, [composed, *_status_plans()])
     events = _turn(model_mesh, "Is flight UA 123 on time? My card is 4111 1111 1111 1111.")
     kinds = [e.WhichOneof("event") for e in events]
     fallbacks = [e.fallback.detail for e in events if e.WhichOneof("event") == "fallback"]
@@ -114,26 +105,8 @@ def test_a_yes_takes_up_what_the_models_reply_offered(model_mesh: Mesh) -> None:
         content="Flight UA123 is cancelled because of the winter storm. Shall I rebook you?",
         tool_calls=[ToolCallSpec(name="offer_next", arguments={"intent": "rebook_flight"})],
     )
-    _script(
-        model_mesh,
-        [
-            ScriptEntry(match=Match(system_contains="Tool results"), reply=offered),
-            tool_reply("getFlightStatus", {"flight_number": "UA123"}, model=FAST, last_role="user"),
-            tool_reply(
-                "submit_plan",
-                {
-                    "steps": [
-                        {
-                            "id": "status",
-                            "tool": "getFlightStatus",
-                            "arguments": {"flight_number": "UA123"},
-                        }
-                    ]
-                },
-                model=DEEP,
-            ),
-        ],
-    )
+    composed = ScriptEntry(match=Match(system_contains="Tool results"), reply=offered)
+    _script(model_mesh, [composed, *_status_plans()])
     status = _turn(model_mesh, "Is flight UA 123 on time?", "model-offer")
     assert status[-1].turn_completed.reply == offered.content
     # The yes is the rebooking, which asks this chat (no customer) for the trip.

@@ -331,17 +331,11 @@ def test_an_unreachable_model_falls_back_and_says_so(planner: Planner, model: Mo
     assert "on time" in text and usage.model == "embedded"
 
 
-def test_compose_streams_a_grounded_reply_with_media_and_usage(
-    planner: Planner, model: ModelServer
-) -> None:
-    reply = Reply(
-        content="Flight UA123 to SFO is cancelled because of a winter storm. Here is its card.",
-        tool_calls=[
-            ToolCallSpec(
-                name="show_media", arguments={"step_id": "status", "kind": "card", "title": "UA123"}
-            )
-        ],
-    )
+def _compose_status(
+    model: ModelServer, reply: Reply, intent: str = ""
+) -> planner_pb2.ComposeRequest:
+    """Scripts the fast model's ``reply`` to a Compose; the request of a turn whose one step, of
+    the fast tier's plan, read UA123's status: cancelled by a winter storm."""
     model.model.script.set(
         [ScriptEntry(match=Match(model=FAST, system_contains="Tool results"), reply=reply)]
     )
@@ -359,9 +353,26 @@ def test_compose_streams_a_grounded_reply_with_media_and_usage(
             {"flight_number": "UA123", "status": "cancelled", "reason": "weather: winter storm"}
         ),
     )
-    text, deltas, media, usage = run_compose(
-        planner(), planner_pb2.ComposeRequest(text=STATUS_TEXT, plan=plan, results=[result])
+    return planner_pb2.ComposeRequest(
+        text=STATUS_TEXT,
+        plan=plan,
+        results=[result],
+        intent=common_pb2.IntentScore(name=intent, confidence=0.99) if intent else None,
     )
+
+
+def test_compose_streams_a_grounded_reply_with_media_and_usage(
+    planner: Planner, model: ModelServer
+) -> None:
+    reply = Reply(
+        content="Flight UA123 to SFO is cancelled because of a winter storm. Here is its card.",
+        tool_calls=[
+            ToolCallSpec(
+                name="show_media", arguments={"step_id": "status", "kind": "card", "title": "UA123"}
+            )
+        ],
+    )
+    text, deltas, media, usage = run_compose(planner(), _compose_status(model, reply))
 
     assert text == reply.content and len(deltas) > 5
     assert [(m.kind, m.step_id, m.title) for m in media] == [
@@ -386,27 +397,7 @@ def test_a_composed_reply_names_the_request_it_offers_so_a_yes_takes_it_up(
             ToolCallSpec(name="offer_next", arguments={"intent": "rebook_flight"}),
         ],
     )
-    model.model.script.set(
-        [ScriptEntry(match=Match(model=FAST, system_contains="Tool results"), reply=reply)]
-    )
-    plan = common_pb2.Plan(
-        id="p",
-        tier="fast",
-        flow="model",
-        steps=[common_pb2.PlanStep(id="status", tool="getFlightStatus")],
-    )
-    result = common_pb2.StepResult(
-        step_id="status",
-        tool="getFlightStatus",
-        outcome=common_pb2.STEP_OUTCOME_SUCCEEDED,
-        result=dict_to_struct({"flight_number": "UA123", "status": "cancelled"}),
-    )
-    request = planner_pb2.ComposeRequest(
-        text=STATUS_TEXT,
-        plan=plan,
-        results=[result],
-        intent=common_pb2.IntentScore(name="flight_status", confidence=0.99),
-    )
+    request = _compose_status(model, reply, intent="flight_status")
     items = list(planner().Compose(request, timeout=30))
     offers = [i.offer.intent for i in items if i.WhichOneof("item") == "offer"]
     assert offers == ["rebook_flight"]
