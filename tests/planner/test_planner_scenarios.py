@@ -890,6 +890,23 @@ def test_a_baggage_question_without_an_article_is_not_answered_with_another(turn
     assert media == []
 
 
+def test_a_compensation_case_names_the_reservation_only_when_one_was_named(turn: Turn) -> None:
+    for text, noted in (
+        ("I want compensation for my cancelled flight, reservation SBX7Q2", "Reservation SBX7Q2."),
+        ("I want compensation for my cancelled flight", None),
+    ):
+        plan, results, _, _ = turn(
+            PlanInput(intent="compensation_claim", text=text, customer_id="C-1001")
+        )
+        (case,) = [s for s in plan.steps if s.tool == "createCase"]
+        assert case.arguments["description"] == (
+            "The customer asked in chat for compensation for a disrupted flight."
+        )
+        notes = [s.arguments["text"] for s in plan.steps if s.tool == "addInteractionNote"]
+        assert notes == ([noted] if noted else []), plan.steps
+        assert all(r.ok for r in results), results
+
+
 def test_a_compensation_request_quotes_the_article_on_what_was_asked(turn: Turn) -> None:
     for text, title in [
         ("can I get a voucher for the delay?", "Compensation claims for disruptions"),
