@@ -44,8 +44,9 @@ def test_what_is_added_about_a_bet_goes_on_its_case(mesh: Mesh, cases: None) -> 
         "The customer adds: it was a parlay on Sunday's games",
     ]
 
-    # Another request is its own, not a note on the case.
-    balance = turn(mesh, session, "what's my balance?", VERIFIED)
-    assert "getWallet" in finished(balance), reply(balance)
+    # Another request is its own, not a note on the case, though it says "lost".
+    phone = turn(mesh, session, "I lost my phone at the gate", VERIFIED)
+    lost = mesh.mocks.world.cases[finished(phone)["createCase"].result["case_id"]]
+    assert lost.subject == "Lost property: phone", reply(phone)
     assert len(mesh.mocks.world.cases[case_id].notes) == 2
-    assert len(calls(mesh, "crm", "createCase")) == 1
+    assert len(calls(mesh, "crm", "createCase")) == 2
