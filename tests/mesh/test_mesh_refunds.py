@@ -134,3 +134,26 @@ def test_money_back_is_a_refund_while_compensation_and_baggage_go_where_they_wen
     assert intent(delayed) == "compensation_claim"
     bags = turn(mesh, "refund-which-3", "how many bags can I check?", "")
     assert intent(bags) == "baggage_policy"
+
+
+def test_asking_to_fly_the_day_after_sets_a_waiting_refund_aside(mesh: Mesh) -> None:
+    # "what about flying the day after?" read as a flight's status (0.49) beside a rebooking
+    # (0.46), was clarified, and the refund's question was asked again.
+    before = len(calls(mesh, *REFUNDS))
+    session = "refund-then-day-after"
+    asked = turn(mesh, session, "My flight was cancelled, I want my money back", "C-1005")
+    assert held_for_confirmation(finished(asked, by="step_id")["cancellation"])
+    instead = turn(mesh, session, "hmm, what about flying the day after?", "C-1005")
+    assert intent(instead) == "rebook_flight", intent(instead)
+    assert "Flights from BOS to DEN with seats on " in reply(instead), reply(instead)
+    assert "refund" not in reply(instead)
+    # The rebooking now waits for its own yes: "yes" asks to confirm the move, and "no"
+    # leaves both the fare and the trip as they were.
+    moving = turn(mesh, session, "yes", "C-1005")
+    assert "I'm about to move reservation K4M9TZ from flight DL2207 onto flight " in (
+        reply(moving)
+    ), reply(moving)
+    declined = turn(mesh, session, "no", "C-1005")
+    assert intent(declined) == "decline"
+    assert not pending_flow(mesh, session)
+    assert len(calls(mesh, *REFUNDS)) == before
