@@ -257,6 +257,12 @@ class SlotSpec(BaseModel):
         "answers the question the flow asked keeps what the asking turn gave (a preference such "
         "as a window seat, never an action)",
     )
+    remind: bool = Field(
+        default=True,
+        description="false for a question that only invites more (what a lost item looks like, "
+        "for the case already opened): a question of another request moves on from it, where "
+        "any other is asked again after that request's answer",
+    )
     lookup: str | None = Field(
         default=None,
         description="a step reference ${steps.<id>.<path>} that finds the value when the customer "
@@ -291,7 +297,9 @@ class SlotSpec(BaseModel):
         default="",
         description="a template asked instead of `question` when the answer to a listed choice "
         "names none or several of them; it sees `choices` (per slot, the items listed: `value` "
-        "and the facts `shown`), `fits` (the values the answer fits) and `slots`",
+        "and the facts `shown`), `fits` (the values the answer fits), `slots` and `text` (the "
+        "answer; empty when the question is asked again after a question of another request, "
+        "no answer given)",
     )
 
     not_after: str = Field(

@@ -41,8 +41,11 @@ has something to do for it) adds its flow when its required slots are known. One
 classifier named (not merely a likely one) whose slots are missing joins too, without steps: its
 question follows the other parts' answers and its flow waits for the answer, so no named request
 is dropped without a word; the same holds when the turn's own flow is the one missing a slot and
-another named flow can act. The flows, and so their steps, the plan's ``flow`` name
-("withdrawal_status+deposit_limit") and the parts of the reply, are ordered:
+another named flow can act. A pending flow that a question of another flow steps aside from
+(:meth:`Planner._set_aside`: "what's my deductible?" while a crown's date is asked for) joins the
+same way, with the slots it waits with: its question follows the answer. The flows, and so
+their steps, the plan's ``flow`` name ("withdrawal_status+deposit_limit") and the parts of the
+reply, are ordered:
 
 1. flows marked ``leads: true`` first: a safety matter (self-exclusion, a deposit limit) is never
    answered below a routine one;
@@ -62,7 +65,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from services.planner import telemetry
@@ -294,10 +297,13 @@ class Planner:
                 raise FailedPrecondition(
                     f"no flow handles intent {request.intent!r} and no model is configured"
                 )
-            name, steps, slots = self._embedded(request, flow, slots)
+            aside = self._set_aside(request, flow, slots)
+            name, steps, slots = self._embedded(request, flow, slots, aside=aside)
             for step in steps:
                 yield step
-            yield self._final(request, steps, name, EMBEDDED, slots)
+            yield self._final(
+                request, steps, name, EMBEDDED, slots, keep=self._aside_choices(request, aside)
+            )
             return
         usage: list[Usage] = []
         try:
@@ -313,12 +319,16 @@ class Planner:
             yield self._final(request, steps, MODEL_FLOW, tier, slots, usage=usage)
             return
         log.warning("planning on the embedded engine: %s", reason)
-        name, steps = MODEL_FLOW, []
+        name, steps, keep = MODEL_FLOW, [], {}
         if flow is not None:
-            name, steps, slots = self._embedded(request, flow, slots)
+            aside = self._set_aside(request, flow, slots)
+            name, steps, slots = self._embedded(request, flow, slots, aside=aside)
+            keep = self._aside_choices(request, aside)
         for step in steps:
             yield step
-        yield self._final(request, steps, name, EMBEDDED, slots, usage=usage, fallback=reason)
+        yield self._final(
+            request, steps, name, EMBEDDED, slots, usage=usage, fallback=reason, keep=keep
+        )
 
     async def compose(
         self, request: ComposeInput
@@ -377,6 +387,46 @@ class Planner:
         if own is None or pending.answers(request.slots, request.text, request.customer_id):
             return pending
         return own
+
+    def _set_aside(self, request: PlanInput, flow: Flow, slots: dict[str, str]) -> Flow | None:
+        """The pending flow this turn's request steps aside from, when it is only a question
+        ("what's my deductible?" while a crown's coverage waits for its date): a flow of its own
+        that only reads, while the pending one waits for an answer this message does not give.
+        The pending flow goes on waiting, with its slots, and its question is asked again after
+        the answer. A request that changes something moves on from the question; so does one
+        whose own question this turn asks, one that reads a slot of the pending flow otherwise
+        (another case than the one a lost item's case waits with), and a question that only
+        invites more (a slot's ``remind: false``). A question over a list of choices is set
+        aside only when it can list them again (its slot's ``ask_again``)."""
+        pending = self.flows.get(request.pending_flow) if request.pending_flow else None
+        if pending is None or pending is flow or not self._only_reads(flow):
+            return None
+        asked = _asks(pending, request.slots)
+        if not asked or pending.answers(request.slots, request.text, request.customer_id):
+            return None
+        spec = pending.spec.slots
+        listed = pending.choices(request.slots)
+        if any(
+            not spec[name].remind or (name in listed and not spec[name].ask_again) for name in asked
+        ):
+            return None
+        if any(
+            slots.get(name, "") != value for name, value in request.slots.items() if name in spec
+        ):
+            return None
+        return pending
+
+    @staticmethod
+    def _aside_choices(request: PlanInput, pending: Flow | None) -> dict[str, str]:
+        """The choices the flow set aside (:meth:`_set_aside`) waits on, kept for its answer."""
+        if pending is None:
+            return {}
+        return {
+            key: request.slots[key]
+            for name in _asks(pending, request.slots)
+            for suffix in LISTED_SUFFIXES
+            if (key := name + suffix) in request.slots
+        }
 
     def _only_reads(self, flow: Flow) -> bool:
         """Whether the flow looks something up and every step it may take only reads."""
@@ -460,7 +510,13 @@ class Planner:
         yield usage or Usage(model=self.tiers.settings.fast_model)
 
     def _embedded(
-        self, request: PlanInput, flow: Flow, slots: dict[str, str], *, asking: bool = False
+        self,
+        request: PlanInput,
+        flow: Flow,
+        slots: dict[str, str],
+        *,
+        asking: bool = False,
+        aside: Flow | None = None,
     ) -> tuple[str, list[Step], dict[str, str]]:
         """The flow's steps, joined by those of the other likely intents' flows that can act.
 
@@ -471,6 +527,13 @@ class Planner:
         """
         flows, merged, fills = [flow], dict(slots), [slots]
         unanswered = {flow.name} if asking else set()
+        if aside is not None:
+            # The pending flow set aside (:meth:`_set_aside`): its question again after this
+            # answer, over the slots it waits with.
+            flows.append(aside)
+            fills.append(dict(request.slots))
+            unanswered.add(aside.name)
+            merged = {**request.slots, **merged}
         for name in request.also_meant(self.settings.multi_intent_confidence):
             other = self.flows.get(name)
             if other is None or other in flows or not other.spec.steps:
@@ -569,10 +632,11 @@ class Planner:
             # A request of the message that could not be served yet: its question, after the
             # answers, and the flow waits for the answer. A refusal that already asks it (the
             # proof a customer's records wait for) is not followed by the same question.
-            asked = [] if results or len(parts) == 1 else flow.missing(plan.slots)
+            # A flow set aside for another request's question waits for what it waited for.
+            asked = [] if results or len(parts) == 1 else _asks(flow, plan.slots)
             if asked:
                 if not refused_by & set(flow.spec.asked_in_refusals):
-                    texts.append(flow.questions(asked, plan.slots, request.text))
+                    texts.append(flow.questions(asked, plan.slots))
                 if missing is None:
                     missing = MissingSlots(flow=flow.name, slots=tuple(asked))
                 continue
@@ -638,6 +702,16 @@ class Planner:
             usage=usage or [],
             aside=aside,
         )
+
+
+def _asks(flow: Flow, slots: Mapping[str, str]) -> list[str]:
+    """What a flow in the reply without steps of its own asks for: the slots it misses, else
+    (set aside while its choices wait) those the list its last reply showed is for."""
+    missing = flow.missing(slots)
+    if missing:
+        return missing
+    listed = flow.choices(slots)
+    return [name for name in flow.awaited(slots) if name in listed]
 
 
 def _last_said(history: list[tuple[str, str]]) -> str:

@@ -666,7 +666,29 @@ class TurnRunner:
             if await self._ask_confirmation(turn, plan):
                 return
         async with _Stage(turn, "answer"):
-            await self._answer(turn)
+            await self._answer(
+                turn, waiting if changed is None and answer != DECLINE_INTENT else None
+            )
+
+    async def _keep_held(self, turn: _Turn, waiting: common_pb2.Plan, plan: common_pb2.Plan) -> str:
+        """A question answered while a change waits for the customer's word ("what's my
+        balance?" while a withdrawal waits for a yes): the change goes on waiting, and the reply
+        ends by asking for the word again, saying what the change does, so that the "yes" that
+        follows is to that change and nothing else the reply offered. A request that changes
+        something, asks something of its own, or could not be answered moves on from it."""
+        if not waiting.steps or turn.pending_plan is not None or turn.asked is not None:
+            return ""
+        if turn.fallbacks or plan.missing_slots or not plan.steps:
+            return ""
+        read_only = await self._read_only()
+        if not all(step.tool in read_only for step in plan.steps):
+            return ""
+        turn.pending_plan = waiting
+        turn.offered = []
+        return (
+            f"\n\nOne thing still waits for your word: I'm about to {_describe(waiting)}. "
+            "Reply yes to go ahead, or no to cancel."
+        )
 
     async def _changed_request(
         self, turn: _Turn, waiting: common_pb2.Plan
@@ -1306,13 +1328,20 @@ class TurnRunner:
                 )
             )
 
-    async def _answer(self, turn: _Turn) -> None:
-        """Compose the reply and release it through the output checks, sentence by sentence."""
-        assert turn.plan is not None
-        request = _compose_request(turn, turn.plan)
+    async def _answer(self, turn: _Turn, held: common_pb2.Plan | None = None) -> None:
+        """Compose the reply and release it through the output checks, sentence by sentence;
+        ``held``, a change that waited for the customer's word before this turn, may be asked
+        about again at its end (:meth:`_keep_held`)."""
+        plan = turn.plan
+        assert plan is not None
+        request = _compose_request(turn, plan)
         request.resumable = self._resumable(turn)
         compose = self.peers.planner.Compose(request)
-        await self._release(turn, stream("planner", compose))
+
+        async def tail() -> str:
+            return "" if held is None else await self._keep_held(turn, held, plan)
+
+        await self._release(turn, stream("planner", compose), tail)
 
     def _resumable(self, turn: _Turn) -> str:
         """The request an anonymous chat held for its caller's proof, when this turn proved them
@@ -1325,9 +1354,14 @@ class TurnRunner:
         return turn.after_proof or session.proof_awaited_intent
 
     async def _release(
-        self, turn: _Turn, composed: AsyncIterator[planner_pb2.ComposeResponse]
+        self,
+        turn: _Turn,
+        composed: AsyncIterator[planner_pb2.ComposeResponse],
+        tail: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
-        """Release a reply through the output checks, sentence by sentence."""
+        """Release a reply through the output checks, sentence by sentence; ``tail`` gives
+        text of the router's own to end it with, once the composed reply is read (it may look
+        at what the reply asked and offered)."""
         # gRPC swallows an error raised inside a request iterator (it only cancels the call), so
         # a planner failing mid-reply is kept here and raised once the output checks are done.
         composing_failed: list[DependencyFailure] = []
@@ -1354,6 +1388,10 @@ class TurnRunner:
                         turn.add_usage(item.usage)
             except DependencyFailure as failure:
                 composing_failed.append(failure)
+                return
+            ending = await tail() if tail is not None else ""
+            if ending:
+                yield governance_pb2.CheckOutputRequest(text=ending)
 
         withheld = False
         async for released in stream("governance", self.peers.governance.CheckOutput(pieces())):
