@@ -1645,7 +1645,8 @@ def _fill_arguments(
                 return _customer_words(text)
             return slots.get(match.group(2)) or lookups.get(match.group(2), "")
 
-        return _SLOT_REFERENCE.sub(substitute, value)
+        # A reference at the end left empty leaves no space behind ("... settled. ").
+        return _SLOT_REFERENCE.sub(substitute, value).strip()
     return value
 
 

@@ -29,6 +29,11 @@ def test_what_is_added_about_a_bet_goes_on_its_case(mesh: Mesh, cases: None) -> 
     )
     case_id = finished(asked)["createCase"].result["case_id"]
     assert f"I've opened case {case_id}" in reply(asked), reply(asked)
+    # The case says what the customer asked, in their words.
+    assert calls(mesh, "crm", "createCase")[-1].body["description"] == (
+        "The customer asked in chat how a bet was settled. I placed a bet on the Lakers last "
+        "night, was it settled"
+    )
     assert "I'll add it to the case" in reply(asked), reply(asked)
 
     added = turn(mesh, session, "why did I only get half?", VERIFIED)
