@@ -107,6 +107,10 @@ _ASSENT_PHRASES = frozenset(
         "let's do that",
     )
 )
+_MOVES_ON = re.compile(
+    r"(?i)\b(?:never\s?mind|forget (?:it|that|about (?:it|that))|scratch that|cancel that|"
+    r"instead|rather)\b"
+)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*_[0-9]+>")
 _CODE_SHAPED = re.compile(r"(?=[a-z]*[0-9])(?=[0-9]*[a-z])[a-z0-9]{3,8}")
 
@@ -226,6 +230,12 @@ def choose(
     if len(fits) == 1:
         return Choice(index=fits[0])
     return Choice(again=True, fits=fits)
+
+
+def moves_on(text: str) -> bool:
+    """Whether the message leaves what waited for an answer behind ("never mind, is my flight on
+    time?", "what's my balance instead?"): no question about it follows the reply."""
+    return _MOVES_ON.search(text) is not None
 
 
 def chosen_position(text: str, count: int) -> int | None:

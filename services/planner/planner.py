@@ -69,6 +69,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from services.planner import telemetry
+from services.planner.choices import moves_on
 from services.planner.config import PlannerSettings
 from services.planner.flows import LISTED_SUFFIXES, Flow, FlowBook, Media, default_media
 from services.planner.llm import ModelUnavailable
@@ -394,15 +395,18 @@ class Planner:
         that only reads, while the pending one waits for an answer this message does not give.
         The pending flow goes on waiting, with its slots, and its question is asked again after
         the answer. A request that changes something moves on from the question; so does one
-        whose own question this turn asks, one that reads a slot of the pending flow otherwise
-        (another case than the one a lost item's case waits with), and a question that only
-        invites more (a slot's ``remind: false``). A question over a list of choices is set
-        aside only when it can list them again (its slot's ``ask_again``)."""
+        whose own question this turn asks, one that says so ("never mind, ...", "... instead"),
+        one that reads a slot of the pending flow otherwise (another case than the one a lost
+        item's case waits with), and a question that only invites more (a slot's ``remind:
+        false``). A question over a list of choices is set aside only when it can list them
+        again (its slot's ``ask_again``)."""
         pending = self.flows.get(request.pending_flow) if request.pending_flow else None
         if pending is None or pending is flow or not self._only_reads(flow):
             return None
         asked = _asks(pending, request.slots)
-        if not asked or pending.answers(request.slots, request.text, request.customer_id):
+        if not asked or moves_on(request.text):
+            return None
+        if pending.answers(request.slots, request.text, request.customer_id):
             return None
         spec = pending.spec.slots
         listed = pending.choices(request.slots)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from google.protobuf import struct_pb2, timestamp_pb2
 from opentelemetry import trace
 
-from services.planner.choices import chosen_position
+from services.planner.choices import chosen_position, moves_on
 from services.router.config import IdentityCheck, IdentityProof
 from services.router.events import EventFactory, duration
 from services.router.identity import (
@@ -675,10 +675,11 @@ class TurnRunner:
         balance?" while a withdrawal waits for a yes): the change goes on waiting, and the reply
         ends by asking for the word again, saying what the change does, so that the "yes" that
         follows is to that change and nothing else the reply offered. A request that changes
-        something, asks something of its own, or could not be answered moves on from it."""
+        something, asks something of its own, says so ("never mind, ..."), or could not be
+        answered moves on from it."""
         if not waiting.steps or turn.pending_plan is not None or turn.asked is not None:
             return ""
-        if turn.fallbacks or plan.missing_slots or not plan.steps:
+        if turn.fallbacks or plan.missing_slots or not plan.steps or moves_on(turn.masked_text):
             return ""
         read_only = await self._read_only()
         if not all(step.tool in read_only for step in plan.steps):

@@ -113,3 +113,18 @@ def test_an_invitation_to_tell_more_is_not_asked_again(mesh: Mesh) -> None:
     assert reply(between).startswith("Your sportsbook wallet holds "), reply(between)
     assert "the bet" not in reply(between), reply(between)
     assert pending_flow(mesh, session) == ""
+
+
+def test_never_mind_leaves_what_waited_behind(mesh: Mesh, asked: AskedWithdrawal) -> None:
+    dropped = asked.say("never mind, what's my balance?")
+    assert intent(dropped) == "wallet_balance", intent(dropped)
+    assert STILL_WAITS not in reply(dropped), reply(dropped)
+    assert not session_of(asked.mesh, asked.session).pending_plan.steps
+
+    session = "between-crown-never-mind"
+    turn(mesh, session, "is a crown covered for me?", MEMBER)
+    turn(mesh, session, "the first one", MEMBER)
+    instead = turn(mesh, session, "what's my deductible instead?", MEMBER)
+    assert "Deductible 50.00 USD" in reply(instead), reply(instead)
+    assert "What date" not in reply(instead), reply(instead)
+    assert pending_flow(mesh, session) == ""
