@@ -403,10 +403,10 @@ class Planner:
         pending = self.flows.get(request.pending_flow) if request.pending_flow else None
         if pending is None or pending is flow or not self._only_reads(flow):
             return None
+        # A message that answers the pending flow is that flow's turn (:meth:`_flow`): ``pending is
+        # flow`` above.
         asked = _asks(pending, request.slots)
         if not asked or moves_on(request.text):
-            return None
-        if pending.answers(request.slots, request.text, request.customer_id):
             return None
         spec = pending.spec.slots
         listed = pending.choices(request.slots)

@@ -677,7 +677,7 @@ class TurnRunner:
         follows is to that change and nothing else the reply offered. A request that changes
         something, asks something of its own, says so ("never mind, ..."), or could not be
         answered moves on from it."""
-        if not waiting.steps or turn.pending_plan is not None or turn.asked is not None:
+        if not waiting.steps or turn.asked is not None:
             return ""
         if turn.fallbacks or plan.missing_slots or not plan.steps or moves_on(turn.masked_text):
             return ""

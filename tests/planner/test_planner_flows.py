@@ -907,3 +907,16 @@ def test_the_list_marks_the_travellers_own_flight_and_the_time_asked_for(book: F
         "Flights with seats that day: UA457 at 11:30 local time (17:30 UTC), your flight now; "
         "UA891 at 15:10 local time (21:10 UTC), the 15:10 one."
     ) in text, text
+
+
+def test_a_reference_left_empty_at_the_end_of_an_argument_leaves_no_space(book: FlowBook) -> None:
+    flow = book.get("bet_settlement")
+    assert flow is not None
+    said = {"customer_id": "C-1006"}
+    (case,) = flow.steps(flow.fill(said, "my Lakers pick should have won", "C-1006"), "C-1006")
+    assert case.arguments["description"] == "The customer asked in chat how a bet was settled."
+    told = flow.fill(said, "my parlay was voided", "C-1006")
+    (case,) = flow.steps(told, "C-1006")
+    assert case.arguments["description"] == (
+        "The customer asked in chat how a bet was settled. my parlay was voided"
+    )
